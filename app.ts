@@ -1,0 +1,74 @@
+/**
+ * `createApp(deps)`: the Hono app shared by `main.ts` and the tests.
+ *
+ * @module
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { secureHeaders } from "hono/secure-headers";
+import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./lib/errors.ts";
+import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
+import { accessLog, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
+import { docsRoutes, OPENAPI_PATH } from "./routes/docs.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+/** The API version prefix, as in the FastAPI template. */
+export const API_PREFIX = "/api/v1";
+
+/**
+ * Builds the application: middleware, routes, OpenAPI document, error shapes.
+ * Connects to nothing itself; everything it uses comes in `deps`.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ config, sql, migrations, log });
+ * const res = await app.request("/healthz");
+ * ```
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const { config, log } = deps;
+  const app = newRouter();
+
+  app.use(requestId());
+  app.use(accessLog(log));
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
+  app.use(cors({
+    origin: config.corsOrigins,
+    credentials: true,
+    exposeHeaders: [REQUEST_ID_HEADER],
+  }));
+  app.use(secureHeaders({
+    strictTransportSecurity: config.environment === "local"
+      ? false
+      : "max-age=31536000; includeSubDomains",
+    crossOriginResourcePolicy: false,
+  }));
+  app.use(bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw new HttpError(413, `Request body is too large (limit ${config.maxBodyBytes} bytes)`);
+    },
+  }));
+
+  const health = healthRoutes(deps);
+  const api = newRouter();
+  api.route("/", health.api);
+
+  app.route("/", health.root);
+  app.route(API_PREFIX, api);
+  app.route("/", docsRoutes(config.projectName));
+  app.doc31(OPENAPI_PATH, {
+    openapi: "3.1.0",
+    info: {
+      title: config.projectName,
+      version: "0.1.0",
+      description: "Tusk: a Deno backend where PostgreSQL is the only infrastructure.",
+    },
+  });
+
+  app.notFound(notFound);
+  app.onError(errorHandler(log));
+  return app;
+}

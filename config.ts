@@ -1,0 +1,301 @@
+/**
+ * The one place that reads the environment: `loadConfig(env)` parses it with
+ * zod into a typed, frozen {@link Config}, or throws a {@link ConfigError}
+ * listing every bad variable at once. Variable names follow the FastAPI
+ * full-stack template so an existing `.env` carries over.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+
+/** Deployment environment; anything but `local` refuses placeholder secrets. */
+export type Environment = "local" | "staging" | "production";
+
+/** Typed settings for every process role. */
+export interface Config {
+  environment: Environment;
+  projectName: string;
+  secretKey: string;
+  accessTokenExpireMinutes: number;
+  emailResetTokenExpireHours: number;
+  frontendHost: string;
+  /** `BACKEND_CORS_ORIGINS` plus `FRONTEND_HOST`, without trailing slashes. */
+  corsOrigins: string[];
+  /** Unset means "start the embedded Postgres". */
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  databaseStatementTimeoutMs: number;
+  firstSuperuser: string | undefined;
+  firstSuperuserPassword: string | undefined;
+  smtp: {
+    host: string | undefined;
+    port: number;
+    user: string | undefined;
+    password: string | undefined;
+    tls: boolean;
+    ssl: boolean;
+  };
+  emailsFromEmail: string | undefined;
+  emailsFromName: string;
+  host: string;
+  port: number;
+  /** Root of local state: embedded Postgres data, the generated local secret. */
+  dataDir: string;
+  embeddedPostgres: { dir: string; port: number };
+  maxBodyBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Raised by {@link loadConfig}; `problems` names each bad variable. */
+export class ConfigError extends Error {
+  /** One line per bad variable, e.g. `PORT: expected an integer from 1 to 65535, got "x"`. */
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(
+      "Invalid configuration. Fix these environment variables (in the environment or in .env; " +
+        "see .env.example):\n" + problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const PLACEHOLDER = "changethis";
+// HS256 keys shorter than the hash output weaken the signature (RFC 7518 §3.2).
+const MIN_SECRET_BYTES = 32;
+const LOCAL_SECRET_FILE = "secret_key";
+
+const optionalText = z.string().trim().transform((v) => v === "" ? undefined : v).optional();
+
+function integer(name: string, min: number, max: number, fallback: number) {
+  return z.string().trim().optional().transform((raw, ctx) => {
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+function boolean(name: string, fallback: boolean) {
+  return z.string().trim().optional().transform((raw, ctx) => {
+    if (raw === undefined || raw === "") return fallback;
+    const v = raw.toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off"].includes(v)) return false;
+    ctx.addIssue({
+      code: "custom",
+      message: `${name}: expected true or false, got ${JSON.stringify(raw)}`,
+    });
+    return z.NEVER;
+  });
+}
+
+function url(name: string, protocols: string[]) {
+  return optionalText.transform((raw, ctx) => {
+    if (raw === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `${name}: not a valid URL` });
+      return z.NEVER;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name}: expected a ${protocols.join(" or ")} URL, got ${parsed.protocol}`,
+      });
+      return z.NEVER;
+    }
+    return raw.replace(/\/+$/, "");
+  });
+}
+
+/** `a,b` or a JSON list `["a","b"]`, as the template accepts. */
+const corsList = optionalText.transform((raw, ctx) => {
+  if (raw === undefined) return [];
+  let items: unknown = raw.split(",");
+  if (raw.startsWith("[")) {
+    try {
+      items = JSON.parse(raw);
+    } catch {
+      items = undefined;
+    }
+  }
+  if (!Array.isArray(items) || !items.every((i) => typeof i === "string")) {
+    ctx.addIssue({
+      code: "custom",
+      message: "BACKEND_CORS_ORIGINS: expected comma-separated URLs or a JSON list of strings",
+    });
+    return z.NEVER;
+  }
+  const origins = items.map((i) => i.trim().replace(/\/+$/, "")).filter((i) => i !== "");
+  for (const origin of origins) {
+    if (!URL.canParse(origin)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `BACKEND_CORS_ORIGINS: ${JSON.stringify(origin)} is not a valid URL`,
+      });
+    }
+  }
+  return origins;
+});
+
+const schema = z.object({
+  ENVIRONMENT: optionalText.pipe(
+    z.enum(["local", "staging", "production"], {
+      error: "ENVIRONMENT: expected local, staging or production",
+    }).default("local"),
+  ),
+  PROJECT_NAME: optionalText.transform((v) => v ?? "Tusk"),
+  SECRET_KEY: optionalText,
+  ACCESS_TOKEN_EXPIRE_MINUTES: integer("ACCESS_TOKEN_EXPIRE_MINUTES", 1, 525_600, 60 * 24 * 8),
+  EMAIL_RESET_TOKEN_EXPIRE_HOURS: integer("EMAIL_RESET_TOKEN_EXPIRE_HOURS", 1, 720, 1),
+  FRONTEND_HOST: url("FRONTEND_HOST", ["http:", "https:"]).transform((v) =>
+    v ?? "http://localhost:5173"
+  ),
+  BACKEND_CORS_ORIGINS: corsList,
+  DATABASE_URL: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+  DATABASE_POOL_SIZE: integer("DATABASE_POOL_SIZE", 1, 1000, 10),
+  DATABASE_STATEMENT_TIMEOUT_MS: integer("DATABASE_STATEMENT_TIMEOUT_MS", 0, 86_400_000, 30_000),
+  FIRST_SUPERUSER: optionalText,
+  FIRST_SUPERUSER_PASSWORD: optionalText,
+  SMTP_HOST: optionalText,
+  SMTP_PORT: integer("SMTP_PORT", 1, 65535, 587),
+  SMTP_USER: optionalText,
+  SMTP_PASSWORD: optionalText,
+  SMTP_TLS: boolean("SMTP_TLS", true),
+  SMTP_SSL: boolean("SMTP_SSL", false),
+  EMAILS_FROM_EMAIL: optionalText,
+  EMAILS_FROM_NAME: optionalText,
+  HOST: optionalText.transform((v) => v ?? "127.0.0.1"),
+  PORT: integer("PORT", 0, 65535, 8000),
+  TUSK_DATA_DIR: optionalText.transform((v) => v ?? ".data"),
+  EMBEDDED_PG_DIR: optionalText,
+  EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
+  MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024, 1024 ** 3, 1024 * 1024),
+  SHUTDOWN_TIMEOUT_SECONDS: integer("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 10),
+});
+
+type Parsed = z.infer<typeof schema>;
+
+/** Secrets and passwords that must not be placeholders outside `local`. */
+function productionProblems(env: Parsed): string[] {
+  const problems: string[] = [];
+  const secret = env.SECRET_KEY;
+  if (secret === undefined) {
+    problems.push(`SECRET_KEY: required when ENVIRONMENT=${env.ENVIRONMENT}`);
+  } else if (secret === PLACEHOLDER) {
+    problems.push(`SECRET_KEY: the placeholder "${PLACEHOLDER}" is not allowed outside local`);
+  } else if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
+    problems.push(
+      `SECRET_KEY: must be at least ${MIN_SECRET_BYTES} bytes outside local ` +
+        `(generate one with: openssl rand -base64 48)`,
+    );
+  }
+  if (env.FIRST_SUPERUSER_PASSWORD === PLACEHOLDER) {
+    problems.push(
+      `FIRST_SUPERUSER_PASSWORD: the placeholder "${PLACEHOLDER}" is not allowed outside local`,
+    );
+  }
+  if (env.DATABASE_URL && decodeURIComponent(new URL(env.DATABASE_URL).password) === PLACEHOLDER) {
+    problems.push(
+      `DATABASE_URL: the placeholder password "${PLACEHOLDER}" is not allowed outside local`,
+    );
+  }
+  if (env.SMTP_PASSWORD === PLACEHOLDER) {
+    problems.push(`SMTP_PASSWORD: the placeholder "${PLACEHOLDER}" is not allowed outside local`);
+  }
+  return problems;
+}
+
+/**
+ * In `local`, a missing `SECRET_KEY` is generated once and kept under the
+ * data directory, so tokens survive restarts without any set-up.
+ */
+function localSecret(dataDir: string): string {
+  const path = join(dataDir, LOCAL_SECRET_FILE);
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(48));
+  const secret = btoa(String.fromCharCode(...bytes));
+  Deno.mkdirSync(dataDir, { recursive: true });
+  Deno.writeTextFileSync(path, secret + "\n", { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * Parses `env` into a {@link Config}; throws {@link ConfigError} naming every
+ * bad variable.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(Deno.env.toObject());
+ * console.log(config.port); // 8000
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? "");
+      return issue.message.startsWith(`${name}:`) ? issue.message : `${name}: ${issue.message}`;
+    }));
+  }
+  const e = result.data;
+  const problems = e.ENVIRONMENT === "local" ? [] : productionProblems(e);
+  if ((e.FIRST_SUPERUSER === undefined) !== (e.FIRST_SUPERUSER_PASSWORD === undefined)) {
+    problems.push("FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD: set both or neither");
+  }
+  if (e.SMTP_TLS && e.SMTP_SSL && env.SMTP_TLS !== undefined) {
+    problems.push("SMTP_TLS and SMTP_SSL: choose one (STARTTLS or implicit TLS), not both");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const corsOrigins = [...new Set([...e.BACKEND_CORS_ORIGINS, e.FRONTEND_HOST])];
+  return Object.freeze({
+    environment: e.ENVIRONMENT,
+    projectName: e.PROJECT_NAME,
+    secretKey: e.SECRET_KEY ?? localSecret(e.TUSK_DATA_DIR),
+    accessTokenExpireMinutes: e.ACCESS_TOKEN_EXPIRE_MINUTES,
+    emailResetTokenExpireHours: e.EMAIL_RESET_TOKEN_EXPIRE_HOURS,
+    frontendHost: e.FRONTEND_HOST,
+    corsOrigins,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    firstSuperuser: e.FIRST_SUPERUSER,
+    firstSuperuserPassword: e.FIRST_SUPERUSER_PASSWORD,
+    smtp: {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      user: e.SMTP_USER,
+      password: e.SMTP_PASSWORD,
+      // Implicit TLS (SMTP_SSL) replaces STARTTLS; the template does the same.
+      tls: e.SMTP_SSL ? false : e.SMTP_TLS,
+      ssl: e.SMTP_SSL,
+    },
+    emailsFromEmail: e.EMAILS_FROM_EMAIL,
+    emailsFromName: e.EMAILS_FROM_NAME ?? e.PROJECT_NAME,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: e.TUSK_DATA_DIR,
+    embeddedPostgres: {
+      dir: e.EMBEDDED_PG_DIR ?? join(e.TUSK_DATA_DIR, "postgres"),
+      port: e.EMBEDDED_PG_PORT,
+    },
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+  });
+}

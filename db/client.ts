@@ -1,0 +1,64 @@
+/**
+ * The postgres.js client: one pool per process, created by a function (never
+ * at import time) and closed by the entry point.
+ *
+ * @module
+ */
+import postgres from "postgres";
+
+/** A postgres.js pool or transaction handle. */
+export type Sql = postgres.Sql;
+
+/** A transaction handle passed to `sql.begin()` callbacks. */
+export type Tx = postgres.TransactionSql;
+
+/** Which process role owns the pool; shows as `application_name` in `pg_stat_activity`. */
+export type Role = "api" | "worker" | "scheduler" | "cli" | "test";
+
+/** Pool options taken from config. */
+export interface ClientOptions {
+  role: Role;
+  poolSize?: number;
+  /** Per-statement limit in ms; 0 disables it. */
+  statementTimeoutMs?: number;
+}
+
+/**
+ * Creates the process's pool. Connections open lazily on first query.
+ *
+ * @example
+ * ```ts
+ * const sql = createSql(config.databaseUrl!, { role: "api", poolSize: 10 });
+ * await sql`select 1`;
+ * await sql.end();
+ * ```
+ */
+export function createSql(url: string, options: ClientOptions): Sql {
+  return postgres(url, {
+    max: options.poolSize ?? 10,
+    // Recycle idle connections so a quiet process does not pin server slots.
+    idle_timeout: 60,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: {
+      application_name: `tusk-${options.role}`,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+    },
+  });
+}
+
+/**
+ * Resolves when the database answers a trivial query, rejects after
+ * `timeoutMs` otherwise, so health checks never hang on a dead server.
+ */
+export async function ping(sql: Sql, timeoutMs = 2000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([sql`select 1`, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

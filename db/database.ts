@@ -1,0 +1,59 @@
+/**
+ * Opens the process's database: `DATABASE_URL` when set, otherwise the
+ * embedded Postgres (started, or attached to when already running).
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Logger } from "../lib/logging.ts";
+import { createSql, type Role, type Sql } from "./client.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded.ts";
+
+/** An open database: the pool, its URL, and `close()` for shutdown. */
+export interface Database {
+  sql: Sql;
+  url: string;
+  /** Set when the embedded server is in use. */
+  embedded: EmbeddedPostgres | undefined;
+  /** Ends the pool, then stops the embedded server if this process owns it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the pool for `role`, starting the embedded server when needed.
+ *
+ * @example
+ * ```ts
+ * const db = await openDatabase(config, { role: "cli", log });
+ * try { await db.sql`select 1`; } finally { await db.close(); }
+ * ```
+ */
+export async function openDatabase(
+  config: Config,
+  options: { role: Role; log: Logger },
+): Promise<Database> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (url === undefined) {
+    embedded = await startEmbeddedPostgres({
+      dir: config.embeddedPostgres.dir,
+      port: config.embeddedPostgres.port,
+      log: (msg) => options.log.info(msg),
+    });
+    url = embedded.url;
+  }
+  const sql = createSql(url, {
+    role: options.role,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+  });
+  return {
+    sql,
+    url,
+    embedded,
+    async close() {
+      await sql.end({ timeout: 5 });
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The one mapping from errors to responses, in the shapes of shared/API.md:
+ * `{"detail": "..."}` for HTTP errors, a FastAPI-style 422 list for bad
+ * input, and a generic 500 that carries the request id and hides the cause.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "./logging.ts";
+import { RequestValidationError } from "./validation.ts";
+
+/**
+ * An error meant for the client: its status and `detail` are sent as they are.
+ *
+ * @example
+ * ```ts
+ * throw new HttpError(404, "Item not found");
+ * ```
+ */
+export class HttpError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly headers: Record<string, string>;
+
+  constructor(status: ContentfulStatusCode, detail: string, headers: Record<string, string> = {}) {
+    super(detail);
+    this.name = "HttpError";
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** Postgres error codes a client can cause, and how we answer them. */
+const PG_ERRORS: Record<string, [ContentfulStatusCode, string]> = {
+  "23505": [409, "A record with these values already exists"],
+  "23503": [409, "A referenced record does not exist or is still referenced"],
+  "22001": [422, "A value is too long"],
+  "23514": [422, "A value is out of range"],
+  "57014": [503, "The database took too long to answer; try again"],
+};
+
+function requestIdOf(c: Context): string | undefined {
+  return c.get("requestId" as never) as string | undefined;
+}
+
+/**
+ * Builds `app.onError`: every thrown error becomes one of the documented
+ * shapes; anything unexpected is logged with the request id and answered 500.
+ */
+export function errorHandler(log: Logger) {
+  return function onError(error: Error, c: Context): Response {
+    if (error instanceof HttpError) {
+      return c.json({ detail: error.message }, error.status, error.headers);
+    }
+    if (error instanceof RequestValidationError) {
+      return c.json({ detail: error.detail }, 422);
+    }
+    if (error instanceof HTTPException) {
+      if (error.status === 400 && /malformed json/i.test(error.message)) {
+        return c.json({
+          detail: [{ type: "json_invalid", loc: ["body", 0], msg: "JSON decode error", input: {} }],
+        }, 422);
+      }
+      const status = error.status as ContentfulStatusCode;
+      const detail = error.message || (error.res ? error.res.statusText : "") || "Error";
+      return c.json({ detail }, status);
+    }
+    const code = (error as { code?: unknown }).code;
+    const known = typeof code === "string" ? PG_ERRORS[code] : undefined;
+    if (known) return c.json({ detail: known[1] }, known[0]);
+    const requestId = requestIdOf(c);
+    log.error("unhandled error", {
+      request_id: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      error,
+    });
+    return c.json({ detail: "Internal Server Error", request_id: requestId }, 500);
+  };
+}
+
+/** `app.notFound`: JSON like every other error. */
+export function notFound(c: Context): Response {
+  return c.json({ detail: "Not Found" }, 404);
+}
+
+/** The 405 answer, with the `Allow` header the method-not-allowed middleware computed. */
+export function methodNotAllowedResponse(c: Context, methods: string[]): Response {
+  return c.json({ detail: "Method Not Allowed" }, 405, { Allow: methods.join(", ") });
+}

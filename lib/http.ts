@@ -1,0 +1,38 @@
+/**
+ * Shared HTTP types and the router factory every resource uses, so all
+ * routers validate, match trailing slashes and report errors the same way.
+ *
+ * @module
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { validationHook } from "./validation.ts";
+
+/** Per-request values set by the app's middleware. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+  };
+}
+
+/**
+ * A Hono sub-app with zod-openapi validation that renders FastAPI-style 422s
+ * and matches `/path` and `/path/` alike (no redirects).
+ *
+ * @example
+ * ```ts
+ * const router = newRouter();
+ * router.openapi(route, (c) => c.json(true, 200));
+ * ```
+ */
+export function newRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({ strict: false, defaultHook: validationHook });
+}
+
+/** What `createApp` needs; tests pass their own. */
+export interface AppDeps {
+  config: import("../config.ts").Config;
+  sql: import("../db/client.ts").Sql;
+  /** The migrations this code ships; `/readyz` reports any not applied. */
+  migrations: import("../db/migrate.ts").Migration[];
+  log: import("./logging.ts").Logger;
+}

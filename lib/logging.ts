@@ -1,0 +1,72 @@
+/**
+ * Structured logging: one JSON object per line, so logs can be grepped by
+ * humans and parsed by machines without a library.
+ *
+ * @module
+ */
+
+/** Log severity, lowest first. */
+export type Level = "debug" | "info" | "warn" | "error";
+
+/** Extra fields merged into the line. */
+export type Fields = Record<string, unknown>;
+
+/** A leveled JSON-lines logger. */
+export interface Logger {
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+}
+
+/** Options for {@link createLogger}. */
+export interface LoggerOptions {
+  /** Minimum level written; default `info`. */
+  level?: Level;
+  /** Where lines go; default stdout (errors and warnings to stderr). */
+  write?: (line: string, level: Level) => void;
+  /** Fields added to every line, e.g. `{ role: "api" }`. */
+  base?: Fields;
+}
+
+const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+function defaultWrite(line: string, level: Level) {
+  if (level === "error" || level === "warn") console.error(line);
+  else console.log(line);
+}
+
+/** Errors do not survive JSON.stringify; keep what an operator needs. */
+function serialise(value: unknown): unknown {
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return { name: value.name, message: value.message, code, stack: value.stack };
+  }
+  return value;
+}
+
+/**
+ * Creates a logger writing JSON lines.
+ *
+ * @example
+ * ```ts
+ * const log = createLogger({ base: { role: "api" } });
+ * log.info("listening", { port: 8000 });
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const min = ORDER[options.level ?? "info"];
+  const write = options.write ?? defaultWrite;
+  function emit(level: Level, msg: string, fields?: Fields) {
+    if (ORDER[level] < min) return;
+    const line: Fields = { time: new Date().toISOString(), level, msg, ...options.base };
+    for (const [key, value] of Object.entries(fields ?? {})) line[key] = serialise(value);
+    write(JSON.stringify(line), level);
+  }
+  return {
+    debug: (msg, fields) => emit("debug", msg, fields),
+    info: (msg, fields) => emit("info", msg, fields),
+    warn: (msg, fields) => emit("warn", msg, fields),
+    error: (msg, fields) => emit("error", msg, fields),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Liveness, readiness and the template's health check.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { ping } from "../db/client.ts";
+import { migrationStatus } from "../db/migrate.ts";
+import { type AppDeps, newRouter } from "../lib/http.ts";
+
+const Status = z.object({ status: z.string() }).openapi("Status");
+const Unavailable = z.object({ detail: z.string() }).openapi("Unavailable");
+
+/** `/healthz`, `/readyz` (mounted at the root) and `/utils/health-check` (under /api/v1). */
+export function healthRoutes(deps: AppDeps) {
+  const root = newRouter();
+  const api = newRouter();
+
+  root.openapi(
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      tags: ["health"],
+      summary: "Liveness: 200 while the process serves",
+      responses: {
+        200: { description: "Alive", content: { "application/json": { schema: Status } } },
+      },
+    }),
+    (c) => c.json({ status: "ok" }, 200),
+  );
+
+  root.openapi(
+    createRoute({
+      method: "get",
+      path: "/readyz",
+      tags: ["health"],
+      summary: "Readiness: Postgres answers and no migration is pending",
+      responses: {
+        200: { description: "Ready", content: { "application/json": { schema: Status } } },
+        503: { description: "Not ready", content: { "application/json": { schema: Unavailable } } },
+      },
+    }),
+    async (c) => {
+      const reason = await notReadyReason(deps);
+      if (reason !== undefined) return c.json({ detail: reason }, 503);
+      return c.json({ status: "ready" }, 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/utils/health-check",
+      tags: ["utils"],
+      summary: "Health check",
+      responses: {
+        200: {
+          description: "Always true",
+          content: { "application/json": { schema: z.boolean() } },
+        },
+      },
+    }),
+    (c) => c.json(true, 200),
+  );
+
+  return { root, api };
+}
+
+async function notReadyReason(deps: AppDeps): Promise<string | undefined> {
+  try {
+    await ping(deps.sql);
+  } catch (error) {
+    deps.log.warn("readiness: database unreachable", { error });
+    return "Database is unreachable";
+  }
+  try {
+    const { pending } = await migrationStatus(deps.sql, deps.migrations);
+    if (pending.length > 0) {
+      return `Migrations pending: ${
+        pending.map((m) => m.file).join(", ")
+      } (run: deno task migrate)`;
+    }
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  return undefined;
+}

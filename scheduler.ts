@@ -1,0 +1,10 @@
+/**
+ * The cron scheduler role (`deno task start-scheduler`), same as `tusk scheduler`.
+ *
+ * @module
+ */
+import { runCli } from "./lib/cli.ts";
+
+if (import.meta.main) {
+  Deno.exit(await runCli(["scheduler", ...Deno.args]));
+}

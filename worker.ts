@@ -1,0 +1,10 @@
+/**
+ * The job worker role (`deno task start-worker`), same as `tusk worker`.
+ *
+ * @module
+ */
+import { runCli } from "./lib/cli.ts";
+
+if (import.meta.main) {
+  Deno.exit(await runCli(["worker", ...Deno.args]));
+}
