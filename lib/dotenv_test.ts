@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { parseDotEnv, withDotEnv } from "./dotenv.ts";
+
+Deno.test("parseDotEnv() reads comments, export, quotes and inline comments", () => {
+  const env = parseDotEnv(
+    [
+      "# comment",
+      "PORT=8001",
+      "export NAME='a # b'",
+      'MULTI="one\\ntwo"',
+      "TRAIL=value # note",
+      "EMPTY=",
+      "not a line",
+    ].join("\n"),
+  );
+  assert.deepEqual(env, {
+    PORT: "8001",
+    NAME: "a # b",
+    MULTI: "one\ntwo",
+    TRAIL: "value",
+    EMPTY: "",
+  });
+});
+
+Deno.test("withDotEnv() lets the real environment win and tolerates a missing file", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "A=file\nB=file\n");
+    assert.deepEqual(await withDotEnv(file, { B: "env" }), { A: "file", B: "env" });
+    assert.deepEqual(await withDotEnv(`${file}.missing`, { B: "env" }), { B: "env" });
+  } finally {
+    await Deno.remove(file);
+  }
+});

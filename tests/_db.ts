@@ -1,0 +1,70 @@
+/**
+ * Test databases: each test gets its own database, cloned from the migrated
+ * template that `tests/run.ts` built (or empty, for migrator tests), and
+ * dropped when the test ends.
+ *
+ * @module
+ */
+import { createSql, type Sql } from "../db/client.ts";
+
+/** A throwaway database; `await using` drops it. */
+export interface TestDatabase extends AsyncDisposable {
+  name: string;
+  url: string;
+  sql: Sql;
+}
+
+function settings(): { adminUrl: string; template: string } {
+  const adminUrl = Deno.env.get("TUSK_TEST_ADMIN_URL");
+  const template = Deno.env.get("TUSK_TEST_TEMPLATE");
+  if (!adminUrl || !template) {
+    throw new Error(
+      "Run the tests with `deno task test`: it starts Postgres and builds the template",
+    );
+  }
+  return { adminUrl, template };
+}
+
+/** `url` with its database replaced by `database`. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function create(template: string): Promise<TestDatabase> {
+  const { adminUrl } = settings();
+  const name = `tusk_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
+  try {
+    await admin.unsafe(`create database ${name} template ${template}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(adminUrl, name);
+  const sql = createSql(url, { role: "test", poolSize: 4 });
+  return {
+    name,
+    url,
+    sql,
+    async [Symbol.asyncDispose]() {
+      await sql.end();
+      const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
+      try {
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+/** A fresh copy of the migrated template. */
+export function migratedDatabase(): Promise<TestDatabase> {
+  return create(settings().template);
+}
+
+/** A database with no migrations applied. */
+export function emptyDatabase(): Promise<TestDatabase> {
+  return create("template0");
+}

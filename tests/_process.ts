@@ -1,0 +1,141 @@
+/**
+ * Helpers to run Tusk as a real process in tests: spawn, read its output,
+ * wait for readiness, signal it, and always kill it at the end.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+/** The permissions the tasks grant; tests and spawned processes get the same. */
+export const TEST_PERMISSIONS = [
+  "--unstable-no-legacy-abort",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-sys",
+];
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+/** A running `main.ts` process. */
+export interface TuskProcess extends AsyncDisposable {
+  pid: number;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when `pattern` appears in the output; rejects on exit or timeout. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: Deno.Signal): void;
+  /** Exit status; resolves once. */
+  status: Promise<Deno.CommandStatus>;
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks; we release it right away). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * Spawns `deno run main.ts ...args` with only `env` (plus PATH and HOME), so
+ * the developer's own `.env` and variables never leak into a test.
+ */
+export function startTusk(args: string[], env: Record<string, string>): TuskProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...TEST_PERMISSIONS, MAIN, ...args],
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+      TUSK_ENV_FILE: "/nonexistent/.env",
+      NO_COLOR: "1",
+      ...env,
+    },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  let exited = false;
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((l) => l());
+  async function pump(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      notify();
+    }
+  }
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const status = child.status.then(async (s) => {
+    await pumps;
+    exited = true;
+    notify();
+    return s;
+  });
+  return {
+    pid: child.pid,
+    output: () => text,
+    status,
+    waitForOutput(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => done(new Error(`timed out waiting for ${pattern}`)),
+          timeoutMs,
+        );
+        function check() {
+          if (pattern.test(text)) done();
+          else if (exited) done(new Error(`process exited before ${pattern}; output:\n${text}`));
+        }
+        function done(error?: Error) {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve();
+        }
+        listeners.add(check);
+        check();
+      });
+    },
+    kill(signal: Deno.Signal = "SIGTERM") {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      if (!exited) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await status;
+    },
+  };
+}
+
+/** Polls `url` until it answers `expected`, or throws after `timeoutMs`. */
+export async function waitForHttp(
+  url: string,
+  expected = 200,
+  timeoutMs = 60_000,
+): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.status === expected) return res;
+      last = `${res.status} ${await res.text()}`;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer ${expected} within ${timeoutMs} ms (last: ${last})`);
+}

@@ -1,0 +1,134 @@
+/**
+ * `deno task test`: starts one Postgres for the run (embedded, or the server
+ * in `DATABASE_URL`), builds a migrated template database, runs every test
+ * file in parallel (each clones the template), then cleans up.
+ *
+ * Usage: deno task test [--coverage] [test files or folders...]
+ *
+ * @module
+ */
+import { createSql } from "../db/client.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
+import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { TEST_PERMISSIONS } from "./_process.ts";
+
+// Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
+const TEST_PG_DIR = ".data/test-postgres";
+const TEST_PG_PORT = 54330;
+
+async function main(): Promise<number> {
+  const coverage = Deno.args.includes("--coverage");
+  const targets = Deno.args.filter((a) => a !== "--coverage");
+  const external = Deno.env.get("DATABASE_URL");
+  let embedded: EmbeddedPostgres | undefined;
+  let adminUrl: string;
+  if (external) {
+    adminUrl = external;
+    console.log(`tests: using the PostgreSQL server in DATABASE_URL (${redact(external)})`);
+  } else {
+    embedded = await startEmbeddedPostgres({
+      dir: Deno.env.get("TEST_PG_DIR") ?? TEST_PG_DIR,
+      port: Number(Deno.env.get("TEST_PG_PORT") ?? TEST_PG_PORT),
+      log: (m) => console.log(`tests: ${m}`),
+    });
+    adminUrl = embedded.adminUrl;
+  }
+  const template = `tusk_tpl_${crypto.randomUUID().slice(0, 8)}`;
+  let result = { code: 1, summary: "" };
+  try {
+    await createTemplate(adminUrl, template);
+    result = await runDenoTest(adminUrl, template, targets, coverage);
+    if (coverage) await coverageReport();
+  } finally {
+    await dropDatabase(adminUrl, template);
+    await embedded?.stop();
+  }
+  if (result.summary) console.log(result.summary);
+  return result.code;
+}
+
+async function createTemplate(adminUrl: string, name: string) {
+  const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const sql = createSql(withDatabase(adminUrl, name), { role: "test", poolSize: 1 });
+  try {
+    await migrateUp(sql, await loadMigrations());
+  } finally {
+    // No session may stay connected, or CREATE DATABASE ... TEMPLATE refuses to copy it.
+    await sql.end();
+  }
+}
+
+async function dropDatabase(adminUrl: string, name: string) {
+  const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
+  try {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function runDenoTest(
+  adminUrl: string,
+  template: string,
+  targets: string[],
+  coverage: boolean,
+) {
+  const env = Deno.env.toObject();
+  delete env.DATABASE_URL; // Tests get their own database URLs from the helpers.
+  const args = [
+    "test",
+    ...TEST_PERMISSIONS,
+    "--parallel",
+    ...(coverage ? ["--coverage=coverage/raw"] : []),
+    // No targets: every *_test.ts in the project (deno.json excludes node_modules and .data).
+    ...targets,
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env: { ...env, TUSK_TEST_ADMIN_URL: adminUrl, TUSK_TEST_TEMPLATE: template },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let tail = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    await Deno.stdout.write(chunk);
+    tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4000);
+  }
+  const { code } = await child.status;
+  // Deno's summary reads "ok | 12 passed | 0 failed"; print the plain form CI tools look for.
+  // deno-lint-ignore no-control-regex
+  const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
+  const summary = /(\d+) passed(?: \([^)]*\))? \| (\d+) failed/.exec(plain);
+  return { code, summary: summary ? `tests: ${summary[1]} passed, ${summary[2]} failed` : "" };
+}
+
+async function coverageReport() {
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["coverage", "coverage/raw", "--html", "--output=coverage/html", "--exclude=tests/"],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code === 0) console.log("coverage report: coverage/html/index.html");
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}
