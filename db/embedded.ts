@@ -86,7 +86,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       );
     }
     const owner = await readOwner(dir);
-    owned = owner === undefined || owner === Deno.pid || !isAlive(owner);
+    owned = owner === undefined || owner === Deno.pid || !(await processInfo(owner)).alive;
     log(
       owned ? "adopted the embedded Postgres left running" : "using the running embedded Postgres",
     );
@@ -220,7 +220,7 @@ async function runningPostmaster(dir: string): Promise<{ pid: number; port: numb
   if (lines === undefined) return undefined;
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!isAlive(pid) || !(await isPostgresProcess(pid))) return undefined;
+  if (!(await isLivePostgres(pid))) return undefined;
   return { pid, port };
 }
 
@@ -231,8 +231,7 @@ async function runningPostmaster(dir: string): Promise<{ pid: number; port: numb
 async function removeStalePidFile(dir: string) {
   const lines = await readPidFile(dir);
   if (lines === undefined) return;
-  const pid = Number(lines[0]);
-  if (!isAlive(pid) || !(await isPostgresProcess(pid))) {
+  if (!(await isLivePostgres(Number(lines[0])))) {
     await Deno.remove(join(dir, "postmaster.pid")).catch(() => {});
   }
 }
@@ -255,6 +254,34 @@ async function readOwner(dir: string): Promise<number | undefined> {
   }
 }
 
+/**
+ * Whether `pid` is a running (not zombie) process. Asks `ps`, which works on
+ * Linux and macOS and, unlike reading /proc, needs no extra Deno permission.
+ */
+async function processInfo(pid: number): Promise<{ alive: boolean; command: string }> {
+  if (!Number.isInteger(pid) || pid <= 0) return { alive: false, command: "" };
+  try {
+    const { code, stdout } = await new Deno.Command("ps", {
+      args: ["-o", "stat=,args=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const line = new TextDecoder().decode(stdout).trim();
+    if (code !== 0 || line === "") return { alive: false, command: "" };
+    const [state = "", ...command] = line.split(/\s+/);
+    // A zombie has exited; only its parent has not reaped it yet.
+    return { alive: !state.startsWith("Z"), command: command.join(" ") };
+  } catch {
+    // No ps on this system: fall back to signal 0, which cannot see zombies or reuse.
+    return { alive: isAlive(pid), command: "postgres" };
+  }
+}
+
+async function isLivePostgres(pid: number): Promise<boolean> {
+  const info = await processInfo(pid);
+  return info.alive && info.command.includes("postgres");
+}
+
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -263,15 +290,6 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     // EPERM: alive but someone else's (e.g. the postgres OS user's when we are not root).
     return error instanceof Deno.errors.PermissionDenied;
-  }
-}
-
-async function isPostgresProcess(pid: number): Promise<boolean> {
-  try {
-    return (await Deno.readTextFile(`/proc/${pid}/cmdline`)).includes("postgres");
-  } catch (error) {
-    // No /proc (macOS): trust the pid file, as pg_ctl does.
-    return !(error instanceof Deno.errors.NotFound) || !(await exists("/proc/self"));
   }
 }
 
