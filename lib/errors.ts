@@ -66,6 +66,14 @@ export function errorHandler(log: Logger) {
       const detail = error.message || (error.res ? error.res.statusText : "") || "Error";
       return c.json({ detail }, status);
     }
+    if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset) {
+      // The client went away (or the server is draining) while its body was still arriving.
+      log.warn("request body could not be read", {
+        request_id: requestIdOf(c),
+        error: error.message,
+      });
+      return c.json({ detail: "Request body could not be read" }, 400);
+    }
     const code = (error as { code?: unknown }).code;
     const known = typeof code === "string" ? PG_ERRORS[code] : undefined;
     if (known) return c.json({ detail: known[1] }, known[0]);

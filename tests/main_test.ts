@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { TEST_SECRET } from "./_app.ts";
+import type { Sql } from "../db/client.ts";
+import { migratedDatabase } from "./_db.ts";
+import { freePort, startTusk, waitForHttp } from "./_process.ts";
+
+const NO_STACK = /^\s+at /m;
+
+function serveEnv(url: string, port: number): Record<string, string> {
+  return {
+    DATABASE_URL: url,
+    PORT: String(port),
+    SECRET_KEY: TEST_SECRET,
+    SHUTDOWN_TIMEOUT_SECONDS: "10",
+  };
+}
+
+Deno.test("bad configuration ends with one message naming every variable, exit 1", async () => {
+  await using proc = startTusk(["serve"], {
+    ENVIRONMENT: "production",
+    SECRET_KEY: "changethis",
+    PORT: "http",
+    DATABASE_URL: "mysql://nope",
+  });
+  assert.equal((await proc.status).code, 1);
+  const out = proc.output();
+  assert.match(out, /Invalid configuration/);
+  assert.match(out, /PORT: expected an integer/);
+  assert.match(out, /DATABASE_URL: expected a postgres: or postgresql: URL/);
+  assert.doesNotMatch(out, NO_STACK);
+});
+
+Deno.test("an unknown command is a usage error, exit 2", async () => {
+  await using proc = startTusk(["frobnicate"], {});
+  assert.equal((await proc.status).code, 2);
+  assert.match(proc.output(), /unknown command "frobnicate"/);
+  assert.match(proc.output(), /Usage: tusk <command>/);
+});
+
+Deno.test("worker and scheduler say they are not available yet, exit 1", async () => {
+  for (const role of ["worker", "scheduler"]) {
+    await using proc = startTusk([role], {});
+    assert.equal((await proc.status).code, 1);
+    assert.match(proc.output(), new RegExp(`tusk ${role}: not yet available`));
+  }
+});
+
+Deno.test("serve refuses a database with a migration it does not know", async () => {
+  await using db = await migratedDatabase();
+  await db
+    .sql`insert into tusk_migrations (version, name, checksum, duration_ms) values (9999, 'future', 'x', 1)`;
+  await using proc = startTusk(["serve"], serveEnv(db.url, freePort()));
+  assert.equal((await proc.status).code, 1);
+  const out = proc.output();
+  assert.match(out, /has migration 9999_future applied, which this code does not know/);
+  assert.doesNotMatch(out, NO_STACK);
+});
+
+Deno.test("serve refuses a database whose applied migration was edited", async () => {
+  await using db = await migratedDatabase();
+  await db.sql`update tusk_migrations set checksum = 'edited' where version = 1`;
+  await using proc = startTusk(["serve"], serveEnv(db.url, freePort()));
+  assert.equal((await proc.status).code, 1);
+  assert.match(proc.output(), /Migration 0001_users_items\.sql was edited after it was applied/);
+  assert.doesNotMatch(proc.output(), NO_STACK);
+});
+
+Deno.test("serve reports a taken API port clearly, exit 1", async () => {
+  await using db = await migratedDatabase();
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (squatter.addr as Deno.NetAddr).port;
+    await using proc = startTusk(["serve"], serveEnv(db.url, port));
+    assert.equal((await proc.status).code, 1);
+    assert.match(proc.output(), new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    assert.doesNotMatch(proc.output(), NO_STACK);
+  } finally {
+    squatter.close();
+  }
+});
+
+Deno.test("SIGTERM lets an in-flight request finish, refuses new ones, and exits 0", async () => {
+  await using db = await migratedDatabase();
+  const port = freePort();
+  await using proc = startTusk(["serve"], serveEnv(db.url, port));
+  (await waitForHttp(`http://127.0.0.1:${port}/readyz`)).body?.cancel();
+
+  // Hold a lock that /readyz's migration query must wait for: the request is in flight.
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  let locked!: () => void;
+  const lockTaken = new Promise<void>((r) => locked = r);
+  const holder = db.sql.begin(async (tx) => {
+    await tx`lock table tusk_migrations in access exclusive mode`;
+    locked();
+    await released;
+  });
+  await lockTaken;
+  const inFlight = fetch(`http://127.0.0.1:${port}/readyz`);
+  await waitForSql(db.sql, "select count(*)::int as n from pg_locks where not granted", 1);
+
+  proc.kill("SIGTERM");
+  await proc.waitForOutput(/shutting down/);
+  await assert.rejects(
+    () => fetch(`http://127.0.0.1:${port}/healthz`),
+    "new connections must be refused",
+  );
+  release();
+  await holder;
+  const res = await inFlight;
+  assert.equal(res.status, 200, "the in-flight request got its answer");
+  assert.deepEqual(await res.json(), { status: "ready" });
+  assert.equal((await proc.status).code, 0, proc.output());
+});
+
+/** Polls until `query`'s column n reaches `atLeast`. */
+async function waitForSql(sql: Sql, query: string, atLeast: number) {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await sql.unsafe(query);
+    if (row!.n >= atLeast) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${query} never reached ${atLeast}`);
+}
+
+Deno.test("migrate status, down and up work from the command line", async () => {
+  await using db = await migratedDatabase();
+  const env = { DATABASE_URL: db.url };
+  {
+    await using proc = startTusk(["migrate", "status"], env);
+    assert.equal((await proc.status).code, 0, proc.output());
+    assert.match(proc.output(), /applied {2}0001_users_items\.sql/);
+  }
+  {
+    await using proc = startTusk(["migrate", "down"], env);
+    assert.equal((await proc.status).code, 0, proc.output());
+    assert.match(proc.output(), /reverted 0001_users_items\.sql/);
+  }
+  {
+    await using proc = startTusk(["migrate", "status"], env);
+    await proc.status;
+    assert.match(proc.output(), /pending {2}0001_users_items\.sql/);
+  }
+  {
+    await using proc = startTusk(["migrate"], env);
+    assert.equal((await proc.status).code, 0, proc.output());
+    assert.match(proc.output(), /applied 0001_users_items\.sql\n1 applied/);
+  }
+  {
+    await using proc = startTusk(["migrate", "sideways"], env);
+    assert.equal((await proc.status).code, 2);
+    assert.match(proc.output(), /unknown migrate command "sideways"/);
+  }
+});
