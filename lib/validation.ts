@@ -68,6 +68,53 @@ const TYPE_NAMES: Record<string, [string, string]> = {
   array: ["list_type", "Input should be a valid list"],
 };
 
+/** Pydantic's names for each side: string/list/strict/inclusive types, wording, ctx keys. */
+const BOUNDS = {
+  min: [
+    "string_too_short",
+    "too_short",
+    "greater_than",
+    "greater_than_equal",
+    "at least",
+    "ge",
+    "gt",
+  ],
+  max: ["string_too_long", "too_long", "less_than", "less_than_equal", "at most", "le", "lt"],
+} as const;
+
+/** A length or range violation (zod too_small / too_big) as pydantic reports it. */
+function boundDetail(
+  side: "min" | "max",
+  i: Record<string, unknown>,
+  loc: (string | number)[],
+  input: unknown,
+): ValidationDetail {
+  const [stringType, listType, strict, inclusive, words, geLe, gtLt] = BOUNDS[side];
+  const limit = side === "min" ? i.minimum : i.maximum;
+  if (i.origin === "string") {
+    const ctx = { [side === "min" ? "min_length" : "max_length"]: limit };
+    const msg = `String should have ${words} ${plural(limit, "character")}`;
+    return { type: stringType, loc, msg, input, ctx };
+  }
+  if (i.origin === "array") {
+    return {
+      type: listType,
+      loc,
+      msg: `List should have ${words} ${plural(limit, "item")}`,
+      input,
+    };
+  }
+  const isStrict = i.inclusive === false;
+  const relation = side === "min" ? "greater than" : "less than";
+  return {
+    type: isStrict ? strict : inclusive,
+    loc,
+    msg: `Input should be ${relation}${isStrict ? "" : " or equal to"} ${limit}`,
+    input,
+    ctx: { [isStrict ? gtLt : geLe]: limit },
+  };
+}
+
 /** One zod issue as pydantic would have reported it. */
 function detailOf(issue: z.core.$ZodIssue, location: Location, data: unknown): ValidationDetail {
   const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
@@ -88,57 +135,9 @@ function detailOf(issue: z.core.$ZodIssue, location: Location, data: unknown): V
       return { type, loc, msg, input };
     }
     case "too_small":
-      if (i.origin === "string") {
-        return {
-          type: "string_too_short",
-          loc,
-          msg: `String should have at least ${plural(i.minimum, "character")}`,
-          input,
-          ctx: { min_length: i.minimum },
-        };
-      }
-      if (i.origin === "array") {
-        return {
-          type: "too_short",
-          loc,
-          msg: `List should have at least ${plural(i.minimum, "item")}`,
-          input,
-        };
-      }
-      return {
-        type: i.inclusive === false ? "greater_than" : "greater_than_equal",
-        loc,
-        msg: `Input should be greater than${
-          i.inclusive === false ? "" : " or equal to"
-        } ${i.minimum}`,
-        input,
-        ctx: { [i.inclusive === false ? "gt" : "ge"]: i.minimum },
-      };
+      return boundDetail("min", i, loc, input);
     case "too_big":
-      if (i.origin === "string") {
-        return {
-          type: "string_too_long",
-          loc,
-          msg: `String should have at most ${plural(i.maximum, "character")}`,
-          input,
-          ctx: { max_length: i.maximum },
-        };
-      }
-      if (i.origin === "array") {
-        return {
-          type: "too_long",
-          loc,
-          msg: `List should have at most ${plural(i.maximum, "item")}`,
-          input,
-        };
-      }
-      return {
-        type: i.inclusive === false ? "less_than" : "less_than_equal",
-        loc,
-        msg: `Input should be less than${i.inclusive === false ? "" : " or equal to"} ${i.maximum}`,
-        input,
-        ctx: { [i.inclusive === false ? "lt" : "le"]: i.maximum },
-      };
+      return boundDetail("max", i, loc, input);
     case "invalid_format":
       if (i.format === "email") {
         return { type: "value_error", loc, msg: "value is not a valid email address", input };

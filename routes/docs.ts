@@ -5,8 +5,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+// The package's own locator; a static import also puts the assets in a `deno compile` binary.
+import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { AppEnv } from "../lib/http.ts";
 
 /** Path of the OpenAPI document the page loads. */
@@ -53,10 +54,6 @@ function page(title: string): string {
 `;
 }
 
-function assetDir(): string {
-  return dirname(fileURLToPath(import.meta.resolve("swagger-ui-dist")));
-}
-
 /** The docs page and its assets (read from disk once, then served from memory). */
 export function docsRoutes(projectName: string): Hono<AppEnv> {
   const router = new Hono<AppEnv>({ strict: false });
@@ -74,7 +71,7 @@ export function docsRoutes(projectName: string): Hono<AppEnv> {
     if (type === undefined) return c.json({ detail: "Not Found" }, 404);
     let body = cache.get(name);
     if (body === undefined) {
-      body = await Deno.readFile(join(assetDir(), name));
+      body = await Deno.readFile(join(getAbsoluteFSPath(), name));
       cache.set(name, body);
     }
     return c.body(body, 200, {

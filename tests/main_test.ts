@@ -113,6 +113,26 @@ Deno.test("SIGTERM lets an in-flight request finish, refuses new ones, and exits
   assert.equal((await proc.status).code, 0, proc.output());
 });
 
+Deno.test("a body still uploading at SIGTERM is answered 400, not 500", async () => {
+  await using db = await migratedDatabase();
+  const port = freePort();
+  await using proc = startTusk(["serve"], serveEnv(db.url, port));
+  (await waitForHttp(`http://127.0.0.1:${port}/readyz`)).body?.cancel();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(
+    "POST /api/v1/utils/health-check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n",
+  ));
+  await new Promise((r) => setTimeout(r, 200));
+  proc.kill("SIGTERM");
+  const head = new Uint8Array(64);
+  const n = await conn.read(head);
+  conn.close();
+  assert.match(new TextDecoder().decode(head.subarray(0, n ?? 0)), /^HTTP\/1\.1 400/);
+  assert.equal((await proc.status).code, 0, proc.output());
+  assert.doesNotMatch(proc.output(), /unhandled error/);
+});
+
 /** Polls until `query`'s column n reaches `atLeast`. */
 async function waitForSql(sql: Sql, query: string, atLeast: number) {
   for (let i = 0; i < 200; i++) {

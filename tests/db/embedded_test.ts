@@ -191,3 +191,22 @@ Deno.test("as a normal user, embedded Postgres initialises and runs as that user
   assert.match(out, /applied 0001_users_items\.sql/);
   assert.equal((await Deno.stat(box.pgDir)).uid, 65534);
 });
+
+Deno.test("a second process uses the running embedded Postgres and leaves it running", async () => {
+  await using box = await sandbox();
+  await using dev = await readyDev(box.env, box.apiPort);
+  const pid = await postmasterPid(box.pgDir);
+  {
+    await using cli = startTusk(["migrate", "status"], box.env);
+    assert.equal((await cli.status).code, 0, cli.output());
+    assert.match(cli.output(), /using the running embedded Postgres/);
+    assert.doesNotMatch(cli.output(), /embedded Postgres stopped/);
+  }
+  assert.equal(await postmasterPid(box.pgDir), pid);
+  const res = await fetch(`http://127.0.0.1:${box.apiPort}/readyz`);
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  dev.kill("SIGTERM");
+  assert.equal((await dev.status).code, 0);
+  await waitUntil(() => !alive(pid!));
+});
