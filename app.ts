@@ -13,6 +13,11 @@ import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
 import { accessLog, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
 import { docsRoutes, OPENAPI_PATH } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { itemRoutes } from "./routes/items.ts";
+import { loginRoutes } from "./routes/login.ts";
+import { privateRoutes } from "./routes/private.ts";
+import { userRoutes } from "./routes/users.ts";
+import { utilsRoutes } from "./routes/utils.ts";
 
 /** The API version prefix, as in the FastAPI template. */
 export const API_PREFIX = "/api/v1";
@@ -55,10 +60,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const health = healthRoutes(deps);
   const api = newRouter();
   api.route("/", health.api);
+  api.route("/", loginRoutes(deps));
+  api.route("/", userRoutes(deps));
+  api.route("/", itemRoutes(deps));
+  api.route("/", utilsRoutes(deps));
+  if (config.environment === "local") api.route("/", privateRoutes(deps));
 
   app.route("/", health.root);
   app.route(API_PREFIX, api);
   app.route("/", docsRoutes(config.projectName));
+  app.openAPIRegistry.registerComponent("securitySchemes", "OAuth2PasswordBearer", {
+    type: "oauth2",
+    flows: { password: { tokenUrl: `${API_PREFIX}/login/access-token`, scopes: {} } },
+  });
   app.doc31(OPENAPI_PATH, {
     openapi: "3.1.0",
     info: {

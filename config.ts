@@ -38,6 +38,12 @@ export interface Config {
   };
   emailsFromEmail: string | undefined;
   emailsFromName: string;
+  /** `smtp` when SMTP_HOST is set, `file` in local without it, `off` otherwise. */
+  emailTransport: "smtp" | "file" | "off";
+  /** Where the `file` transport writes `.eml` and `.html` files. */
+  emailsDir: string;
+  /** Proxies whose `X-Forwarded-For` we believe: IPs or IPv4 CIDRs, or `*`. */
+  trustedProxies: string[];
   host: string;
   port: number;
   /** Root of local state: embedded Postgres data, the generated local secret. */
@@ -176,6 +182,23 @@ const schema = z.object({
   SMTP_SSL: boolean("SMTP_SSL", false),
   EMAILS_FROM_EMAIL: optionalText,
   EMAILS_FROM_NAME: optionalText,
+  EMAIL_TRANSPORT: optionalText.pipe(
+    z.enum(["smtp", "file", "off"], { error: "EMAIL_TRANSPORT: expected smtp, file or off" })
+      .optional(),
+  ),
+  EMAILS_DIR: optionalText.transform((v) => v ?? join("tmp", "app-emails")),
+  TRUSTED_PROXIES: optionalText.transform((raw, ctx) => {
+    const entries = (raw ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+    for (const entry of entries) {
+      if (entry !== "*" && !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address, a CIDR or *`,
+        });
+      }
+    }
+    return entries;
+  }),
   HOST: optionalText.transform((v) => v ?? "127.0.0.1"),
   PORT: integer("PORT", 0, 65535, 8000),
   TUSK_DATA_DIR: optionalText.transform((v) => v ?? ".data"),
@@ -261,6 +284,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.SMTP_TLS && e.SMTP_SSL && env.SMTP_TLS !== undefined) {
     problems.push("SMTP_TLS and SMTP_SSL: choose one (STARTTLS or implicit TLS), not both");
   }
+  const emailTransport = e.EMAIL_TRANSPORT ??
+    (e.SMTP_HOST ? "smtp" : e.ENVIRONMENT === "local" ? "file" : "off");
+  if (emailTransport === "smtp" && e.SMTP_HOST === undefined) {
+    problems.push("SMTP_HOST: required when EMAIL_TRANSPORT=smtp");
+  }
+  if (emailTransport === "smtp" && e.EMAILS_FROM_EMAIL === undefined) {
+    problems.push("EMAILS_FROM_EMAIL: required to send email over SMTP (the sender address)");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const corsOrigins = [...new Set([...e.BACKEND_CORS_ORIGINS, e.FRONTEND_HOST])];
@@ -288,6 +319,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     emailsFromEmail: e.EMAILS_FROM_EMAIL,
     emailsFromName: e.EMAILS_FROM_NAME ?? e.PROJECT_NAME,
+    emailTransport,
+    emailsDir: e.EMAILS_DIR,
+    trustedProxies: e.TRUSTED_PROXIES,
     host: e.HOST,
     port: e.PORT,
     dataDir: e.TUSK_DATA_DIR,

@@ -62,3 +62,8 @@ export async function ping(sql: Sql, timeoutMs = 2000): Promise<void> {
     clearTimeout(timer);
   }
 }
+
+/** True for a Postgres unique violation (SQLSTATE 23505), e.g. a duplicate email. */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "23505";
+}

@@ -16,6 +16,7 @@ import {
   migrationStatus,
   newMigration,
 } from "../db/migrate.ts";
+import { ensureFirstSuperuser } from "./accounts.ts";
 import { withDotEnv } from "./dotenv.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { runServer, StartupError } from "./server.ts";
@@ -136,6 +137,7 @@ async function migrate(args: string[], env: Record<string, string>): Promise<num
       const applied = await migrateUp(db.sql, migrations);
       for (const m of applied) console.log(`applied ${m.file}`);
       console.log(applied.length === 0 ? "database is up to date" : `${applied.length} applied`);
+      await ensureFirstSuperuser(db.sql, config, cliLogger());
     } else if (sub === "down") {
       const reverted = await migrateDown(db.sql, migrations);
       console.log(`reverted ${reverted.file}`);

@@ -11,6 +11,8 @@ import { validationHook } from "./validation.ts";
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** Set by the `currentUser` middleware on authenticated routes. */
+    user: import("../db/users.ts").User;
   };
 }
 
@@ -35,4 +37,5 @@ export interface AppDeps {
   /** The migrations this code ships; `/readyz` reports any not applied. */
   migrations: import("../db/migrate.ts").Migration[];
   log: import("./logging.ts").Logger;
+  mailer: import("../emails/mailer.ts").Mailer;
 }

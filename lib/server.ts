@@ -8,6 +8,8 @@ import { createApp } from "../app.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/database.ts";
 import { loadMigrations, migrateUp, migrationStatus } from "../db/migrate.ts";
+import { createMailer } from "../emails/mailer.ts";
+import { ensureFirstSuperuser } from "./accounts.ts";
 import type { Logger } from "./logging.ts";
 
 /** Options for {@link runServer}. */
@@ -56,9 +58,19 @@ async function serveUntilSignal(db: Database, config: Config, log: Logger, optio
     log.warn("migrations pending; /readyz answers 503 until they are applied", {
       pending: pending.map((m) => m.file),
     });
+  } else {
+    await ensureFirstSuperuser(db.sql, config, log);
   }
 
-  const app = createApp({ config, sql: db.sql, migrations, log });
+  const mailer = createMailer(config, log);
+  try {
+    await serveApp(createApp({ config, sql: db.sql, migrations, log, mailer }), config, log);
+  } finally {
+    mailer.close();
+  }
+}
+
+async function serveApp(app: ReturnType<typeof createApp>, config: Config, log: Logger) {
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({

@@ -8,6 +8,7 @@ import { createApp } from "../app.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { loadMigrations, type Migration } from "../db/migrate.ts";
 import type { Sql } from "../db/client.ts";
+import { createMailer, type Mailer } from "../emails/mailer.ts";
 import { createLogger } from "../lib/logging.ts";
 
 /** A test secret: 32+ bytes, never a placeholder. */
@@ -20,6 +21,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     SECRET_KEY: TEST_SECRET,
     DATABASE_URL: "postgres://unused@127.0.0.1:1/unused",
     FRONTEND_HOST: "http://localhost:5173",
+    EMAIL_TRANSPORT: "off",
     ...overrides,
   });
 }
@@ -27,15 +29,17 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 /** The app over `sql`, plus the JSON log lines it wrote. */
 export async function testApp(
   sql: Sql,
-  options: { env?: Record<string, string>; migrations?: Migration[] } = {},
+  options: { env?: Record<string, string>; migrations?: Migration[]; mailer?: Mailer } = {},
 ) {
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({ level: "debug", write: (line) => logs.push(JSON.parse(line)) });
+  const config = testConfig(options.env);
   const app = createApp({
-    config: testConfig(options.env),
+    config,
     sql,
     migrations: options.migrations ?? await loadMigrations(),
     log,
+    mailer: options.mailer ?? createMailer(config, log),
   });
-  return { app, logs };
+  return { app, logs, config };
 }

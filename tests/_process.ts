@@ -15,6 +15,7 @@ export const TEST_PERMISSIONS = [
   "--allow-env",
   "--allow-run",
   "--allow-sys",
+  "--allow-ffi",
 ];
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));

@@ -1,0 +1,50 @@
+/**
+ * The `password_reset_tokens` table. Tokens are random, stored only as a
+ * SHA-256, expire, and are used at most once.
+ *
+ * @module
+ */
+import type { Sql, Tx } from "./client.ts";
+
+// 256 bits: well past the 128 an attacker would have to guess.
+const TOKEN_BYTES = 32;
+
+async function digest(token: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+}
+
+/** Creates a token for `userId` valid for `hours`; returns the token to email. */
+export async function createResetToken(
+  sql: Sql | Tx,
+  userId: string,
+  hours: number,
+): Promise<string> {
+  const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
+  const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
+    /=+$/,
+    "",
+  );
+  await sql`
+    insert into password_reset_tokens (token_hash, user_id, expires_at)
+    values (${await digest(token)}, ${userId}, now() + make_interval(hours => ${hours}))
+  `;
+  return token;
+}
+
+/**
+ * Marks the token used and returns its user id, or undefined when it is
+ * unknown, expired or already used. Of two concurrent calls, one wins.
+ */
+export async function consumeResetToken(sql: Sql | Tx, token: string): Promise<string | undefined> {
+  const [row] = await sql<{ user_id: string }[]>`
+    update password_reset_tokens set used_at = now()
+    where token_hash = ${await digest(token)} and used_at is null and expires_at > now()
+    returning user_id
+  `;
+  return row?.user_id;
+}
+
+/** Invalidates every reset token of a user (after a password change). */
+export async function deleteResetTokens(sql: Sql | Tx, userId: string): Promise<void> {
+  await sql`delete from password_reset_tokens where user_id = ${userId}`;
+}

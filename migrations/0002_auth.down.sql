@@ -1,0 +1,3 @@
+drop table rate_limits;
+drop table password_reset_tokens;
+alter table users drop column token_version;

@@ -1,0 +1,112 @@
+/**
+ * The API's shapes (shared/API.md), as zod schemas that both validate
+ * requests and document them in OpenAPI.
+ *
+ * @module
+ */
+import { z } from "@hono/zod-openapi";
+import type { Item } from "../db/items.ts";
+import type { User } from "../db/users.ts";
+
+/** An email: validated, at most 255 characters, compared case-insensitively by the database. */
+export const Email = z.email().max(255);
+/** A password: 8..128 characters, used exactly as given. */
+export const Password = z.string().min(8).max(128);
+const FullName = z.string().max(255).nullable();
+
+export const Message = z.object({ message: z.string() }).openapi("Message");
+export const HttpErrorBody = z.object({ detail: z.string() }).openapi("HTTPError");
+export const Token = z.object({ access_token: z.string(), token_type: z.literal("bearer") })
+  .openapi("Token");
+
+export const UserPublic = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  is_active: z.boolean(),
+  is_superuser: z.boolean(),
+  full_name: z.string().nullable(),
+  created_at: z.string().openapi({ format: "date-time" }),
+}).openapi("UserPublic");
+export const UsersPublic = z.object({ data: z.array(UserPublic), count: z.number().int() }).openapi(
+  "UsersPublic",
+);
+
+export const UserCreate = z.object({
+  email: Email,
+  password: Password,
+  is_active: z.boolean().default(true),
+  is_superuser: z.boolean().default(false),
+  full_name: FullName.optional(),
+}).openapi("UserCreate");
+export const UserRegister = z.object({
+  email: Email,
+  password: Password,
+  full_name: FullName.optional(),
+})
+  .openapi("UserRegister");
+export const UserUpdate = z.object({
+  email: Email.optional(),
+  is_active: z.boolean().optional(),
+  is_superuser: z.boolean().optional(),
+  full_name: FullName.optional(),
+  password: Password.optional(),
+}).openapi("UserUpdate");
+export const UserUpdateMe = z.object({ full_name: FullName.optional(), email: Email.optional() })
+  .openapi("UserUpdateMe");
+export const UpdatePassword = z.object({ current_password: Password, new_password: Password })
+  .openapi("UpdatePassword");
+export const NewPassword = z.object({ token: z.string().min(1).max(512), new_password: Password })
+  .openapi("NewPassword");
+
+export const ItemPublic = z.object({
+  id: z.uuid(),
+  title: z.string(),
+  description: z.string().nullable(),
+  owner_id: z.uuid(),
+  created_at: z.string().openapi({ format: "date-time" }),
+}).openapi("ItemPublic");
+export const ItemsPublic = z.object({ data: z.array(ItemPublic), count: z.number().int() }).openapi(
+  "ItemsPublic",
+);
+export const ItemCreate = z.object({
+  title: z.string().min(1).max(255),
+  description: z.string().max(255).nullable().optional(),
+}).openapi("ItemCreate");
+export const ItemUpdate = z.object({
+  title: z.string().min(1).max(255).optional(),
+  description: z.string().max(255).nullable().optional(),
+}).openapi("ItemUpdate");
+
+/** `skip` and `limit` (at most 1000), as the template's list endpoints take them. */
+export const Page = z.object({
+  skip: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(0).max(1000).default(100),
+});
+
+/** A path id: a malformed one is a 422, never a 500. */
+export const IdParam = (name: string) => z.object({ [name]: z.uuid() });
+
+/** The bearer-token requirement, as OpenAPI security. */
+export const BEARER = [{ OAuth2PasswordBearer: [] }];
+
+/** JSON content helper for route declarations. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A user as clients see it: no password hash, no token version. */
+export function toUserPublic(user: User): z.infer<typeof UserPublic> {
+  return {
+    id: user.id,
+    email: user.email,
+    is_active: user.is_active,
+    is_superuser: user.is_superuser,
+    full_name: user.full_name,
+    created_at: user.created_at.toISOString(),
+  };
+}
+
+/** An item as clients see it. */
+export function toItemPublic(item: Item): z.infer<typeof ItemPublic> {
+  return { ...item, created_at: item.created_at.toISOString() };
+}

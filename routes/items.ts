@@ -1,0 +1,140 @@
+/**
+ * Items: each user sees and changes only their own; superusers see all.
+ *
+ * @module
+ */
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { createItem, deleteItem, getItem, type Item, listItems, updateItem } from "../db/items.ts";
+import { currentUser } from "../lib/auth/current_user.ts";
+import { HttpError } from "../lib/errors.ts";
+import { type AppDeps, type AppEnv, newRouter } from "../lib/http.ts";
+import {
+  BEARER,
+  HttpErrorBody,
+  IdParam,
+  ItemCreate,
+  ItemPublic,
+  ItemsPublic,
+  ItemUpdate,
+  json,
+  Message,
+  Page,
+  toItemPublic,
+} from "./_schemas.ts";
+
+/** `/items/*`. */
+export function itemRoutes(deps: AppDeps) {
+  const { sql } = deps;
+  const router = newRouter();
+  const auth = [currentUser(deps)];
+  const body = <T>(schema: T) => ({
+    body: { required: true, content: { "application/json": { schema } } },
+  });
+  const denied = {
+    403: json(HttpErrorBody, "Not yours"),
+    404: json(HttpErrorBody, "No such item"),
+  };
+
+  /** The item, if the current user may touch it: 404 when absent, 403 when someone else's. */
+  async function ownItem(c: Context<AppEnv>, id: string): Promise<Item> {
+    const item = await getItem(sql, id);
+    if (item === undefined) throw new HttpError(404, "Item not found");
+    const user = c.get("user");
+    if (!user.is_superuser && item.owner_id !== user.id) {
+      throw new HttpError(403, "Not enough permissions");
+    }
+    return item;
+  }
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/items",
+      tags: ["items"],
+      summary: "Your items, newest first (all items for a superuser)",
+      middleware: auth,
+      security: BEARER,
+      request: { query: Page },
+      responses: { 200: json(ItemsPublic, "A page of items") },
+    }),
+    async (c) => {
+      const user = c.get("user");
+      const page = await listItems(sql, {
+        ...c.req.valid("query"),
+        ownerId: user.is_superuser ? undefined : user.id,
+      });
+      return c.json({ data: page.data.map(toItemPublic), count: page.count }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/items/{id}",
+      tags: ["items"],
+      summary: "One item",
+      middleware: auth,
+      security: BEARER,
+      request: { params: IdParam("id") },
+      responses: { 200: json(ItemPublic, "The item"), ...denied },
+    }),
+    async (c) => c.json(toItemPublic(await ownItem(c, c.req.valid("param").id as string)), 200),
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/items",
+      tags: ["items"],
+      summary: "Create an item you own",
+      middleware: auth,
+      security: BEARER,
+      request: body(ItemCreate),
+      responses: { 200: json(ItemPublic, "The new item") },
+    }),
+    async (c) => {
+      const item = await createItem(sql, c.get("user").id, c.req.valid("json"));
+      return c.json(toItemPublic(item), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "put",
+      path: "/items/{id}",
+      tags: ["items"],
+      summary: "Update an item",
+      middleware: auth,
+      security: BEARER,
+      request: { params: IdParam("id"), ...body(ItemUpdate) },
+      responses: { 200: json(ItemPublic, "Updated"), ...denied },
+    }),
+    async (c) => {
+      const item = await ownItem(c, c.req.valid("param").id as string);
+      const updated = await updateItem(sql, item.id, c.req.valid("json"));
+      if (updated === undefined) throw new HttpError(404, "Item not found");
+      return c.json(toItemPublic(updated), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "delete",
+      path: "/items/{id}",
+      tags: ["items"],
+      summary: "Delete an item",
+      middleware: auth,
+      security: BEARER,
+      request: { params: IdParam("id") },
+      responses: { 200: json(Message, "Deleted"), ...denied },
+    }),
+    async (c) => {
+      const item = await ownItem(c, c.req.valid("param").id as string);
+      await deleteItem(sql, item.id);
+      return c.json({ message: "Item deleted successfully" }, 200);
+    },
+  );
+
+  return router;
+}

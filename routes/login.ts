@@ -1,0 +1,211 @@
+/**
+ * Login, password recovery and reset, as the FastAPI template answers them.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createResetToken } from "../db/reset_tokens.ts";
+import { getUserByEmail, updateUser } from "../db/users.ts";
+import { resetPasswordEmail } from "../emails/templates.ts";
+import { resetPassword } from "../lib/accounts.ts";
+import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
+import { signAccessToken } from "../lib/auth/jwt.ts";
+import { hashPassword, verifyDummy, verifyPassword } from "../lib/auth/password.ts";
+import {
+  assertNotThrottled,
+  consume,
+  LOGIN_PER_ACCOUNT,
+  LOGIN_PER_CLIENT,
+  record,
+  RECOVERY_PER_CLIENT,
+  RECOVERY_PER_EMAIL,
+  reset,
+} from "../lib/auth/throttle.ts";
+import { clientAddress } from "../lib/client_address.ts";
+import { HttpError } from "../lib/errors.ts";
+import { type AppDeps, newRouter } from "../lib/http.ts";
+import {
+  BEARER,
+  HttpErrorBody,
+  json,
+  Message,
+  NewPassword,
+  Token,
+  toUserPublic,
+  UserPublic,
+} from "./_schemas.ts";
+
+const LoginForm = z.object({
+  username: z.string().max(255),
+  password: z.string().max(1024),
+  // OAuth2 password flow fields: accepted and ignored.
+  grant_type: z.string().optional(),
+  scope: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+}).openapi("Body_login-login_access_token");
+
+const RECOVERY_MESSAGE = "If that email is registered, we sent a password recovery link";
+const LOGIN_FAILURES = "failed login attempts";
+
+/** `/login/*`, `/password-recovery/*` and `/reset-password/`. */
+export function loginRoutes(deps: AppDeps) {
+  const { sql, config, mailer, log } = deps;
+  const router = newRouter();
+  const auth = currentUser(deps);
+
+  function resetLink(token: string): string {
+    return `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`;
+  }
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/login/access-token",
+      tags: ["login"],
+      summary: "OAuth2 password login: an access token for later requests",
+      request: {
+        body: {
+          required: true,
+          content: { "application/x-www-form-urlencoded": { schema: LoginForm } },
+        },
+      },
+      responses: {
+        200: json(Token, "Access token"),
+        400: json(HttpErrorBody, "Incorrect email or password, or inactive user"),
+        429: json(HttpErrorBody, "Too many failed attempts; see Retry-After"),
+      },
+    }),
+    async (c) => {
+      const { username, password } = c.req.valid("form");
+      const client = clientAddress(c, config.trustedProxies);
+      await assertNotThrottled(sql, LOGIN_PER_CLIENT, client, LOGIN_FAILURES);
+      await assertNotThrottled(sql, LOGIN_PER_ACCOUNT, username, LOGIN_FAILURES);
+      const user = await getUserByEmail(sql, username);
+      const verdict = user ? await verifyPassword(password, user.hashed_password) : undefined;
+      // Unknown email: spend a real verification's time so timing says nothing.
+      if (user === undefined) await verifyDummy(password);
+      if (user === undefined || !verdict?.ok) {
+        await record(sql, LOGIN_PER_ACCOUNT, username);
+        await record(sql, LOGIN_PER_CLIENT, client);
+        throw new HttpError(400, "Incorrect email or password");
+      }
+      if (!user.is_active) throw new HttpError(400, "Inactive user");
+      await reset(sql, LOGIN_PER_ACCOUNT, username);
+      if (verdict.needsRehash) {
+        await updateUser(sql, user.id, { hashed_password: await hashPassword(password) });
+      }
+      const token = await signAccessToken(
+        config.secretKey,
+        { sub: user.id, ver: user.token_version },
+        config.accessTokenExpireMinutes,
+      );
+      return c.json({ access_token: token, token_type: "bearer" as const }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/login/test-token",
+      tags: ["login"],
+      summary: "Test an access token",
+      middleware: [auth],
+      security: BEARER,
+      responses: { 200: json(UserPublic, "The token's user") },
+    }),
+    (c) => c.json(toUserPublic(c.get("user")), 200),
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/password-recovery/{email}",
+      tags: ["login"],
+      summary: "Email a password reset link (same answer whether or not the email exists)",
+      request: { params: z.object({ email: z.string().min(1).max(255) }) },
+      responses: {
+        200: json(Message, "Sent if registered"),
+        429: json(HttpErrorBody, "Too many recovery requests; see Retry-After"),
+      },
+    }),
+    async (c) => {
+      const { email } = c.req.valid("param");
+      await consume(
+        sql,
+        RECOVERY_PER_CLIENT,
+        clientAddress(c, config.trustedProxies),
+        "recovery requests",
+      );
+      await consume(sql, RECOVERY_PER_EMAIL, email, "recovery requests");
+      const user = await getUserByEmail(sql, email);
+      if (user !== undefined) {
+        const token = await createResetToken(sql, user.id, config.emailResetTokenExpireHours);
+        const message = resetPasswordEmail({
+          projectName: config.projectName,
+          email: user.email,
+          link: resetLink(token),
+          validHours: config.emailResetTokenExpireHours,
+        });
+        // The answer must not reveal whether the email exists, nor fail with the mail server.
+        await mailer.send(user.email, message).catch((error) =>
+          log.error("password recovery email failed", { request_id: c.get("requestId"), error })
+        );
+      }
+      return c.json({ message: RECOVERY_MESSAGE }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/reset-password",
+      tags: ["login"],
+      summary: "Set a new password with a reset token",
+      request: {
+        body: { required: true, content: { "application/json": { schema: NewPassword } } },
+      },
+      responses: {
+        200: json(Message, "Password updated"),
+        400: json(HttpErrorBody, "Invalid token, or inactive user"),
+      },
+    }),
+    async (c) => {
+      const { token, new_password } = c.req.valid("json");
+      await resetPassword(sql, token, new_password);
+      return c.json({ message: "Password updated successfully" }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/password-recovery-html-content/{email}",
+      tags: ["login"],
+      summary: "Preview the password recovery email (superuser)",
+      middleware: [auth, superuserOnly()],
+      security: BEARER,
+      request: { params: z.object({ email: z.string().min(1).max(255) }) },
+      responses: {
+        200: { description: "The email's HTML", content: { "text/html": { schema: z.string() } } },
+        404: json(HttpErrorBody, "No such user"),
+      },
+    }),
+    async (c) => {
+      const user = await getUserByEmail(sql, c.req.valid("param").email);
+      if (user === undefined) {
+        throw new HttpError(404, "The user with this username does not exist in the system.");
+      }
+      const token = await createResetToken(sql, user.id, config.emailResetTokenExpireHours);
+      const message = resetPasswordEmail({
+        projectName: config.projectName,
+        email: user.email,
+        link: resetLink(token),
+        validHours: config.emailResetTokenExpireHours,
+      });
+      return c.html(message.html, 200);
+    },
+  );
+
+  return router;
+}
