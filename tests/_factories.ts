@@ -66,3 +66,17 @@ export function jsonBody(
     body: JSON.stringify(body),
   };
 }
+
+/**
+ * Calls the app and returns the status and parsed JSON body (undefined when
+ * empty). The body stays JSON.parse's `any`: tests assert on it field by field.
+ */
+export async function call(
+  app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> },
+  path: string,
+  init?: RequestInit,
+) {
+  const res = await app.request(path, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { TEST_SECRET } from "./_app.ts";
 import type { Sql } from "../db/client.ts";
+import { loadMigrations } from "../db/migrate.ts";
 import { migratedDatabase } from "./_db.ts";
 import { freePort, startTusk, waitForHttp } from "./_process.ts";
 
@@ -146,29 +147,62 @@ async function waitForSql(sql: Sql, query: string, atLeast: number) {
 Deno.test("migrate status, down and up work from the command line", async () => {
   await using db = await migratedDatabase();
   const env = { DATABASE_URL: db.url };
+  const latest = (await loadMigrations()).at(-1)!.file.replaceAll(".", "\\.");
   {
     await using proc = startTusk(["migrate", "status"], env);
     assert.equal((await proc.status).code, 0, proc.output());
-    assert.match(proc.output(), /applied {2}0001_users_items\.sql/);
+    assert.match(proc.output(), new RegExp(`applied  ${latest}`));
   }
   {
     await using proc = startTusk(["migrate", "down"], env);
     assert.equal((await proc.status).code, 0, proc.output());
-    assert.match(proc.output(), /reverted 0001_users_items\.sql/);
+    assert.match(proc.output(), new RegExp(`reverted ${latest}`));
   }
   {
     await using proc = startTusk(["migrate", "status"], env);
     await proc.status;
-    assert.match(proc.output(), /pending {2}0001_users_items\.sql/);
+    assert.match(proc.output(), new RegExp(`pending  ${latest}`));
   }
   {
     await using proc = startTusk(["migrate"], env);
     assert.equal((await proc.status).code, 0, proc.output());
-    assert.match(proc.output(), /applied 0001_users_items\.sql\n1 applied/);
+    assert.match(proc.output(), new RegExp(`applied ${latest}\\n1 applied`));
   }
   {
     await using proc = startTusk(["migrate", "sideways"], env);
     assert.equal((await proc.status).code, 2);
     assert.match(proc.output(), /unknown migrate command "sideways"/);
   }
+});
+
+Deno.test("the first superuser is created by migrate and at start, and never overwritten", async () => {
+  await using db = await migratedDatabase();
+  const env = {
+    DATABASE_URL: db.url,
+    FIRST_SUPERUSER: "Root@Example.com",
+    FIRST_SUPERUSER_PASSWORD: "first password",
+  };
+  {
+    await using proc = startTusk(["migrate"], env);
+    assert.equal((await proc.status).code, 0, proc.output());
+  }
+  const [created] = await db.sql`select email, is_superuser, hashed_password from users`;
+  assert.equal(created!.email, "Root@Example.com");
+  assert.equal(created!.is_superuser, true);
+  await db.sql`update users set hashed_password = 'changed-elsewhere'`;
+  const port = freePort();
+  await using server = startTusk(["serve"], {
+    ...serveEnv(db.url, port),
+    ...env,
+    FIRST_SUPERUSER: "root@example.com",
+  });
+  (await waitForHttp(`http://127.0.0.1:${port}/readyz`)).body?.cancel();
+  const rows = await db.sql`select hashed_password from users`;
+  assert.deepEqual(
+    rows.map((r) => r.hashed_password),
+    ["changed-elsewhere"],
+    "not overwritten, not duplicated",
+  );
+  server.kill("SIGTERM");
+  assert.equal((await server.status).code, 0);
 });

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { simpleParser } from "mailparser";
+import { SMTPServer } from "smtp-server";
+import { testApp } from "../_app.ts";
+import { migratedDatabase } from "../_db.ts";
+import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
+import { freePort } from "../_process.ts";
+
+interface Received {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+/** A real SMTP server on loopback that keeps what it receives. */
+async function smtpServer(port = freePort()) {
+  const received: Received[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Uint8Array[] = [];
+      stream.on("data", (c: Uint8Array) => chunks.push(c));
+      stream.on("end", () => {
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c]))),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    port,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function smtpEnv(port: number): Record<string, string> {
+  return {
+    SMTP_HOST: "127.0.0.1",
+    SMTP_PORT: String(port),
+    SMTP_TLS: "false",
+    EMAILS_FROM_EMAIL: "tusk@example.com",
+    EMAILS_FROM_NAME: "Tusk Mailer",
+    EMAIL_TRANSPORT: "smtp",
+  };
+}
+
+Deno.test("SMTP: recovery, new-account and test emails arrive with the right content", async () => {
+  const smtp = await smtpServer();
+  try {
+    await using db = await migratedDatabase();
+    const { app } = await testApp(db.sql, {
+      env: { ...smtpEnv(smtp.port), PROJECT_NAME: "Acme <Corp> & Co" },
+    });
+    const admin = await makeUser(db.sql, { superuser: true });
+    const adminH = bearer(await login(app, admin.email, admin.password));
+
+    const recovery = await app.request(`/api/v1/password-recovery/${admin.email}`, {
+      method: "POST",
+    });
+    assert.equal(recovery.status, 200);
+    await recovery.body?.cancel();
+    const created = await app.request(
+      "/api/v1/users/",
+      jsonBody("POST", {
+        email: "o'brien@example.com",
+        password: "initial secret 42",
+      }, adminH),
+    );
+    assert.equal(created.status, 200);
+    await created.body?.cancel();
+    const test = await app.request("/api/v1/utils/test-email/?email_to=tester@example.com", {
+      method: "POST",
+      headers: adminH,
+    });
+    assert.equal(test.status, 201);
+    assert.deepEqual(await test.json(), { message: "Test email sent" });
+
+    assert.equal(smtp.received.length, 3);
+    const [reset, account, testMail] = await Promise.all(
+      smtp.received.map((m) => simpleParser(m.raw)),
+    );
+    assert.equal(smtp.received[0]!.from, "tusk@example.com");
+    assert.deepEqual(smtp.received[0]!.to, [admin.email]);
+    assert.equal(reset!.from!.text, '"Tusk Mailer" <tusk@example.com>');
+    assert.equal(reset!.subject, `Acme <Corp> & Co - Password recovery for user ${admin.email}`);
+    assert.match(reset!.text!, /http:\/\/localhost:5173\/reset-password\?token=[A-Za-z0-9_-]{43}/);
+    assert.match(
+      reset!.html as string,
+      /Acme &#60;Corp&#62; &#38; Co/,
+      "HTML-escaped project name",
+    );
+    assert.doesNotMatch(reset!.html as string, /<Corp>/);
+
+    assert.equal(account!.subject, "Acme <Corp> & Co - New account for user o'brien@example.com");
+    assert.match(account!.html as string, /o&#39;brien@example\.com/);
+    for (const part of [account!.text!, account!.html as string, smtp.received[1]!.raw]) {
+      assert.doesNotMatch(
+        part,
+        /initial secret 42/,
+        "the new-account email must not contain the password",
+      );
+    }
+    assert.equal(testMail!.subject, "Acme <Corp> & Co - Test email");
+    assert.deepEqual(smtp.received[2]!.to, ["tester@example.com"]);
+  } finally {
+    await smtp.close();
+  }
+});
+
+Deno.test("SMTP down: recovery still answers 200 and logs; test-email says 502", async () => {
+  await using db = await migratedDatabase();
+  const port = freePort(); // nothing listens here
+  const { app, logs } = await testApp(db.sql, { env: smtpEnv(port) });
+  const admin = await makeUser(db.sql, { superuser: true });
+  const recovery = await app.request(`/api/v1/password-recovery/${admin.email}`, {
+    method: "POST",
+  });
+  assert.equal(recovery.status, 200);
+  await recovery.body?.cancel();
+  assert.ok(logs.some((l) => l.msg === "password recovery email failed"));
+  const adminH = bearer(await login(app, admin.email, admin.password));
+  const test = await app.request("/api/v1/utils/test-email/?email_to=t@example.com", {
+    method: "POST",
+    headers: adminH,
+  });
+  assert.equal(test.status, 502);
+  assert.match((await test.json()).detail, /could not be sent/);
+});
+
+Deno.test("file transport: each message is an .eml plus an .html you can open", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tusk-mail-" });
+  try {
+    await using db = await migratedDatabase();
+    const { app } = await testApp(db.sql, { env: { EMAIL_TRANSPORT: "file", EMAILS_DIR: dir } });
+    const admin = await makeUser(db.sql, { superuser: true });
+    const adminH = bearer(await login(app, admin.email, admin.password));
+    const res = await app.request("/api/v1/utils/test-email/?email_to=file@example.com", {
+      method: "POST",
+      headers: adminH,
+    });
+    assert.equal(res.status, 201);
+    await res.body?.cancel();
+    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    assert.equal(names.length, 2);
+    assert.match(names[0]!, /\.eml$/);
+    assert.match(names[1]!, /\.html$/);
+    const parsed = await simpleParser(await Deno.readTextFile(join(dir, names[0]!)));
+    assert.equal(parsed.subject, "Tusk - Test email");
+    assert.match(
+      await Deno.readTextFile(join(dir, names[1]!)),
+      /Test email for: file@example\.com/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("email off: the endpoints still answer as documented and log that email is disabled", async () => {
+  await using db = await migratedDatabase();
+  const { app, logs } = await testApp(db.sql, {
+    env: { ENVIRONMENT: "staging", SECRET_KEY: "s".repeat(40), EMAIL_TRANSPORT: "" },
+  });
+  const { email } = await makeUser(db.sql);
+  const res = await app.request(`/api/v1/password-recovery/${email}`, { method: "POST" });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.ok(logs.some((l) => typeof l.msg === "string" && l.msg.startsWith("email is disabled")));
+});
+
+Deno.test("SMTP config without a sender is a configuration error", async () => {
+  const { ConfigError, loadConfig } = await import("../../config.ts");
+  assert.throws(
+    () => loadConfig({ SECRET_KEY: "x", SMTP_HOST: "mail.example.com" }),
+    (e: Error) => e instanceof ConfigError && /EMAILS_FROM_EMAIL: required/.test(e.message),
+  );
+});
