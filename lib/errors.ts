@@ -36,6 +36,10 @@ const PG_ERRORS: Record<string, [ContentfulStatusCode, string]> = {
   "23505": [409, "A record with these values already exists"],
   "23503": [409, "A referenced record does not exist or is still referenced"],
   "22001": [422, "A value is too long"],
+  "22003": [422, "A number is out of range"],
+  // Postgres text cannot hold NUL characters; clients can still send them.
+  "22021": [422, "Text may not contain NUL characters"],
+  "22P05": [422, "Text may not contain NUL characters"],
   "23514": [422, "A value is out of range"],
   "57014": [503, "The database took too long to answer; try again"],
 };

@@ -79,7 +79,7 @@ export const ItemUpdate = z.object({
 
 /** `skip` and `limit` (at most 1000), as the template's list endpoints take them. */
 export const Page = z.object({
-  skip: z.coerce.number().int().min(0).default(0),
+  skip: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(0).max(1000).default(100),
 });
 
