@@ -14,6 +14,7 @@ import { accessLog, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
 import { docsRoutes, OPENAPI_PATH } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { itemRoutes } from "./routes/items.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { loginRoutes } from "./routes/login.ts";
 import { privateRoutes } from "./routes/private.ts";
 import { userRoutes } from "./routes/users.ts";
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", userRoutes(deps));
   api.route("/", itemRoutes(deps));
   api.route("/", utilsRoutes(deps));
+  api.route("/", jobRoutes(deps));
   if (config.environment === "local") api.route("/", privateRoutes(deps));
 
   app.route("/", health.root);

@@ -51,6 +51,20 @@ export interface Config {
   embeddedPostgres: { dir: string; port: number };
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
+  jobs: {
+    /** Jobs one worker process runs at once, across all queues. */
+    concurrency: number;
+    /** Most jobs fetched per round trip. */
+    batchSize: number;
+    /** How long SIGTERM waits for running jobs before releasing them for retry. */
+    shutdownTimeoutMs: number;
+    /** Poll interval when no notification arrives (an empty queue). */
+    pollIntervalMs: number;
+    /** How often workers expire stuck jobs and apply retention. */
+    superviseIntervalSeconds: number;
+    /** How often schedulers evaluate cron schedules. */
+    cronIntervalSeconds: number;
+  };
 }
 
 /** Raised by {@link loadConfig}; `problems` names each bad variable. */
@@ -206,6 +220,12 @@ const schema = z.object({
   EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024, 1024 ** 3, 1024 * 1024),
   SHUTDOWN_TIMEOUT_SECONDS: integer("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 10),
+  WORKER_CONCURRENCY: integer("WORKER_CONCURRENCY", 1, 10_000, 20),
+  WORKER_BATCH_SIZE: integer("WORKER_BATCH_SIZE", 1, 5000, 100),
+  WORKER_SHUTDOWN_TIMEOUT: integer("WORKER_SHUTDOWN_TIMEOUT", 0, 3600, 30),
+  WORKER_POLL_INTERVAL_MS: integer("WORKER_POLL_INTERVAL_MS", 50, 60_000, 1000),
+  JOBS_SUPERVISE_INTERVAL_SECONDS: integer("JOBS_SUPERVISE_INTERVAL_SECONDS", 1, 3600, 30),
+  SCHEDULER_INTERVAL_SECONDS: integer("SCHEDULER_INTERVAL_SECONDS", 1, 45, 5),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -331,5 +351,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    jobs: {
+      concurrency: e.WORKER_CONCURRENCY,
+      batchSize: e.WORKER_BATCH_SIZE,
+      shutdownTimeoutMs: e.WORKER_SHUTDOWN_TIMEOUT * 1000,
+      pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
+      superviseIntervalSeconds: e.JOBS_SUPERVISE_INTERVAL_SECONDS,
+      cronIntervalSeconds: e.SCHEDULER_INTERVAL_SECONDS,
+    },
   });
 }

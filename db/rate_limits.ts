@@ -43,3 +43,12 @@ export async function peek(
 export async function clear(sql: Sql | Tx, key: string): Promise<void> {
   await sql`delete from rate_limits where key = ${key}`;
 }
+
+/** Deletes counters whose window started before `olderThanSeconds` ago; returns how many. */
+export async function deleteStale(sql: Sql | Tx, olderThanSeconds: number): Promise<number> {
+  const rows = await sql`
+    delete from rate_limits where window_start < now() - make_interval(secs => ${olderThanSeconds})
+    returning 1
+  `;
+  return rows.length;
+}

@@ -48,3 +48,13 @@ export async function consumeResetToken(sql: Sql | Tx, token: string): Promise<s
 export async function deleteResetTokens(sql: Sql | Tx, userId: string): Promise<void> {
   await sql`delete from password_reset_tokens where user_id = ${userId}`;
 }
+
+/** Deletes tokens that expired or were used more than a day ago; returns how many. */
+export async function deleteStaleResetTokens(sql: Sql | Tx): Promise<number> {
+  const rows = await sql`
+    delete from password_reset_tokens
+    where expires_at < now() - interval '1 day' or used_at < now() - interval '1 day'
+    returning 1
+  `;
+  return rows.length;
+}

@@ -16,9 +16,12 @@ import {
   migrationStatus,
   newMigration,
 } from "../db/migrate.ts";
+import { installJobs, JobsNotInstalledError } from "../jobs/boss.ts";
+import { JOBS } from "../jobs/registry.ts";
 import { ensureFirstSuperuser } from "./accounts.ts";
 import { withDotEnv } from "./dotenv.ts";
 import { createLogger, type Logger } from "./logging.ts";
+import { runRole } from "./roles.ts";
 import { runServer, StartupError } from "./server.ts";
 
 /** A usage mistake; printed with a hint, exit code 2. */
@@ -28,20 +31,22 @@ const HELP = `Usage: tusk <command> [options]
 
 Commands:
   serve                 run the API (default)
-  dev                   migrate, then run the API on the embedded Postgres
+  dev                   migrate, then run API + worker + scheduler in one process
   migrate [up]          apply pending migrations
   migrate status        list applied and pending migrations
   migrate down          revert the latest migration (needs its .down.sql)
   migrate new NAME      create the next-numbered migration file
-  worker                run the job worker (arrives with the jobs issue)
-  scheduler             run the cron scheduler (arrives with the jobs issue)
+  worker                run the job worker (WORKER_CONCURRENCY, WORKER_BATCH_SIZE)
+  scheduler             keep cron schedules in step with code and run the cron clock
 
 Configuration comes from the environment and .env (see .env.example).`;
 
 /** Messages that are the whole story for the user: no stack trace. */
 function isExpected(error: unknown): error is Error {
   return error instanceof ConfigError || error instanceof EmbeddedPostgresError ||
-    error instanceof MigrationError || error instanceof StartupError || error instanceof UsageError;
+    error instanceof MigrationError || error instanceof StartupError ||
+    error instanceof UsageError ||
+    error instanceof JobsNotInstalledError;
 }
 
 /**
@@ -83,18 +88,18 @@ async function dispatch(
       noExtraArgs(command, args);
       const config = loadConfig(env);
       const log = createLogger({ base: { role: "api" } });
-      await runServer(config, log, { migrate: command === "dev" });
+      const dev = command === "dev";
+      await runServer(config, log, { migrate: dev, work: dev, schedule: dev });
       return 0;
     }
     case "migrate":
       return await migrate(args, env);
     case "worker":
-    case "scheduler":
-      console.error(
-        `tusk ${command}: not yet available; the ${command} arrives with the jobs issue ` +
-          `(see README, "Tasks"). Nothing to run.`,
-      );
-      return 1;
+    case "scheduler": {
+      noExtraArgs(command, args);
+      await runRole(command, loadConfig(env), createLogger({ base: { role: command } }));
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}.\n\n${HELP}`);
   }
@@ -137,6 +142,8 @@ async function migrate(args: string[], env: Record<string, string>): Promise<num
       const applied = await migrateUp(db.sql, migrations);
       for (const m of applied) console.log(`applied ${m.file}`);
       console.log(applied.length === 0 ? "database is up to date" : `${applied.length} applied`);
+      await installJobs(db.url, JOBS, cliLogger());
+      console.log("job queues installed");
       await ensureFirstSuperuser(db.sql, config, cliLogger());
     } else if (sub === "down") {
       const reverted = await migrateDown(db.sql, migrations);

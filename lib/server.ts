@@ -1,6 +1,7 @@
 /**
- * Runs the API: opens the database, checks migrations, serves, and shuts
- * down gracefully on SIGINT/SIGTERM.
+ * Runs the API (and, for `dev`, the worker and scheduler in the same
+ * process): opens the database, checks migrations, serves, and shuts down
+ * gracefully on SIGINT/SIGTERM.
  *
  * @module
  */
@@ -9,13 +10,21 @@ import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/database.ts";
 import { loadMigrations, migrateUp, migrationStatus } from "../db/migrate.ts";
 import { createMailer } from "../emails/mailer.ts";
+import { installJobs } from "../jobs/boss.ts";
+import { JOBS } from "../jobs/registry.ts";
+import { startJobs } from "../jobs/runtime.ts";
 import { ensureFirstSuperuser } from "./accounts.ts";
 import type { Logger } from "./logging.ts";
+import { nextSignal } from "./signals.ts";
 
 /** Options for {@link runServer}. */
 export interface ServerOptions {
-  /** Apply pending migrations before serving (the `dev` role). */
+  /** Apply pending migrations (and install the job schema) before serving. */
   migrate?: boolean;
+  /** Also run the job worker in this process. */
+  work?: boolean;
+  /** Also run the cron scheduler in this process. */
+  schedule?: boolean;
 }
 
 /** A clear, stack-free startup failure (e.g. the port is taken). */
@@ -26,12 +35,10 @@ export class StartupError extends Error {
   }
 }
 
-const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-
 /**
  * Serves until SIGINT or SIGTERM, then stops accepting connections, lets
- * in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECONDS`), closes the
- * pool and the embedded Postgres, and resolves.
+ * in-flight requests finish (up to `SHUTDOWN_TIMEOUT_SECONDS`), stops the
+ * job system, closes the pool and the embedded Postgres, and resolves.
  */
 export async function runServer(
   config: Config,
@@ -40,37 +47,49 @@ export async function runServer(
 ): Promise<void> {
   const db = await openDatabase(config, { role: "api", log });
   try {
-    await serveUntilSignal(db, config, log, options);
+    const migrations = await loadMigrations();
+    if (options.migrate) {
+      for (const m of await migrateUp(db.sql, migrations)) {
+        log.info("migration applied", { migration: m.file });
+      }
+      await installJobs(db.url, JOBS, log);
+    }
+    // Refuses unknown or edited migrations before a single request is served.
+    const { pending } = await migrationStatus(db.sql, migrations);
+    if (pending.length > 0) {
+      log.warn("migrations pending; /readyz answers 503 until they are applied", {
+        pending: pending.map((m) => m.file),
+      });
+    } else {
+      await ensureFirstSuperuser(db.sql, config, log);
+    }
+    const mailer = createMailer(config, log);
+    const jobs = await startJobs({
+      config,
+      db,
+      mailer,
+      log,
+      jobs: JOBS,
+      role: "api",
+      work: options.work,
+      schedule: options.schedule,
+    });
+    try {
+      await serveUntilSignal(
+        createApp({ config, sql: db.sql, migrations, log, mailer }),
+        config,
+        log,
+      );
+    } finally {
+      await jobs.stop();
+      mailer.close();
+    }
   } finally {
     await db.close();
   }
 }
 
-async function serveUntilSignal(db: Database, config: Config, log: Logger, options: ServerOptions) {
-  const migrations = await loadMigrations();
-  if (options.migrate) {
-    const applied = await migrateUp(db.sql, migrations);
-    for (const m of applied) log.info("migration applied", { migration: m.file });
-  }
-  // Refuses unknown or edited migrations before a single request is served.
-  const { pending } = await migrationStatus(db.sql, migrations);
-  if (pending.length > 0) {
-    log.warn("migrations pending; /readyz answers 503 until they are applied", {
-      pending: pending.map((m) => m.file),
-    });
-  } else {
-    await ensureFirstSuperuser(db.sql, config, log);
-  }
-
-  const mailer = createMailer(config, log);
-  try {
-    await serveApp(createApp({ config, sql: db.sql, migrations, log, mailer }), config, log);
-  } finally {
-    mailer.close();
-  }
-}
-
-async function serveApp(app: ReturnType<typeof createApp>, config: Config, log: Logger) {
+async function serveUntilSignal(app: ReturnType<typeof createApp>, config: Config, log: Logger) {
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -100,19 +119,14 @@ async function serveApp(app: ReturnType<typeof createApp>, config: Config, log: 
   if (outcome === "timeout") log.warn("shutdown deadline passed; closing with requests in flight");
 }
 
-/**
- * Resolves with the first SIGINT/SIGTERM. The listeners are removed at once,
- * so a second signal gets the default action: an impatient Ctrl-C still quits.
- */
-function nextSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    const handlers = SIGNALS.map((signal) => {
-      const handler = () => {
-        for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-        resolve(signal);
-      };
-      return [signal, handler] as const;
-    });
-    for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
-  });
+/** For roles without HTTP: refuses a database whose migrations are not exactly ours. */
+export async function requireMigrated(db: Database): Promise<void> {
+  const { pending } = await migrationStatus(db.sql, await loadMigrations());
+  if (pending.length > 0) {
+    throw new StartupError(
+      `Migrations are pending (${
+        pending.map((m) => m.file).join(", ")
+      }): run deno task migrate first`,
+    );
+  }
 }

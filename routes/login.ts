@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createResetToken } from "../db/reset_tokens.ts";
 import { getUserByEmail, updateUser } from "../db/users.ts";
 import { resetPasswordEmail } from "../emails/templates.ts";
+import { sendEmail } from "../jobs/send_email.ts";
 import { resetPassword } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { signAccessToken } from "../lib/auth/jwt.ts";
@@ -50,7 +51,7 @@ const LOGIN_FAILURES = "failed login attempts";
 
 /** `/login/*`, `/password-recovery/*` and `/reset-password/`. */
 export function loginRoutes(deps: AppDeps) {
-  const { sql, config, mailer, log } = deps;
+  const { sql, config } = deps;
   const router = newRouter();
   const auth = currentUser(deps);
 
@@ -147,10 +148,8 @@ export function loginRoutes(deps: AppDeps) {
           link: resetLink(token),
           validHours: config.emailResetTokenExpireHours,
         });
-        // The answer must not reveal whether the email exists, nor fail with the mail server.
-        await mailer.send(user.email, message).catch((error) =>
-          log.error("password recovery email failed", { request_id: c.get("requestId"), error })
-        );
+        // Queued: a slow or failing mail server never shows in the answer (retries handle it).
+        await sendEmail.delay({ to: user.email, ...message });
       }
       return c.json({ message: RECOVERY_MESSAGE }, 200);
     },

@@ -6,6 +6,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { getUserById, listUsers } from "../db/users.ts";
 import { newAccountEmail } from "../emails/templates.ts";
+import { sendEmail } from "../jobs/send_email.ts";
 import { changeUser, EmailTakenError, registerUser, removeUser } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { verifyPassword } from "../lib/auth/password.ts";
@@ -46,7 +47,7 @@ async function emailGuard<T>(
 
 /** `/users/*`. */
 export function userRoutes(deps: AppDeps) {
-  const { sql, config, mailer, log } = deps;
+  const { sql, config, mailer } = deps;
   const router = newRouter();
   const auth = currentUser(deps);
   const admin = [auth, superuserOnly()];
@@ -91,9 +92,7 @@ export function userRoutes(deps: AppDeps) {
           username: user.email,
           link: config.frontendHost,
         });
-        await mailer.send(user.email, email).catch((error) =>
-          log.error("new account email failed", { request_id: c.get("requestId"), error })
-        );
+        await sendEmail.delay({ to: user.email, ...email });
       }
       return c.json(toUserPublic(user), 200);
     },

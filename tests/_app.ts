@@ -1,20 +1,24 @@
 /**
- * In-process app helpers: a test config and the app wired to a test database,
- * with log lines captured for assertions.
+ * In-process app helpers: a test config and the app wired to a test database
+ * (with its job system started), with log lines captured for assertions.
  *
  * @module
  */
 import { createApp } from "../app.ts";
 import { type Config, loadConfig } from "../config.ts";
-import { loadMigrations, type Migration } from "../db/migrate.ts";
 import type { Sql } from "../db/client.ts";
+import { loadMigrations, type Migration } from "../db/migrate.ts";
 import { createMailer, type Mailer } from "../emails/mailer.ts";
+import type { AnyJob } from "../jobs/boss.ts";
+import { JOBS } from "../jobs/registry.ts";
+import { type Jobs, startJobs } from "../jobs/runtime.ts";
 import { createLogger } from "../lib/logging.ts";
+import type { TestDatabase } from "./_db.ts";
 
 /** A test secret: 32+ bytes, never a placeholder. */
 export const TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256";
 
-/** Config as the tests run it: local, a fixed secret, and any overrides. */
+/** Config as the tests run it: local, a fixed secret, no email, quick polling, and any overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     ENVIRONMENT: "local",
@@ -22,24 +26,51 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     DATABASE_URL: "postgres://unused@127.0.0.1:1/unused",
     FRONTEND_HOST: "http://localhost:5173",
     EMAIL_TRANSPORT: "off",
+    WORKER_POLL_INTERVAL_MS: "100",
     ...overrides,
   });
 }
 
-/** The app over `sql`, plus the JSON log lines it wrote. */
-export async function testApp(
-  sql: Sql,
-  options: { env?: Record<string, string>; migrations?: Migration[]; mailer?: Mailer } = {},
-) {
+/** Options for {@link testApp}. */
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  migrations?: Migration[];
+  mailer?: Mailer;
+  /** Also run a worker in this process (for tests that wait for jobs, e.g. emails). */
+  work?: boolean;
+  jobs?: AnyJob[];
+}
+
+/**
+ * The app over a test database, its job system started (and stopped when the
+ * database is disposed), plus the JSON log lines it wrote. Given a bare pool
+ * instead (e.g. to an unreachable server), no job system is started.
+ */
+export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = {}) {
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({ level: "debug", write: (line) => logs.push(JSON.parse(line)) });
   const config = testConfig(options.env);
+  const mailer = options.mailer ?? createMailer(config, log);
+  const sql = "defer" in db ? db.sql : db;
+  let jobs: Jobs | undefined;
+  if ("defer" in db) {
+    jobs = await startJobs({
+      config,
+      db: { sql: db.sql, url: db.url, embedded: undefined, close: () => Promise.resolve() },
+      mailer,
+      log,
+      jobs: options.jobs ?? JOBS,
+      role: "test",
+      work: options.work,
+    });
+    db.defer(() => jobs!.stop());
+  }
   const app = createApp({
     config,
     sql,
     migrations: options.migrations ?? await loadMigrations(),
     log,
-    mailer: options.mailer ?? createMailer(config, log),
+    mailer,
   });
-  return { app, logs, config };
+  return { app, logs, config, jobs };
 }

@@ -12,6 +12,8 @@ export interface TestDatabase extends AsyncDisposable {
   name: string;
   url: string;
   sql: Sql;
+  /** Runs `cleanup` (last registered first) before the database is dropped. */
+  defer(cleanup: () => Promise<void> | void): void;
 }
 
 function settings(): { adminUrl: string; template: string } {
@@ -43,11 +45,14 @@ async function create(template: string): Promise<TestDatabase> {
   }
   const url = withDatabase(adminUrl, name);
   const sql = createSql(url, { role: "test", poolSize: 4 });
+  const cleanups: (() => Promise<void> | void)[] = [];
   return {
     name,
     url,
     sql,
+    defer: (cleanup) => cleanups.push(cleanup),
     async [Symbol.asyncDispose]() {
+      for (const cleanup of cleanups.reverse()) await cleanup();
       await sql.end();
       const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
       try {

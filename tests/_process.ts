@@ -19,6 +19,10 @@ export const TEST_PERMISSIONS = [
 ];
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+/** A worker/scheduler entry that also registers the test jobs. */
+export const TEST_ROLE_ENTRY = fileURLToPath(
+  new URL("./fixtures/tusk_with_test_jobs.ts", import.meta.url),
+);
 
 /** A running `main.ts` process. */
 export interface TuskProcess extends AsyncDisposable {
@@ -44,9 +48,13 @@ export function freePort(): number {
  * Spawns `deno run main.ts ...args` with only `env` (plus PATH and HOME), so
  * the developer's own `.env` and variables never leak into a test.
  */
-export function startTusk(args: string[], env: Record<string, string>): TuskProcess {
+export function startTusk(
+  args: string[],
+  env: Record<string, string>,
+  options: { entry?: string } = {},
+): TuskProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...TEST_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...TEST_PERMISSIONS, options.entry ?? MAIN, ...args],
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/tmp",

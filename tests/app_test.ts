@@ -36,7 +36,7 @@ function probeRouter() {
 
 async function appWithProbe(env: Record<string, string> = {}) {
   const db = await migratedDatabase();
-  const { app, logs } = await testApp(db.sql, { env });
+  const { app, logs } = await testApp(db, { env });
   app.route("/test", probeRouter());
   return { app, logs, db };
 }
@@ -267,7 +267,7 @@ Deno.test("responses carry security headers", async () => {
 
 Deno.test("/readyz is 200 on a migrated database", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const res = await app.request("/readyz");
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { status: "ready" });
@@ -278,7 +278,7 @@ Deno.test("/readyz is 503 naming a pending migration", async () => {
   const { loadMigrations } = await import("../db/migrate.ts");
   const shipped = await loadMigrations();
   const extra = { ...shipped[0]!, version: 9999, name: "future", file: "9999_future.sql" };
-  const { app } = await testApp(db.sql, { migrations: [...shipped, extra] });
+  const { app } = await testApp(db, { migrations: [...shipped, extra] });
   const res = await app.request("/readyz");
   assert.equal(res.status, 503);
   assert.match((await res.json()).detail, /Migrations pending: 9999_future\.sql/);

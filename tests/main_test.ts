@@ -38,14 +38,6 @@ Deno.test("an unknown command is a usage error, exit 2", async () => {
   assert.match(proc.output(), /Usage: tusk <command>/);
 });
 
-Deno.test("worker and scheduler say they are not available yet, exit 1", async () => {
-  for (const role of ["worker", "scheduler"]) {
-    await using proc = startTusk([role], {});
-    assert.equal((await proc.status).code, 1);
-    assert.match(proc.output(), new RegExp(`tusk ${role}: not yet available`));
-  }
-});
-
 Deno.test("serve refuses a database with a migration it does not know", async () => {
   await using db = await migratedDatabase();
   await db

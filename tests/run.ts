@@ -10,6 +10,9 @@
 import { createSql } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { installJobs } from "../jobs/boss.ts";
+import { JOBS } from "../jobs/registry.ts";
+import { createLogger } from "../lib/logging.ts";
 import { TEST_PERMISSIONS } from "./_process.ts";
 
 // Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
@@ -54,9 +57,11 @@ async function createTemplate(adminUrl: string, name: string) {
   } finally {
     await admin.end();
   }
-  const sql = createSql(withDatabase(adminUrl, name), { role: "test", poolSize: 1 });
+  const url = withDatabase(adminUrl, name);
+  const sql = createSql(url, { role: "test", poolSize: 1 });
   try {
     await migrateUp(sql, await loadMigrations());
+    await installJobs(url, JOBS, createLogger({ level: "warn" }));
   } finally {
     // No session may stay connected, or CREATE DATABASE ... TEMPLATE refuses to copy it.
     await sql.end();

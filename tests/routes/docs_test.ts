@@ -5,7 +5,7 @@ import { migratedDatabase } from "../_db.ts";
 
 Deno.test("/api/v1/openapi.json is a valid OpenAPI 3.1 document of our routes", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const res = await app.request("/api/v1/openapi.json");
   assert.equal(res.status, 200);
   const spec = await res.json();
@@ -20,7 +20,7 @@ Deno.test("/api/v1/openapi.json is a valid OpenAPI 3.1 document of our routes", 
 
 Deno.test("/docs works offline: every script and stylesheet is served by the app", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql, { env: { PROJECT_NAME: "Acme <API>" } });
+  const { app } = await testApp(db, { env: { PROJECT_NAME: "Acme <API>" } });
   const page = await app.request("/docs");
   assert.equal(page.status, 200);
   assert.match(page.headers.get("Content-Security-Policy")!, /script-src 'self'/);

@@ -5,7 +5,7 @@ import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 
 async function setup() {
   const db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const alice = await makeUser(db.sql);
   const bob = await makeUser(db.sql);
   const admin = await makeUser(db.sql, { superuser: true });

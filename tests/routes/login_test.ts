@@ -27,7 +27,7 @@ function b64url(value: unknown): string {
 
 Deno.test("login returns a bearer token that test-token accepts", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const { email, password, user } = await makeUser(db.sql);
   const res = await app.request(
     "/api/v1/login/access-token",
@@ -60,7 +60,7 @@ Deno.test("login returns a bearer token that test-token accepts", async () => {
 
 Deno.test("login answers the same 400 for a wrong password and an unknown email", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const { email } = await makeUser(db.sql);
   const wrong = await app.request(
     "/api/v1/login/access-token",
@@ -78,7 +78,7 @@ Deno.test("login answers the same 400 for a wrong password and an unknown email"
 
 Deno.test("login refuses an inactive user and validates the form", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const { email, password } = await makeUser(db.sql, { active: false });
   const res = await app.request("/api/v1/login/access-token", loginRequest(email, password));
   assert.equal(res.status, 400);
@@ -94,7 +94,7 @@ Deno.test("login refuses an inactive user and validates the form", async () => {
 
 Deno.test("forged, expired, malformed and foreign tokens are all 403; no token is 401", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const { user } = await makeUser(db.sql);
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub: user.id, exp: now + 600, iat: now, type: "access", ver: 0 };
@@ -143,7 +143,7 @@ Deno.test("forged, expired, malformed and foreign tokens are all 403; no token i
 
 Deno.test("a token of a deleted user is 404, of a user deactivated in SQL 400", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const a = await makeUser(db.sql);
   const b = await makeUser(db.sql);
   const tokenA = await login(app, a.email, a.password);
@@ -160,7 +160,7 @@ Deno.test("a token of a deleted user is 404, of a user deactivated in SQL 400", 
 
 Deno.test("password change, reset, deactivation, deletion and demotion revoke old tokens", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const admin = await makeUser(db.sql, { superuser: true });
   const adminToken = await login(app, admin.email, admin.password);
   const status = async (token: string) => {
@@ -234,7 +234,7 @@ Deno.test("password change, reset, deactivation, deletion and demotion revoke ol
 
 Deno.test("bcrypt hashes from other stacks verify and are upgraded to argon2id on login", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const plain = "imported from django";
   for (const prefix of ["$2b$", "$2a$", "$2y$"]) {
     const hash = bcrypt.hashSync(plain, 4).replace(/^\$2b\$/, prefix);
@@ -255,7 +255,7 @@ Deno.test("bcrypt hashes from other stacks verify and are upgraded to argon2id o
 
 Deno.test("bcrypt's 72-byte truncation cannot be used to log in with a different password", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const long = "x".repeat(72) + "tail-one";
   await db.sql`insert into users (email, hashed_password) values ('long@example.com', ${
     bcrypt.hashSync(long, 4)
@@ -270,7 +270,7 @@ Deno.test("bcrypt's 72-byte truncation cannot be used to log in with a different
 
 Deno.test("login takes as long for an unknown email as for a wrong password (medians within 25%)", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db.sql);
+  const { app } = await testApp(db);
   const { email } = await makeUser(db.sql);
   const known: number[] = [];
   const unknown: number[] = [];

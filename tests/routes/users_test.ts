@@ -5,7 +5,7 @@ import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 
 async function setup(env: Record<string, string> = {}) {
   const db = await migratedDatabase();
-  const { app } = await testApp(db.sql, { env });
+  const { app } = await testApp(db, { env });
   const admin = await makeUser(db.sql, { superuser: true });
   const normal = await makeUser(db.sql);
   const adminToken = await login(app, admin.email, admin.password);
@@ -328,7 +328,7 @@ Deno.test("POST /private/users/ exists only in local", async () => {
   );
   assert.equal(created.status, 200);
   assert.equal(created.body.email, "private@example.com");
-  const { app } = await testApp(local.db.sql, {
+  const { app } = await testApp(local.db, {
     env: { ENVIRONMENT: "staging", SECRET_KEY: "s".repeat(40) },
   });
   const hidden = await call(

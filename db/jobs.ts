@@ -1,0 +1,62 @@
+/**
+ * Read-only queries over pg-boss's tables for the job admin API (pg-boss
+ * has no call for counts by state or for finding a job's queue by id).
+ *
+ * @module
+ */
+import type { Sql } from "./client.ts";
+
+/** Job states pg-boss uses. */
+export const JOB_STATES = [
+  "created",
+  "retry",
+  "active",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
+
+/** One queue's numbers. */
+export interface QueueInfo {
+  name: string;
+  counts: Record<(typeof JOB_STATES)[number], number>;
+  /** Age of the oldest job ready to run, or null when none waits. */
+  oldest_waiting_seconds: number | null;
+  schedules: { key: string; cron: string; timezone: string }[];
+}
+
+/** Counts by state, oldest waiting age and schedules, for every queue. */
+export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
+  const queues = await sql<{ name: string }[]>`select name from pgboss.queue order by name`;
+  const counts = await sql<{ name: string; state: string; n: number }[]>`
+    select name, state::text, count(*)::int as n from pgboss.job group by 1, 2
+  `;
+  const oldest = await sql<{ name: string; seconds: number }[]>`
+    select name, extract(epoch from now() - min(created_on))::float8 as seconds
+    from pgboss.job where state in ('created', 'retry') and start_after <= now()
+    group by name
+  `;
+  const schedules = await sql<{ name: string; key: string; cron: string; timezone: string }[]>`
+    select name, key, cron, timezone from pgboss.schedule order by name, key
+  `;
+  return queues.map(({ name }) => ({
+    name,
+    counts: Object.fromEntries(
+      JOB_STATES.map((
+        state,
+      ) => [state, counts.find((c) => c.name === name && c.state === state)?.n ?? 0]),
+    ) as QueueInfo["counts"],
+    oldest_waiting_seconds: oldest.find((o) => o.name === name)?.seconds ?? null,
+    schedules: schedules.filter((s) => s.name === name).map(({ key, cron, timezone }) => ({
+      key,
+      cron,
+      timezone,
+    })),
+  }));
+}
+
+/** The queue holding job `id`, or undefined when no queue has it. */
+export async function jobQueue(sql: Sql, id: string): Promise<string | undefined> {
+  const [row] = await sql<{ name: string }[]>`select name from pgboss.job where id = ${id}`;
+  return row?.name;
+}

@@ -1,0 +1,161 @@
+/**
+ * pg-boss set-up: installing its schema and our queues (part of `migrate`),
+ * and the instance each process role runs.
+ *
+ * @module
+ */
+import { PgBoss } from "pg-boss";
+import type { Logger } from "../lib/logging.ts";
+import { deadLetterName, type JobPolicy, type JobSpec } from "./define.ts";
+import type { z } from "zod";
+
+/** The schema pg-boss lives in. */
+export const BOSS_SCHEMA = "pgboss";
+
+/** A job definition of any payload type. */
+// deno-lint-ignore no-explicit-any -- a registry holds jobs of every payload type
+export type AnyJob = JobSpec<z.ZodType<any>>;
+
+/** Raised when the job schema is missing: the fix is `deno task migrate`. */
+export class JobsNotInstalledError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `The job queue schema is not installed or is out of date ` +
+        `(${cause instanceof Error ? cause.message : cause}). Run: deno task migrate`,
+    );
+    this.name = "JobsNotInstalledError";
+  }
+}
+
+// Defaults chosen for email-like side effects: a few quick retries, then back off to an hour.
+const DEFAULTS = {
+  retryLimit: 3,
+  retryDelay: 5,
+  retryBackoff: true,
+  retryDelayMax: 3600,
+  expireInSeconds: 15 * 60,
+} satisfies JobPolicy;
+
+/** pg-boss queue options for a job's policy. */
+export function queueOptions(job: AnyJob) {
+  const p = { ...DEFAULTS, ...job.policy };
+  return {
+    retryLimit: p.retryLimit,
+    retryDelay: p.retryDelay,
+    retryBackoff: p.retryBackoff,
+    // pg-boss accepts a maximum only for backoff (a fixed delay has nothing to cap).
+    ...(p.retryBackoff ? { retryDelayMax: p.retryDelayMax } : {}),
+    // With a heartbeat, a silent worker is detected by the heartbeat; the expiry only bounds the run.
+    expireInSeconds: p.expireInSeconds,
+    ...(p.heartbeatSeconds ? { heartbeatSeconds: p.heartbeatSeconds } : {}),
+    ...(p.retentionSeconds ? { retentionSeconds: p.retentionSeconds } : {}),
+    ...(p.deleteAfterSeconds !== undefined ? { deleteAfterSeconds: p.deleteAfterSeconds } : {}),
+    ...(p.deadLetter === false ? {} : { deadLetter: deadLetterName(job.name) }),
+    policy: p.singleton ? "singleton" : "standard",
+    // Inserts NOTIFY workers, which then fetch at once instead of at their next poll.
+    notify: true,
+  };
+}
+
+/** Options for {@link createBoss}. */
+export interface BossOptions {
+  role: string;
+  log: Logger;
+  /** Expire stuck jobs and apply retention (workers do). */
+  supervise?: boolean;
+  superviseIntervalSeconds?: number;
+  /** Evaluate cron schedules (schedulers do). */
+  schedule?: boolean;
+  cronIntervalSeconds?: number;
+  /** Connections in pg-boss's own pool. */
+  poolSize?: number;
+}
+
+/** A pg-boss instance for a role; it never installs or alters the schema. */
+export function createBoss(url: string, options: BossOptions): PgBoss {
+  const boss = new PgBoss({
+    connectionString: url,
+    schema: BOSS_SCHEMA,
+    application_name: `tusk-${options.role}-jobs`,
+    max: options.poolSize ?? 4,
+    migrate: false,
+    supervise: options.supervise ?? false,
+    schedule: options.schedule ?? false,
+    ...(options.superviseIntervalSeconds
+      ? {
+        superviseIntervalSeconds: options.superviseIntervalSeconds,
+        monitorIntervalSeconds: options.superviseIntervalSeconds,
+      }
+      : {}),
+    ...(options.cronIntervalSeconds
+      ? { cronWorkerIntervalSeconds: options.cronIntervalSeconds }
+      : {}),
+    registerInstance: false,
+  });
+  boss.on("error", (error) => options.log.error("job queue error", { error }));
+  boss.on(
+    "warning",
+    (warning) => options.log.warn("job queue warning", { warning: warning.message }),
+  );
+  return boss;
+}
+
+/** Starts a role's instance, translating a missing schema into {@link JobsNotInstalledError}. */
+export async function startBoss(boss: PgBoss): Promise<PgBoss> {
+  try {
+    return await boss.start();
+  } catch (error) {
+    if (/not installed|version|schema/i.test(String((error as Error)?.message))) {
+      throw new JobsNotInstalledError(error);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Installs or upgrades pg-boss's schema and creates or updates one queue per
+ * job (plus its dead-letter queue). Part of `migrate`; safe to run concurrently.
+ */
+export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Promise<void> {
+  const boss = new PgBoss({
+    connectionString: url,
+    schema: BOSS_SCHEMA,
+    application_name: "tusk-migrate-jobs",
+    max: 2,
+    migrate: true,
+    supervise: false,
+    schedule: false,
+    registerInstance: false,
+  });
+  boss.on("error", (error) => log.error("job queue error", { error }));
+  await boss.start();
+  try {
+    for (const job of jobs) {
+      const options = queueOptions(job);
+      if (options.deadLetter && !(await boss.getQueue(options.deadLetter))) {
+        await boss.createQueue(options.deadLetter, { retryLimit: 0, notify: false }).catch(
+          ignoreExists,
+        );
+      }
+      if (await boss.getQueue(job.name)) {
+        const {
+          policy: _p,
+          deadLetter: _d,
+          retryDelayMax: _r,
+          heartbeatSeconds: _h,
+          ...changeable
+        } = options;
+        await boss.updateQueue(job.name, changeable);
+      } else {
+        await boss.createQueue(job.name, options).catch(ignoreExists);
+      }
+    }
+  } finally {
+    await boss.stop({ graceful: false });
+  }
+}
+
+/** Two migrators racing to create one queue: the loser's "already exists" is fine. */
+function ignoreExists(error: unknown) {
+  if (!/already exists|duplicate/i.test(String((error as Error)?.message))) throw error;
+}

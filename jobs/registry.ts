@@ -1,0 +1,11 @@
+/**
+ * Every job the worker runs and the scheduler schedules. Add new jobs here.
+ *
+ * @module
+ */
+import type { AnyJob } from "./boss.ts";
+import { maintenance } from "./maintenance.ts";
+import { sendEmail } from "./send_email.ts";
+
+/** All registered jobs. */
+export const JOBS: AnyJob[] = [sendEmail, maintenance];

@@ -1,0 +1,31 @@
+/**
+ * `send-email`: every email goes through the queue, so a mail server that is
+ * down means retries with backoff, never a lost email or a failed request.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { defineJob } from "./define.ts";
+
+/** Sends one rendered email through the configured transport. */
+export const sendEmail = defineJob({
+  name: "send-email",
+  schema: z.object({
+    to: z.email(),
+    subject: z.string().min(1).max(998),
+    html: z.string(),
+    text: z.string(),
+  }),
+  policy: {
+    // About a day of backoff (10 s doubling to 30 min) before the dead-letter queue.
+    retryLimit: 10,
+    retryDelay: 10,
+    retryBackoff: true,
+    retryDelayMax: 1800,
+    // A stuck SMTP conversation is abandoned and retried after two minutes.
+    expireInSeconds: 120,
+  },
+  async handler({ to, subject, html, text }, { mailer }) {
+    await mailer.send(to, { subject, html, text });
+  },
+});

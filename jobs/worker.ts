@@ -1,0 +1,287 @@
+/**
+ * The worker runtime. pg-boss's `work()` sleeps a polling interval after
+ * every batch, which caps a worker at batchSize per interval; this loop keeps
+ * fetching while a queue has work, completes successes in batches, and only
+ * waits (for a NOTIFY, or the poll interval) when the queue is empty.
+ *
+ * @module
+ */
+import type { JobWithMetadata, PgBoss } from "pg-boss";
+import type { Sql } from "../db/client.ts";
+import type { Logger } from "../lib/logging.ts";
+import type { AnyJob } from "./boss.ts";
+import { BOSS_SCHEMA } from "./boss.ts";
+import type { JobContext } from "./define.ts";
+
+/** Tuning of one worker process. */
+export interface WorkerOptions {
+  /** Jobs running at once across all queues. */
+  concurrency: number;
+  /** Most jobs per fetch. */
+  batchSize: number;
+  /** Wait this long for a NOTIFY on an empty queue before fetching again. */
+  pollIntervalMs: number;
+  /** On stop, how long running jobs get before they are released for retry. */
+  shutdownTimeoutMs: number;
+}
+
+/** What handlers get besides their payload and job identity. */
+export type JobDeps = Omit<JobContext, "id" | "attempt" | "signal">;
+
+/** A running worker. */
+export interface Worker {
+  /** Stops fetching, lets running jobs finish (bounded), releases the rest, and resolves. */
+  stop(): Promise<void>;
+  /** Jobs this worker finished, by outcome (for logs and benchmarks). */
+  stats: { completed: number; failed: number };
+}
+
+interface Attempt {
+  id: string;
+  retryCount: number;
+}
+
+// Enough parallel fetches to overlap round trips, few enough to keep each batch full.
+const MAX_FETCH_LOOPS = 4;
+const RELEASE_MESSAGE = "The worker shut down before this job finished; released for retry";
+
+/**
+ * Starts working every queue in `jobs`.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ boss, listenSql: sql, jobs: JOBS, deps, options, log });
+ * // ... on SIGTERM:
+ * await worker.stop();
+ * ```
+ */
+export async function startWorker(input: {
+  boss: PgBoss;
+  /** A postgres.js pool used for LISTEN (it opens its own dedicated connection). */
+  listenSql: Sql;
+  jobs: AnyJob[];
+  deps: JobDeps;
+  options: WorkerOptions;
+  log: Logger;
+}): Promise<Worker> {
+  const { boss, jobs, deps, options, log } = input;
+  const stats = { completed: 0, failed: 0 };
+  let stopping = false;
+  let free = options.concurrency;
+  const running = new Map<
+    string,
+    { attempt: Attempt; queue: string; abort: AbortController; done: Promise<void> }
+  >();
+  const slotWaiters: (() => void)[] = [];
+  const queueWakers = new Map<string, Set<() => void>>();
+  const completions = new Map<string, Attempt[]>();
+  const flushes = new Set<Promise<void>>();
+  let flushScheduled = false;
+
+  function wake(queue?: string) {
+    for (const [name, wakers] of queueWakers) {
+      if (queue !== undefined && name !== queue) continue;
+      for (const w of wakers) w();
+      wakers.clear();
+    }
+  }
+
+  const channel = await notifyChannel(input.listenSql);
+  const listener = await input.listenSql.listen(channel, (queue) => wake(queue), () => wake());
+
+  function freeSlot() {
+    free++;
+    slotWaiters.shift()?.();
+  }
+
+  function waitForSlot(): Promise<void> {
+    if (free > 0 || stopping) return Promise.resolve();
+    return new Promise((resolve) => slotWaiters.push(resolve));
+  }
+
+  function idle(queue: string): Promise<void> {
+    return new Promise((resolve) => {
+      const wakers = queueWakers.get(queue) ?? new Set();
+      queueWakers.set(queue, wakers);
+      const timer = setTimeout(done, options.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        wakers.delete(done);
+        resolve();
+      }
+      wakers.add(done);
+    });
+  }
+
+  function flushCompletions() {
+    flushScheduled = false;
+    for (const [queue, attempts] of completions) {
+      completions.delete(queue);
+      const flush = boss.complete(queue, attempts).then(
+        () => {
+          stats.completed += attempts.length;
+        },
+        (error) =>
+          log.error("completing jobs failed; they will expire and retry", {
+            queue,
+            count: attempts.length,
+            error,
+          }),
+      );
+      flushes.add(flush);
+      flush.finally(() => flushes.delete(flush));
+    }
+  }
+
+  function completeLater(queue: string, attempt: Attempt) {
+    const list = completions.get(queue) ?? [];
+    list.push(attempt);
+    completions.set(queue, list);
+    if (list.length >= options.batchSize) flushCompletions();
+    else if (!flushScheduled) {
+      flushScheduled = true;
+      // Completions of one fetched batch finish together: one round trip settles them all.
+      setTimeout(flushCompletions, 0);
+    }
+  }
+
+  async function fail(queue: string, attempt: Attempt, error: unknown) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    try {
+      await boss.fail(queue, attempt, { name: e.name, message: e.message, stack: e.stack });
+      stats.failed++;
+    } catch (failError) {
+      log.error("recording a job failure failed; it will expire and retry", {
+        queue,
+        id: attempt.id,
+        error: failError,
+      });
+    }
+  }
+
+  /** Runs one fetched job in a slot its fetch already reserved. */
+  function run(job: AnyJob, fetched: JobWithMetadata<unknown>) {
+    const attempt = { id: fetched.id, retryCount: fetched.retryCount };
+    const abort = new AbortController();
+    const expiry = setTimeout(
+      () => abort.abort(new Error("job expired")),
+      fetched.expireInSeconds * 1000,
+    );
+    const heartbeat = fetched.heartbeatSeconds
+      ? setInterval(
+        () => boss.touch(job.name, attempt).catch(() => {}),
+        fetched.heartbeatSeconds * 500,
+      )
+      : undefined;
+    const done = (async () => {
+      try {
+        const data = job.schema.parse(fetched.data);
+        await job.handler(data, {
+          ...deps,
+          id: fetched.id,
+          attempt: fetched.retryCount + 1,
+          signal: abort.signal,
+        });
+        if (!abort.signal.aborted) completeLater(job.name, attempt);
+      } catch (error) {
+        if (!stopping || !abort.signal.aborted) {
+          log.warn("job failed", {
+            job: job.name,
+            id: fetched.id,
+            attempt: fetched.retryCount + 1,
+            error,
+          });
+          await fail(job.name, attempt, error);
+        }
+      } finally {
+        clearTimeout(expiry);
+        clearInterval(heartbeat);
+        running.delete(fetched.id);
+        freeSlot();
+      }
+    })();
+    running.set(fetched.id, { attempt, queue: job.name, abort, done });
+  }
+
+  async function fetchLoop(job: AnyJob) {
+    while (!stopping) {
+      // Another loop may take the freed slots first: wait until one is really ours.
+      while (free <= 0 && !stopping) await waitForSlot();
+      if (stopping) break;
+      // Reserve the slots before fetching, so parallel fetch loops never overshoot the limit.
+      const want = Math.min(options.batchSize, free);
+      free -= want;
+      let batch: JobWithMetadata<unknown>[];
+      try {
+        batch = await boss.fetch(job.name, { batchSize: want, includeMetadata: true });
+      } catch (error) {
+        for (let i = 0; i < want; i++) freeSlot();
+        log.error("fetching jobs failed; retrying", { queue: job.name, error });
+        await idle(job.name);
+        continue;
+      }
+      for (let i = batch.length; i < want; i++) freeSlot();
+      if (stopping) {
+        for (let i = 0; i < batch.length; i++) freeSlot();
+        // Fetched as we were told to stop: hand them straight back.
+        await Promise.all(
+          batch.map((j) =>
+            fail(job.name, { id: j.id, retryCount: j.retryCount }, new Error(RELEASE_MESSAGE))
+          ),
+        );
+        break;
+      }
+      if (batch.length === 0) {
+        await idle(job.name);
+        continue;
+      }
+      for (const fetched of batch) run(job, fetched);
+    }
+  }
+
+  const loopsPerQueue = Math.max(
+    1,
+    Math.min(MAX_FETCH_LOOPS, Math.floor(options.concurrency / options.batchSize)),
+  );
+  const loops = jobs.flatMap((job) => Array.from({ length: loopsPerQueue }, () => fetchLoop(job)));
+  log.info("worker started", {
+    queues: jobs.map((j) => j.name),
+    concurrency: options.concurrency,
+    batch: options.batchSize,
+  });
+
+  return {
+    stats,
+    async stop() {
+      stopping = true;
+      wake();
+      for (const resolve of slotWaiters.splice(0)) resolve();
+      await Promise.all(loops);
+      const finished = Promise.all([...running.values()].map((r) => r.done));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        finished.then(() => false),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(true), options.shutdownTimeoutMs)),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        const left = [...running.values()];
+        log.warn("releasing jobs still running at shutdown", { count: left.length });
+        for (const r of left) r.abort.abort(new Error(RELEASE_MESSAGE));
+        await Promise.all(left.map((r) => fail(r.queue, r.attempt, new Error(RELEASE_MESSAGE))));
+      }
+      flushCompletions();
+      await Promise.all([...flushes]);
+      await listener.unlisten();
+      log.info("worker stopped", stats);
+    },
+  };
+}
+
+/** The channel pg-boss NOTIFYs on when a job lands in a `notify` queue (derived as pg-boss derives it). */
+async function notifyChannel(sql: Sql): Promise<string> {
+  const [row] = await sql<{ channel: string }[]>`
+    select ('pgboss_' || left(encode(sha224(${BOSS_SCHEMA}::bytea), 'hex'), 24)) as channel
+  `;
+  return row!.channel;
+}

@@ -1,0 +1,50 @@
+/**
+ * The worker and scheduler roles: open the database, start the job system,
+ * and stop gracefully on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { openDatabase } from "../db/database.ts";
+import { createMailer } from "../emails/mailer.ts";
+import type { AnyJob } from "../jobs/boss.ts";
+import { JOBS } from "../jobs/registry.ts";
+import { startJobs } from "../jobs/runtime.ts";
+import type { Logger } from "./logging.ts";
+import { requireMigrated } from "./server.ts";
+import { nextSignal } from "./signals.ts";
+
+/**
+ * Runs `role` until a signal. A worker stops fetching, lets running jobs
+ * finish within `WORKER_SHUTDOWN_TIMEOUT`, releases the rest for retry, and
+ * resolves (the process then exits 0).
+ */
+export async function runRole(
+  role: "worker" | "scheduler",
+  config: Config,
+  log: Logger,
+  jobs: AnyJob[] = JOBS,
+): Promise<void> {
+  const db = await openDatabase(config, { role, log });
+  try {
+    await requireMigrated(db);
+    const mailer = createMailer(config, log);
+    const system = await startJobs({
+      config,
+      db,
+      mailer,
+      log,
+      jobs,
+      role,
+      work: role === "worker",
+      schedule: role === "scheduler",
+    });
+    log.info(`${role} ready`);
+    const signal = await nextSignal();
+    log.info("shutting down", { signal });
+    await system.stop();
+    mailer.close();
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The job admin API (superuser): queue numbers, a job's status, retry and
+ * cancel.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { JobWithMetadata } from "pg-boss";
+import { jobQueue, queueInfo } from "../db/jobs.ts";
+import { currentJobClient } from "../jobs/client.ts";
+import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
+import { HttpError } from "../lib/errors.ts";
+import { type AppDeps, newRouter } from "../lib/http.ts";
+import { BEARER, HttpErrorBody, IdParam, json } from "./_schemas.ts";
+
+const Counts = z.object({
+  created: z.number().int(),
+  retry: z.number().int(),
+  active: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+});
+const QueueInfoList = z.object({
+  data: z.array(z.object({
+    name: z.string(),
+    counts: Counts,
+    oldest_waiting_seconds: z.number().nullable(),
+    schedules: z.array(z.object({ key: z.string(), cron: z.string(), timezone: z.string() })),
+  })),
+  count: z.number().int(),
+}).openapi("QueueInfo");
+const JobStatus = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  state: z.string(),
+  data: z.unknown(),
+  output: z.unknown(),
+  retry_count: z.number().int(),
+  retry_limit: z.number().int(),
+  created_on: z.string().nullable(),
+  started_on: z.string().nullable(),
+  completed_on: z.string().nullable(),
+}).openapi("JobStatus");
+
+function iso(value: Date | null | undefined): string | null {
+  return value ? new Date(value).toISOString() : null;
+}
+
+/** A job as clients see it: the error's stack stays in the database and the logs. */
+function toStatus(job: JobWithMetadata<unknown>): z.infer<typeof JobStatus> {
+  let output: unknown = job.output ?? null;
+  if (output && typeof output === "object" && "stack" in output) {
+    const { stack: _stack, ...rest } = output as Record<string, unknown>;
+    output = rest;
+  }
+  return {
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    data: job.data,
+    output,
+    retry_count: job.retryCount,
+    retry_limit: job.retryLimit,
+    created_on: iso(job.createdOn),
+    started_on: iso(job.startedOn),
+    completed_on: iso(job.completedOn),
+  };
+}
+
+/** `/jobs/*`. */
+export function jobRoutes(deps: AppDeps) {
+  const { sql } = deps;
+  const router = newRouter();
+  const admin = [currentUser(deps), superuserOnly()];
+
+  async function findJob(id: string): Promise<JobWithMetadata<unknown>> {
+    const queue = await jobQueue(sql, id);
+    const job = queue === undefined ? null : await currentJobClient().boss.getJobById(queue, id);
+    if (!job) throw new HttpError(404, "Job not found");
+    return job;
+  }
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/jobs/queue-info",
+      tags: ["jobs"],
+      summary: "Every queue: counts by state, oldest waiting job's age, schedules (superuser)",
+      middleware: admin,
+      security: BEARER,
+      responses: { 200: json(QueueInfoList, "Queues") },
+    }),
+    async (c) => {
+      const data = await queueInfo(sql);
+      return c.json({ data, count: data.length }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/jobs/{job_id}/status",
+      tags: ["jobs"],
+      summary: "One job, in whatever queue it is (superuser)",
+      middleware: admin,
+      security: BEARER,
+      request: { params: IdParam("job_id") },
+      responses: { 200: json(JobStatus, "The job"), 404: json(HttpErrorBody, "No such job") },
+    }),
+    async (c) => c.json(toStatus(await findJob(c.req.valid("param").job_id as string)), 200),
+  );
+
+  for (const action of ["retry", "cancel"] as const) {
+    const allowed = action === "retry" ? ["failed", "cancelled"] : ["created", "retry", "active"];
+    router.openapi(
+      createRoute({
+        method: "post",
+        path: `/jobs/{job_id}/${action}`,
+        tags: ["jobs"],
+        summary: action === "retry"
+          ? "Queue a failed or cancelled job again (superuser)"
+          : "Cancel a waiting or running job (superuser)",
+        middleware: admin,
+        security: BEARER,
+        request: { params: IdParam("job_id") },
+        responses: {
+          200: json(JobStatus, "The job after the change"),
+          404: json(HttpErrorBody, "No such job"),
+          409: json(HttpErrorBody, "The job is in a state that does not allow it"),
+        },
+      }),
+      async (c) => {
+        const job = await findJob(c.req.valid("param").job_id as string);
+        if (!allowed.includes(job.state)) {
+          throw new HttpError(
+            409,
+            `Only ${allowed.join(", ")} jobs can be ${
+              action === "retry" ? "retried" : "cancelled"
+            }; this one is ${job.state}`,
+          );
+        }
+        const boss = currentJobClient().boss;
+        if (action === "cancel") await boss.cancel(job.name, job.id);
+        // pg-boss re-queues failed jobs with retry() and cancelled ones with resume().
+        else if (job.state === "failed") await boss.retry(job.name, job.id);
+        else await boss.resume(job.name, job.id);
+        return c.json(toStatus(await findJob(job.id)), 200);
+      },
+    );
+  }
+
+  return router;
+}
