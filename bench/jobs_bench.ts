@@ -73,9 +73,11 @@ async function main() {
     const boss = createBoss(dbUrl, { role: "bench", log, poolSize: 10 });
     await boss.start();
     const rows = Array.from({ length: N }, (_, i) => ({ data: { i } }));
-    async function fill() {
+    const fill = async () => {
       for (let i = 0; i < N; i += 5000) await boss.insert(noop.name, rows.slice(i, i + 5000));
-    }
+    };
+    const config = loadConfig({ SECRET_KEY: "bench", EMAIL_TRANSPORT: "off" });
+    const deps = { sql, config, mailer: createMailer(config, log), log };
 
     const raw: number[] = [];
     const ours: number[] = [];
@@ -105,12 +107,7 @@ async function main() {
         boss,
         listenSql: sql,
         jobs: [noop],
-        deps: {
-          sql,
-          config: loadConfig({ SECRET_KEY: "bench" }),
-          mailer: createMailer(loadConfig({ SECRET_KEY: "bench", EMAIL_TRANSPORT: "off" }), log),
-          log,
-        },
+        deps,
         options: {
           concurrency: RAW_LOOPS * BATCH,
           batchSize: BATCH,
@@ -134,12 +131,7 @@ async function main() {
       boss,
       listenSql: sql,
       jobs: [noop],
-      deps: {
-        sql,
-        config: loadConfig({ SECRET_KEY: "bench" }),
-        mailer: createMailer(loadConfig({ SECRET_KEY: "bench", EMAIL_TRANSPORT: "off" }), log),
-        log,
-      },
+      deps,
       options: { concurrency: 20, batchSize: 100, pollIntervalMs: 1000, shutdownTimeoutMs: 5000 },
       log,
     });
