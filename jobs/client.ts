@@ -58,7 +58,9 @@ export function createJobClient(boss: PgBoss): JobClient {
       const payload = validate(spec, data) as object;
       return await boss.send(spec.name, payload, {
         ...(options.delaySeconds > 0 ? { startAfter: options.delaySeconds } : {}),
-        ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...((options.priority ?? spec.policy?.priority) !== undefined
+          ? { priority: options.priority ?? spec.policy?.priority }
+          : {}),
         ...(options.singletonKey !== undefined ? { singletonKey: options.singletonKey } : {}),
         ...(options.tx ? { db: txAdapter(options.tx) } : {}),
       });

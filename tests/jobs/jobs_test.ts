@@ -197,3 +197,20 @@ Deno.test("job API: queue info, status, retry and cancel with their errors", asy
   const userH = bearer(await login(app, user.email, user.password));
   assert.equal((await call(app, "/api/v1/jobs/queue-info", { headers: userH })).status, 403);
 });
+
+Deno.test("a job's policy priority applies unless the caller overrides it", async () => {
+  const { db } = await jobsApp();
+  await using _ = db;
+  const { defineJob } = await import("../../jobs/define.ts");
+  const { z } = await import("zod");
+  const urgent = defineJob({
+    name: "test-slow",
+    schema: z.object({ key: z.string(), ms: z.number() }),
+    policy: { priority: 7 },
+    handler() {},
+  });
+  const a = (await urgent.delay({ key: "a", ms: 0 }))!;
+  const b = (await urgent.delay({ key: "b", ms: 0 }, { priority: 1 }))!;
+  assert.equal((await job(db, a))!.priority, 7);
+  assert.equal((await job(db, b))!.priority, 1);
+});
