@@ -89,6 +89,11 @@ export const IdParam = (name: string) => z.object({ [name]: z.uuid() });
 /** The bearer-token requirement, as OpenAPI security. */
 export const BEARER = [{ OAuth2PasswordBearer: [] }];
 
+/** A required JSON request body, for route declarations. */
+export function jsonRequest<T>(schema: T) {
+  return { body: { required: true, content: { "application/json": { schema } } } };
+}
+
 /** JSON content helper for route declarations. */
 export function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };

@@ -18,6 +18,7 @@ import {
   ItemsPublic,
   ItemUpdate,
   json,
+  jsonRequest,
   Message,
   Page,
   toItemPublic,
@@ -28,9 +29,6 @@ export function itemRoutes(deps: AppDeps) {
   const { sql } = deps;
   const router = newRouter();
   const auth = [currentUser(deps)];
-  const body = <T>(schema: T) => ({
-    body: { required: true, content: { "application/json": { schema } } },
-  });
   const denied = {
     403: json(HttpErrorBody, "Not yours"),
     404: json(HttpErrorBody, "No such item"),
@@ -90,7 +88,7 @@ export function itemRoutes(deps: AppDeps) {
       summary: "Create an item you own",
       middleware: auth,
       security: BEARER,
-      request: body(ItemCreate),
+      request: jsonRequest(ItemCreate),
       responses: { 200: json(ItemPublic, "The new item") },
     }),
     async (c) => {
@@ -107,7 +105,7 @@ export function itemRoutes(deps: AppDeps) {
       summary: "Update an item",
       middleware: auth,
       security: BEARER,
-      request: { params: IdParam("id"), ...body(ItemUpdate) },
+      request: { params: IdParam("id"), ...jsonRequest(ItemUpdate) },
       responses: { 200: json(ItemPublic, "Updated"), ...denied },
     }),
     async (c) => {

@@ -55,8 +55,15 @@ export function loginRoutes(deps: AppDeps) {
   const router = newRouter();
   const auth = currentUser(deps);
 
-  function resetLink(token: string): string {
-    return `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`;
+  /** A fresh reset token for `user`, rendered into the recovery email. */
+  async function recoveryEmail(user: { id: string; email: string }) {
+    const token = await createResetToken(sql, user.id, config.emailResetTokenExpireHours);
+    return resetPasswordEmail({
+      projectName: config.projectName,
+      email: user.email,
+      link: `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`,
+      validHours: config.emailResetTokenExpireHours,
+    });
   }
 
   router.openapi(
@@ -141,13 +148,7 @@ export function loginRoutes(deps: AppDeps) {
       await consume(sql, RECOVERY_PER_EMAIL, email, "recovery requests");
       const user = await getUserByEmail(sql, email);
       if (user !== undefined) {
-        const token = await createResetToken(sql, user.id, config.emailResetTokenExpireHours);
-        const message = resetPasswordEmail({
-          projectName: config.projectName,
-          email: user.email,
-          link: resetLink(token),
-          validHours: config.emailResetTokenExpireHours,
-        });
+        const message = await recoveryEmail(user);
         // Queued: a slow or failing mail server never shows in the answer (retries handle it).
         await sendEmail.delay({ to: user.email, ...message });
       }
@@ -195,13 +196,7 @@ export function loginRoutes(deps: AppDeps) {
       if (user === undefined) {
         throw new HttpError(404, "The user with this username does not exist in the system.");
       }
-      const token = await createResetToken(sql, user.id, config.emailResetTokenExpireHours);
-      const message = resetPasswordEmail({
-        projectName: config.projectName,
-        email: user.email,
-        link: resetLink(token),
-        validHours: config.emailResetTokenExpireHours,
-      });
+      const message = await recoveryEmail(user);
       return c.html(message.html, 200);
     },
   );

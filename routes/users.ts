@@ -17,6 +17,7 @@ import {
   HttpErrorBody,
   IdParam,
   json,
+  jsonRequest,
   Message,
   Page,
   toUserPublic,
@@ -51,9 +52,6 @@ export function userRoutes(deps: AppDeps) {
   const router = newRouter();
   const auth = currentUser(deps);
   const admin = [auth, superuserOnly()];
-  const body = <T>(schema: T) => ({
-    body: { required: true, content: { "application/json": { schema } } },
-  });
 
   router.openapi(
     createRoute({
@@ -80,7 +78,7 @@ export function userRoutes(deps: AppDeps) {
       summary: "Create a user (superuser); emails them when email is configured",
       middleware: admin,
       security: BEARER,
-      request: body(UserCreate),
+      request: jsonRequest(UserCreate),
       responses: { 200: json(UserPublic, "The new user"), 400: json(HttpErrorBody, "Email taken") },
     }),
     async (c) => {
@@ -119,7 +117,7 @@ export function userRoutes(deps: AppDeps) {
       summary: "Update your own name or email",
       middleware: [auth],
       security: BEARER,
-      request: body(UserUpdateMe),
+      request: jsonRequest(UserUpdateMe),
       responses: { 200: json(UserPublic, "Updated"), 409: json(HttpErrorBody, "Email taken") },
     }),
     async (c) => {
@@ -142,7 +140,7 @@ export function userRoutes(deps: AppDeps) {
       summary: "Change your password (revokes your other tokens)",
       middleware: [auth],
       security: BEARER,
-      request: body(UpdatePassword),
+      request: jsonRequest(UpdatePassword),
       responses: {
         200: json(Message, "Updated"),
         400: json(HttpErrorBody, "Wrong or unchanged password"),
@@ -188,7 +186,7 @@ export function userRoutes(deps: AppDeps) {
       path: "/users/signup",
       tags: ["users"],
       summary: "Open registration",
-      request: body(UserRegister),
+      request: jsonRequest(UserRegister),
       responses: { 200: json(UserPublic, "The new user"), 400: json(HttpErrorBody, "Email taken") },
     }),
     async (c) => {
@@ -236,7 +234,7 @@ export function userRoutes(deps: AppDeps) {
       summary: "Update a user (superuser)",
       middleware: admin,
       security: BEARER,
-      request: { params: IdParam("user_id"), ...body(UserUpdate) },
+      request: { params: IdParam("user_id"), ...jsonRequest(UserUpdate) },
       responses: {
         200: json(UserPublic, "Updated"),
         403: json(HttpErrorBody, "Last active superuser"),
