@@ -12,6 +12,7 @@ import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./l
 import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
 import { accessLog, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
 import { docsRoutes, OPENAPI_PATH } from "./routes/docs.ts";
+import { flagRoutes } from "./routes/flags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { itemRoutes } from "./routes/items.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", itemRoutes(deps));
   api.route("/", utilsRoutes(deps));
   api.route("/", jobRoutes(deps));
+  api.route("/", flagRoutes(deps));
   if (config.environment === "local") api.route("/", privateRoutes(deps));
 
   app.route("/", health.root);

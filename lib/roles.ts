@@ -6,10 +6,9 @@
  */
 import type { Config } from "../config.ts";
 import { openDatabase } from "../db/database.ts";
-import { createMailer } from "../emails/mailer.ts";
 import type { AnyJob } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { startJobs } from "../jobs/runtime.ts";
+import { startServices } from "./services.ts";
 import type { Logger } from "./logging.ts";
 import { requireMigrated } from "./server.ts";
 import { nextSignal } from "./signals.ts";
@@ -28,11 +27,9 @@ export async function runRole(
   const db = await openDatabase(config, { role, log });
   try {
     await requireMigrated(db);
-    const mailer = createMailer(config, log);
-    const system = await startJobs({
+    const services = await startServices({
       config,
       db,
-      mailer,
       log,
       jobs,
       role,
@@ -42,8 +39,7 @@ export async function runRole(
     log.info(`${role} ready`);
     const signal = await nextSignal();
     log.info("shutting down", { signal });
-    await system.stop();
-    mailer.close();
+    await services.stop();
   } finally {
     await db.close();
   }

@@ -9,12 +9,11 @@ import { createApp } from "../app.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/database.ts";
 import { loadMigrations, migrateUp, migrationStatus } from "../db/migrate.ts";
-import { createMailer } from "../emails/mailer.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { startJobs } from "../jobs/runtime.ts";
 import { ensureFirstSuperuser } from "./accounts.ts";
 import type { Logger } from "./logging.ts";
+import { startServices } from "./services.ts";
 import { nextSignal } from "./signals.ts";
 
 /** Options for {@link runServer}. */
@@ -63,11 +62,9 @@ export async function runServer(
     } else {
       await ensureFirstSuperuser(db.sql, config, log);
     }
-    const mailer = createMailer(config, log);
-    const jobs = await startJobs({
+    const services = await startServices({
       config,
       db,
-      mailer,
       log,
       jobs: JOBS,
       role: "api",
@@ -75,14 +72,10 @@ export async function runServer(
       schedule: options.schedule,
     });
     try {
-      await serveUntilSignal(
-        createApp({ config, sql: db.sql, migrations, log, mailer }),
-        config,
-        log,
-      );
+      const app = createApp({ config, sql: db.sql, migrations, log, mailer: services.mailer });
+      await serveUntilSignal(app, config, log);
     } finally {
-      await jobs.stop();
-      mailer.close();
+      await services.stop();
     }
   } finally {
     await db.close();

@@ -11,6 +11,7 @@ import { changeUser, EmailTakenError, registerUser, removeUser } from "../lib/ac
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { verifyPassword } from "../lib/auth/password.ts";
 import { HttpError } from "../lib/errors.ts";
+import { isEnabled } from "../lib/flags.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
 import {
   BEARER,
@@ -31,6 +32,8 @@ import {
 } from "./_schemas.ts";
 
 const EXISTS = "The user with this email already exists in the system";
+/** Signup is open only while this flag is on (it starts off). */
+export const REGISTRATION_FLAG = "FF_ENABLE_REGISTRATION";
 
 /** Maps a taken email to the status and message each endpoint documents. */
 async function emailGuard<T>(
@@ -185,11 +188,18 @@ export function userRoutes(deps: AppDeps) {
       method: "post",
       path: "/users/signup",
       tags: ["users"],
-      summary: "Open registration",
+      summary: "Open registration (while the FF_ENABLE_REGISTRATION flag is on)",
       request: jsonRequest(UserRegister),
-      responses: { 200: json(UserPublic, "The new user"), 400: json(HttpErrorBody, "Email taken") },
+      responses: {
+        200: json(UserPublic, "The new user"),
+        400: json(HttpErrorBody, "Email taken"),
+        403: json(HttpErrorBody, "Registration is closed"),
+      },
     }),
     async (c) => {
+      if (!isEnabled(REGISTRATION_FLAG)) {
+        throw new HttpError(403, "Open user registration is forbidden on this server");
+      }
       const { email, password, full_name } = c.req.valid("json");
       const user = await emailGuard(
         400,

@@ -11,7 +11,7 @@ import { loadMigrations, type Migration } from "../db/migrate.ts";
 import { createMailer, type Mailer } from "../emails/mailer.ts";
 import type { AnyJob } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { type Jobs, startJobs } from "../jobs/runtime.ts";
+import { type Services, startServices } from "../lib/services.ts";
 import { createLogger } from "../lib/logging.ts";
 import type { TestDatabase } from "./_db.ts";
 
@@ -39,6 +39,8 @@ export interface TestAppOptions {
   /** Also run a worker in this process (for tests that wait for jobs, e.g. emails). */
   work?: boolean;
   jobs?: AnyJob[];
+  /** Feature flags to set (creating them if needed) before the flag cache loads. */
+  flags?: Record<string, boolean>;
 }
 
 /**
@@ -52,9 +54,14 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
   const config = testConfig(options.env);
   const mailer = options.mailer ?? createMailer(config, log);
   const sql = "defer" in db ? db.sql : db;
-  let jobs: Jobs | undefined;
+  let services: Services | undefined;
   if ("defer" in db) {
-    jobs = await startJobs({
+    for (const [codename, on] of Object.entries(options.flags ?? {})) {
+      await db.sql`
+        insert into feature_flags (codename, is_active) values (${codename}, ${on})
+        on conflict (codename) do update set is_active = excluded.is_active`;
+    }
+    services = await startServices({
       config,
       db: { sql: db.sql, url: db.url, embedded: undefined, close: () => Promise.resolve() },
       mailer,
@@ -63,7 +70,7 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
       role: "test",
       work: options.work,
     });
-    db.defer(() => jobs!.stop());
+    db.defer(() => services!.stop());
   }
   const app = createApp({
     config,
@@ -72,5 +79,5 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
     log,
     mailer,
   });
-  return { app, logs, config, jobs };
+  return { app, logs, config, jobs: services?.jobs, flags: services?.flags };
 }

@@ -51,7 +51,7 @@ export function freePort(): number {
 export function startTusk(
   args: string[],
   env: Record<string, string>,
-  options: { entry?: string } = {},
+  options: { entry?: string; input?: string } = {},
 ): TuskProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...TEST_PERMISSIONS, options.entry ?? MAIN, ...args],
@@ -64,10 +64,16 @@ export function startTusk(
       ...env,
     },
     clearEnv: true,
-    stdin: "null",
+    stdin: options.input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (options.input !== undefined) {
+    const writer = child.stdin.getWriter();
+    writer.write(new TextEncoder().encode(options.input)).then(() => writer.close()).catch(
+      () => {},
+    );
+  }
   let text = "";
   let exited = false;
   const listeners = new Set<() => void>();

@@ -31,9 +31,9 @@ Deno.test("bad configuration ends with one message naming every variable, exit 1
   assert.doesNotMatch(out, NO_STACK);
 });
 
-Deno.test("an unknown command is a usage error, exit 2", async () => {
+Deno.test("an unknown command is a usage error, exit 1", async () => {
   await using proc = startTusk(["frobnicate"], {});
-  assert.equal((await proc.status).code, 2);
+  assert.equal((await proc.status).code, 1);
   assert.match(proc.output(), /unknown command "frobnicate"/);
   assert.match(proc.output(), /Usage: tusk <command>/);
 });
@@ -162,7 +162,7 @@ Deno.test("migrate status, down and up work from the command line", async () => 
   }
   {
     await using proc = startTusk(["migrate", "sideways"], env);
-    assert.equal((await proc.status).code, 2);
+    assert.equal((await proc.status).code, 1);
     assert.match(proc.output(), /unknown migrate command "sideways"/);
   }
 });

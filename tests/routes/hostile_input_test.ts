@@ -5,7 +5,7 @@ import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 
 Deno.test("hostile input is a 4xx, never a 500", async () => {
   await using db = await migratedDatabase();
-  const { app } = await testApp(db);
+  const { app } = await testApp(db, { flags: { FF_ENABLE_REGISTRATION: true } });
   const u = await makeUser(db.sql, { superuser: true });
   const h = bearer(await login(app, u.email, u.password));
   const cases: [string, RequestInit][] = [

@@ -5,7 +5,7 @@ import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 
 async function setup(env: Record<string, string> = {}) {
   const db = await migratedDatabase();
-  const { app } = await testApp(db, { env });
+  const { app } = await testApp(db, { env, flags: { FF_ENABLE_REGISTRATION: true } });
   const admin = await makeUser(db.sql, { superuser: true });
   const normal = await makeUser(db.sql);
   const adminToken = await login(app, admin.email, admin.password);

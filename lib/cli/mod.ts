@@ -1,0 +1,119 @@
+/**
+ * The `tusk` command line: one entry for every role and admin task, so a
+ * single compiled binary serves, migrates, works jobs and manages users.
+ *
+ * @module
+ */
+import { ConfigError, loadConfig } from "../../config.ts";
+import { EmbeddedPostgresError } from "../../db/embedded.ts";
+import { MigrationError } from "../../db/migrate.ts";
+import { JobsNotInstalledError } from "../../jobs/boss.ts";
+import { withDotEnv } from "../dotenv.ts";
+import { createLogger } from "../logging.ts";
+import { runRole } from "../roles.ts";
+import { runServer, StartupError } from "../server.ts";
+import { CliError, UsageError } from "./_io.ts";
+import { flagsCommand } from "./flags.ts";
+import { migrateCommand } from "./migrate.ts";
+import { usersCommand } from "./users.ts";
+
+const HELP = `Usage: tusk <command> [options]     (deno task cli <command> ...)
+
+Commands:
+  serve                 run the API (default)
+  dev                   migrate, then run API + worker + scheduler in one process
+  worker                run the job worker (WORKER_CONCURRENCY, WORKER_BATCH_SIZE)
+  scheduler             keep cron schedules in step with code and run the cron clock
+  migrate [up|status|down|new NAME]
+                        database migrations (see: tusk migrate --help)
+  users <command>       create, activate, deactivate, reset-password, list
+  flags <command>       list, create, toggle, set, delete
+
+Every command takes --help. Configuration comes from the environment and .env
+(see .env.example); without DATABASE_URL the embedded Postgres is used.`;
+
+/** Errors whose message is the whole story for the user: no stack trace. */
+function isExpected(error: unknown): error is Error {
+  return [
+    ConfigError,
+    EmbeddedPostgresError,
+    MigrationError,
+    StartupError,
+    UsageError,
+    CliError,
+    JobsNotInstalledError,
+  ]
+    .some((kind) => error instanceof kind);
+}
+
+/**
+ * Runs one command and returns the process exit code: 0 on success, 1 on bad
+ * input, a missing user or flag, or any failure.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await runCli(["migrate", "status"]));
+ * ```
+ */
+export async function runCli(args: string[], env?: Record<string, string>): Promise<number> {
+  const [command = "serve", ...rest] = args;
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  try {
+    const vars = env ??
+      await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+    return await dispatch(command, rest, vars);
+  } catch (error) {
+    if (isExpected(error)) {
+      console.error(`tusk ${command}: ${error.message}`);
+      return 1;
+    }
+    console.error(`tusk ${command}: unexpected error:`, error);
+    return 1;
+  }
+}
+
+async function dispatch(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<number> {
+  switch (command) {
+    case "serve":
+    case "dev":
+    case "worker":
+    case "scheduler": {
+      if (args[0] === "--help" || args[0] === "-h") {
+        console.log(HELP);
+        return 0;
+      }
+      if (args.length > 0) {
+        throw new UsageError(
+          `${command} takes no argument ${JSON.stringify(args[0])}; see: tusk --help`,
+        );
+      }
+      const config = loadConfig(env);
+      if (command === "worker" || command === "scheduler") {
+        await runRole(command, config, createLogger({ base: { role: command } }));
+      } else {
+        const dev = command === "dev";
+        await runServer(config, createLogger({ base: { role: "api" } }), {
+          migrate: dev,
+          work: dev,
+          schedule: dev,
+        });
+      }
+      return 0;
+    }
+    case "migrate":
+      return await migrateCommand(args, env);
+    case "users":
+      return await usersCommand(args, env);
+    case "flags":
+      return await flagsCommand(args, env);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}.\n\n${HELP}`);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Feature flags: anyone may list them; superusers create, change and delete.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { isUniqueViolation } from "../db/client.ts";
+import {
+  createFlag,
+  deleteFlag,
+  type FeatureFlag,
+  listFlags,
+  updateFlag,
+} from "../db/feature_flags.ts";
+import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
+import { HttpError } from "../lib/errors.ts";
+import { type AppDeps, newRouter } from "../lib/http.ts";
+import { BEARER, HttpErrorBody, json, jsonRequest, Message } from "./_schemas.ts";
+
+/** A flag's codename: a letter, then letters, digits, `_`, `.` or `-`; at most 100. */
+export const Codename = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,99}$/, {
+  message: "Use a letter, then letters, digits, _, . or - (at most 100 characters)",
+});
+
+const FlagPublic = z.object({
+  codename: z.string(),
+  is_active: z.boolean(),
+  label: z.string().nullable(),
+})
+  .openapi("FeatureFlagPublic");
+const FlagDetail = FlagPublic.extend({
+  description: z.string().nullable(),
+  updated_at: z.string().openapi({ format: "date-time" }),
+}).openapi("FeatureFlag");
+const FlagsPublic = z.object({ data: z.array(FlagPublic), count: z.number().int() }).openapi(
+  "FeatureFlagsPublic",
+);
+const FlagCreate = z.object({
+  codename: Codename,
+  is_active: z.boolean().default(false),
+  label: z.string().max(255).nullable().optional(),
+  description: z.string().max(2000).nullable().optional(),
+}).openapi("FeatureFlagCreate");
+const FlagUpdate = z.object({
+  is_active: z.boolean().optional(),
+  label: z.string().max(255).nullable().optional(),
+  description: z.string().max(2000).nullable().optional(),
+}).openapi("FeatureFlagUpdate");
+
+function detail(flag: FeatureFlag): z.infer<typeof FlagDetail> {
+  return { ...flag, updated_at: flag.updated_at.toISOString() };
+}
+
+/** `/flags/*`. */
+export function flagRoutes(deps: AppDeps) {
+  const { sql } = deps;
+  const router = newRouter();
+  const admin = [currentUser(deps), superuserOnly()];
+  const param = { params: z.object({ codename: z.string().max(100) }) };
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/flags",
+      tags: ["flags"],
+      summary: "Every feature flag and whether it is on",
+      responses: { 200: json(FlagsPublic, "Flags") },
+    }),
+    async (c) => {
+      const flags = await listFlags(sql);
+      const data = flags.map(({ codename, is_active, label }) => ({ codename, is_active, label }));
+      return c.json({ data, count: data.length }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/flags",
+      tags: ["flags"],
+      summary: "Create a flag (superuser)",
+      middleware: admin,
+      security: BEARER,
+      request: jsonRequest(FlagCreate),
+      responses: {
+        200: json(FlagDetail, "The new flag"),
+        409: json(HttpErrorBody, "Codename taken"),
+      },
+    }),
+    async (c) => {
+      try {
+        return c.json(detail(await createFlag(sql, c.req.valid("json"))), 200);
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          throw new HttpError(409, "A feature flag with this codename already exists");
+        }
+        throw error;
+      }
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "patch",
+      path: "/flags/{codename}",
+      tags: ["flags"],
+      summary: "Turn a flag on or off, or relabel it (superuser)",
+      middleware: admin,
+      security: BEARER,
+      request: { ...param, ...jsonRequest(FlagUpdate) },
+      responses: { 200: json(FlagDetail, "The flag"), 404: json(HttpErrorBody, "No such flag") },
+    }),
+    async (c) => {
+      const flag = await updateFlag(sql, c.req.valid("param").codename, c.req.valid("json"));
+      if (flag === undefined) throw new HttpError(404, "Feature flag not found");
+      return c.json(detail(flag), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "delete",
+      path: "/flags/{codename}",
+      tags: ["flags"],
+      summary: "Delete a flag; code reading it then sees it off (superuser)",
+      middleware: admin,
+      security: BEARER,
+      request: param,
+      responses: { 200: json(Message, "Deleted"), 404: json(HttpErrorBody, "No such flag") },
+    }),
+    async (c) => {
+      if (!(await deleteFlag(sql, c.req.valid("param").codename))) {
+        throw new HttpError(404, "Feature flag not found");
+      }
+      return c.json({ message: "Feature flag deleted successfully" }, 200);
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { TEST_SECRET } from "./_app.ts";
+import { migratedDatabase, type TestDatabase } from "./_db.ts";
+import { freePort, startTusk, waitForHttp } from "./_process.ts";
+
+/** Runs `tusk ARGS` against `db`; returns exit code and output. */
+async function tusk(db: TestDatabase, args: string[], input?: string) {
+  await using proc = startTusk(args, { DATABASE_URL: db.url, SECRET_KEY: TEST_SECRET }, { input });
+  const { code } = await proc.status;
+  return { code, out: proc.output() };
+}
+
+async function user(db: TestDatabase, email: string) {
+  const [row] = await db.sql`select * from users where lower(email) = lower(${email})`;
+  return row;
+}
+
+async function flag(db: TestDatabase, codename: string) {
+  const [row] = await db.sql`select * from feature_flags where codename = ${codename}`;
+  return row;
+}
+
+Deno.test("users create: --password, piped password, and every refusal", async () => {
+  await using db = await migratedDatabase();
+  const made = await tusk(db, [
+    "users",
+    "create",
+    "ada@example.com",
+    "--superuser",
+    "--full-name",
+    "Ada L",
+    "--password",
+    "analytical engine",
+  ]);
+  assert.equal(made.code, 0, made.out);
+  assert.match(made.out, /created superuser ada@example\.com/);
+  assert.equal((await user(db, "ada@example.com"))!.full_name, "Ada L");
+  assert.doesNotMatch(made.out, /analytical engine/, "the password is never printed");
+
+  const piped = await tusk(db, ["users", "create", "bob@example.com"], "piped password\n");
+  assert.equal(piped.code, 0, piped.out);
+  assert.equal((await user(db, "bob@example.com"))!.is_superuser, false);
+
+  for (
+    const [args, message] of [
+      [["users", "create", "ADA@example.com", "--password", "whatever123"], /already exists/],
+      [
+        ["users", "create", "not-an-email", "--password", "whatever123"],
+        /not a valid email address/,
+      ],
+      [["users", "create", "eve@example.com", "--password", "short"], /8 to 128 characters/],
+      [["users", "create", "eve@example.com", "--bogus"], /Unknown option '--bogus'/],
+      [["users", "create"], /missing argument/],
+      [["users", "frobnicate"], /unknown users command/],
+    ] as const
+  ) {
+    const r = await tusk(db, [...args]);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}`);
+    assert.match(r.out, message);
+    assert.doesNotMatch(r.out, /^\s+at /m, "no stack trace");
+  }
+  const empty = await tusk(db, ["users", "create", "eve@example.com"], "");
+  assert.equal(empty.code, 1);
+  assert.match(empty.out, /no password given/);
+  assert.equal(await user(db, "eve@example.com"), undefined, "nothing half-done");
+  const help = await tusk(db, ["users", "create", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /Usage: tusk users/);
+});
+
+Deno.test("users activate, deactivate, reset-password and list", async () => {
+  await using db = await migratedDatabase();
+  await tusk(db, [
+    "users",
+    "create",
+    "root@example.com",
+    "--superuser",
+    "--password",
+    "root password",
+  ]);
+  await tusk(db, ["users", "create", "carol@example.com", "--password", "carol password"]);
+
+  const off = await tusk(db, ["users", "deactivate", "carol@example.com"]);
+  assert.equal(off.code, 0, off.out);
+  const deactivated = await user(db, "carol@example.com");
+  assert.equal(deactivated!.is_active, false);
+  assert.equal((await tusk(db, ["users", "activate", "CAROL@example.com"])).code, 0);
+  assert.equal((await user(db, "carol@example.com"))!.is_active, true);
+
+  await db.sql`update users set is_active = false where email = 'carol@example.com'`;
+  const before = (await user(db, "carol@example.com"))!;
+  const reset = await tusk(db, ["users", "reset-password", "carol@example.com", "brand new pass"]);
+  assert.equal(reset.code, 0, reset.out);
+  const after = (await user(db, "carol@example.com"))!;
+  assert.equal(after.is_active, true, "reset-password re-activates");
+  assert.ok(after.token_version > before.token_version, "and revokes tokens");
+  assert.notEqual(after.hashed_password, before.hashed_password);
+
+  const last = await tusk(db, ["users", "deactivate", "root@example.com"]);
+  assert.equal(last.code, 1);
+  assert.match(last.out, /last active superuser/);
+  for (
+    const args of [["users", "activate", "ghost@example.com"], [
+      "users",
+      "reset-password",
+      "ghost@example.com",
+      "whatever123",
+    ]]
+  ) {
+    const r = await tusk(db, args);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /no user has the email ghost@example\.com/);
+  }
+  const list = await tusk(db, ["users", "list"]);
+  assert.equal(list.code, 0);
+  assert.match(list.out, /carol@example\.com .*yes/);
+  assert.match(list.out, /2 users/);
+});
+
+Deno.test("flags list, create, toggle, set and delete, with refusals", async () => {
+  await using db = await migratedDatabase();
+  const created = await tusk(db, ["flags", "create", "FF_NEW_UI", "--label", "New UI", "--active"]);
+  assert.equal(created.code, 0, created.out);
+  assert.equal((await flag(db, "FF_NEW_UI"))!.is_active, true);
+  assert.equal((await flag(db, "FF_NEW_UI"))!.label, "New UI");
+  assert.match((await tusk(db, ["flags", "toggle", "FF_NEW_UI"])).out, /FF_NEW_UI is off/);
+  assert.match((await tusk(db, ["flags", "set", "FF_NEW_UI", "on"])).out, /FF_NEW_UI is on/);
+  const list = await tusk(db, ["flags", "list"]);
+  assert.match(list.out, /FF_ENABLE_REGISTRATION\s+off/);
+  assert.match(list.out, /FF_NEW_UI\s+on\s+New UI/);
+  for (
+    const [args, message] of [
+      [["flags", "create", "FF_NEW_UI"], /already exists/],
+      [["flags", "create", "bad name!"], /not a valid flag codename/],
+      [["flags", "set", "FF_NEW_UI", "maybe"], /set takes on or off/],
+      [["flags", "toggle", "FF_GHOST"], /no flag is named FF_GHOST/],
+      [["flags", "set", "FF_GHOST", "off"], /no flag is named FF_GHOST/],
+      [["flags", "delete", "FF_GHOST"], /no flag is named FF_GHOST/],
+      [["flags"], /Usage: tusk flags/],
+    ] as const
+  ) {
+    const r = await tusk(db, [...args]);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}`);
+    assert.match(r.out, message);
+  }
+  assert.equal((await tusk(db, ["flags", "delete", "FF_NEW_UI"])).code, 0);
+  assert.equal(await flag(db, "FF_NEW_UI"), undefined);
+});
+
+/** Polls signup on a running server until it answers `status`; returns how long that took. */
+async function signupAnswers(port: number, status: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/users/signup`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        email: `${crypto.randomUUID()}@example.com`,
+        password: "password123",
+      }),
+    });
+    await res.body?.cancel();
+    if (res.status === status) return performance.now() - started;
+    if (performance.now() - started > 10_000) throw new Error(`signup never answered ${status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("a flag flipped by the CLI or by plain SQL reaches a running server within a second", async () => {
+  await using db = await migratedDatabase();
+  const port = freePort();
+  await using server = startTusk(["serve"], {
+    DATABASE_URL: db.url,
+    SECRET_KEY: TEST_SECRET,
+    PORT: String(port),
+  });
+  (await waitForHttp(`http://127.0.0.1:${port}/readyz`)).body?.cancel();
+  assert.ok(await signupAnswers(port, 403) < 1000, "closed at start");
+
+  const cli = await tusk(db, ["flags", "set", "FF_ENABLE_REGISTRATION", "on"]);
+  assert.equal(cli.code, 0, cli.out);
+  const viaCli = await signupAnswers(port, 200);
+  assert.ok(viaCli < 1000, `the server saw the CLI change after ${viaCli.toFixed(0)} ms`);
+
+  await db
+    .sql`update feature_flags set is_active = false where codename = 'FF_ENABLE_REGISTRATION'`;
+  const viaSql = await signupAnswers(port, 403);
+  assert.ok(viaSql < 1000, `the server saw the SQL change after ${viaSql.toFixed(0)} ms`);
+  server.kill("SIGTERM");
+  assert.equal((await server.status).code, 0);
+});
