@@ -9,6 +9,13 @@ import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import postgres from "postgres";
 import { type PgBinaries, pgBinaries, postgresOsUser, type RunAs } from "./_pg_binaries.ts";
+import {
+  OWNER_FILE,
+  processInfo,
+  readOwner,
+  removeStalePidFile,
+  runningPostmaster,
+} from "./_pg_process.ts";
 
 /** A running embedded server; `stop()` only stops it if this process started or adopted it. */
 export interface EmbeddedPostgres {
@@ -41,7 +48,6 @@ export class EmbeddedPostgresError extends Error {
 const APP_DATABASE = "tusk";
 const SUPERUSER = "postgres";
 const PASSWORD_FILE = "tusk_password";
-const OWNER_FILE = "tusk_owner.pid";
 const SERVER_LOG = "server.log";
 // initdb plus first start takes ~5 s here; generous for slow CI disks.
 const START_TIMEOUT_SECONDS = 90;
@@ -212,85 +218,6 @@ function portTaken(port: number) {
       `cannot start. Stop that program, set EMBEDDED_PG_PORT to a free port, or set ` +
       `DATABASE_URL to use an existing PostgreSQL server.`,
   );
-}
-
-/** The postmaster serving `dir`, if one is alive (pid file line 1 = pid, line 4 = port). */
-async function runningPostmaster(dir: string): Promise<{ pid: number; port: number } | undefined> {
-  const lines = await readPidFile(dir);
-  if (lines === undefined) return undefined;
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!(await isLivePostgres(pid))) return undefined;
-  return { pid, port };
-}
-
-/**
- * After a `kill -9` the pid file stays; if its pid now belongs to another
- * program, Postgres would refuse to start, so it goes.
- */
-async function removeStalePidFile(dir: string) {
-  const lines = await readPidFile(dir);
-  if (lines === undefined) return;
-  if (!(await isLivePostgres(Number(lines[0])))) {
-    await Deno.remove(join(dir, "postmaster.pid")).catch(() => {});
-  }
-}
-
-async function readPidFile(dir: string): Promise<string[] | undefined> {
-  try {
-    return (await Deno.readTextFile(join(dir, "postmaster.pid"))).split("\n");
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
-
-async function readOwner(dir: string): Promise<number | undefined> {
-  try {
-    const pid = Number((await Deno.readTextFile(join(dir, OWNER_FILE))).trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Whether `pid` is a running (not zombie) process. Asks `ps`, which works on
- * Linux and macOS and, unlike reading /proc, needs no extra Deno permission.
- */
-async function processInfo(pid: number): Promise<{ alive: boolean; command: string }> {
-  if (!Number.isInteger(pid) || pid <= 0) return { alive: false, command: "" };
-  try {
-    const { code, stdout } = await new Deno.Command("ps", {
-      args: ["-o", "stat=,args=", "-p", String(pid)],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const line = new TextDecoder().decode(stdout).trim();
-    if (code !== 0 || line === "") return { alive: false, command: "" };
-    const [state = "", ...command] = line.split(/\s+/);
-    // A zombie has exited; only its parent has not reaped it yet.
-    return { alive: !state.startsWith("Z"), command: command.join(" ") };
-  } catch {
-    // No ps on this system: fall back to signal 0, which cannot see zombies or reuse.
-    return { alive: isAlive(pid), command: "postgres" };
-  }
-}
-
-async function isLivePostgres(pid: number): Promise<boolean> {
-  const info = await processInfo(pid);
-  return info.alive && info.command.includes("postgres");
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch (error) {
-    // EPERM: alive but someone else's (e.g. the postgres OS user's when we are not root).
-    return error instanceof Deno.errors.PermissionDenied;
-  }
 }
 
 async function portAnswers(port: number): Promise<boolean> {
