@@ -17,7 +17,8 @@ export const sendEmail = defineJob({
     text: z.string(),
   }),
   policy: {
-    // About a day of backoff (10 s doubling to 30 min) before the dead-letter queue.
+    // About two hours of backoff (10 s doubling, capped at 30 min) before the dead-letter queue:
+    // long enough to ride out a mail provider's outage or a deploy of the relay.
     retryLimit: 10,
     retryDelay: 10,
     retryBackoff: true,
