@@ -25,6 +25,9 @@ export const sendEmail = defineJob({
     retryDelayMax: 1800,
     // A stuck SMTP conversation is abandoned and retried after two minutes.
     expireInSeconds: 120,
+    // Payloads hold rendered emails, and a recovery email holds a live reset link (stored nowhere
+    // else in clear): drop sent ones after an hour, when such a link has expired by default.
+    deleteAfterSeconds: 3600,
   },
   async handler({ to, subject, html, text }, { mailer }) {
     await mailer.send(to, { subject, html, text });

@@ -214,3 +214,10 @@ Deno.test("a job's policy priority applies unless the caller overrides it", asyn
   assert.equal((await job(db, a))!.priority, 7);
   assert.equal((await job(db, b))!.priority, 1);
 });
+
+Deno.test("sent emails (which can hold reset links) are kept for an hour, not pg-boss's week", async () => {
+  const { db } = await jobsApp();
+  await using _ = db;
+  const [queue] = await db.sql`select deletion_seconds from pgboss.queue where name = 'send-email'`;
+  assert.equal(queue!.deletion_seconds, 3600);
+});
