@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { createSql } from "../db/client.ts";
+import { createSql, databaseUrl } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
 import { createBoss, installJobs } from "../jobs/boss.ts";
 import { defineJob } from "../jobs/define.ts";
@@ -64,9 +64,7 @@ async function main() {
   const name = `tusk_bench_${crypto.randomUUID().slice(0, 8)}`;
   const admin = createSql(adminUrl, { role: "cli", poolSize: 1 });
   await admin.unsafe(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const dbUrl = url.toString();
+  const dbUrl = databaseUrl(adminUrl, name);
   const sql = createSql(dbUrl, { role: "cli", poolSize: 4 });
   try {
     await installJobs(dbUrl, [noop], log);

@@ -67,3 +67,17 @@ export async function ping(sql: Sql, timeoutMs = 2000): Promise<void> {
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "23505";
 }
+
+/**
+ * `url` pointing at another database on the same server.
+ *
+ * @example
+ * ```ts
+ * databaseUrl("postgres://u@h:5432/postgres", "tusk_t_1"); // postgres://u@h:5432/tusk_t_1
+ * ```
+ */
+export function databaseUrl(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./http.ts";
 import type { Logger } from "./logging.ts";
 import { RequestValidationError } from "./validation.ts";
 
@@ -44,8 +45,8 @@ const PG_ERRORS: Record<string, [ContentfulStatusCode, string]> = {
   "57014": [503, "The database took too long to answer; try again"],
 };
 
-function requestIdOf(c: Context): string | undefined {
-  return c.get("requestId" as never) as string | undefined;
+function requestIdOf(c: Context<AppEnv>): string | undefined {
+  return c.get("requestId");
 }
 
 /**
@@ -53,7 +54,7 @@ function requestIdOf(c: Context): string | undefined {
  * shapes; anything unexpected is logged with the request id and answered 500.
  */
 export function errorHandler(log: Logger) {
-  return function onError(error: Error, c: Context): Response {
+  return function onError(error: Error, c: Context<AppEnv>): Response {
     if (error instanceof HttpError) {
       return c.json({ detail: error.message }, error.status, error.headers);
     }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createSql, type Sql } from "../db/client.ts";
+import { createSql, databaseUrl, type Sql } from "../db/client.ts";
 
 /** A throwaway database; `await using` drops it. */
 export interface TestDatabase extends AsyncDisposable {
@@ -27,13 +27,6 @@ function settings(): { adminUrl: string; template: string } {
   return { adminUrl, template };
 }
 
-/** `url` with its database replaced by `database`. */
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
 async function create(template: string): Promise<TestDatabase> {
   const { adminUrl } = settings();
   const name = `tusk_t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
@@ -43,7 +36,7 @@ async function create(template: string): Promise<TestDatabase> {
   } finally {
     await admin.end();
   }
-  const url = withDatabase(adminUrl, name);
+  const url = databaseUrl(adminUrl, name);
   const sql = createSql(url, { role: "test", poolSize: 4 });
   const cleanups: (() => Promise<void> | void)[] = [];
   return {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createSql } from "../db/client.ts";
+import { createSql, databaseUrl } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
 import { installJobs } from "../jobs/boss.ts";
@@ -57,7 +57,7 @@ async function createTemplate(adminUrl: string, name: string) {
   } finally {
     await admin.end();
   }
-  const url = withDatabase(adminUrl, name);
+  const url = databaseUrl(adminUrl, name);
   const sql = createSql(url, { role: "test", poolSize: 1 });
   try {
     await migrateUp(sql, await loadMigrations());
@@ -124,12 +124,6 @@ async function coverageReport() {
   await Deno.remove("coverage/html", { recursive: true }).catch(() => {});
   await Deno.rename("coverage/raw/html", "coverage/html");
   console.log("coverage report: coverage/html/index.html");
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
 }
 
 function redact(url: string): string {

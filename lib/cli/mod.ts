@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../../config.ts";
 import { EmbeddedPostgresError } from "../../db/embedded.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { JobsNotInstalledError } from "../../jobs/boss.ts";
+import { HttpError } from "../errors.ts";
 import { withDotEnv } from "../dotenv.ts";
 import { createLogger } from "../logging.ts";
 import { runRole } from "../roles.ts";
@@ -32,7 +33,10 @@ Commands:
 Every command takes --help. Configuration comes from the environment and .env
 (see .env.example); without DATABASE_URL the embedded Postgres is used.`;
 
-/** Errors whose message is the whole story for the user: no stack trace. */
+/**
+ * Errors whose message is the whole story for the user: no stack trace. An
+ * HttpError here is an account rule (e.g. the last-superuser guard) speaking.
+ */
 function isExpected(error: unknown): error is Error {
   return [
     ConfigError,
@@ -42,6 +46,7 @@ function isExpected(error: unknown): error is Error {
     UsageError,
     CliError,
     JobsNotInstalledError,
+    HttpError,
   ]
     .some((kind) => error instanceof kind);
 }

@@ -6,7 +6,6 @@
 import { getUserByEmail, listUsers, type User } from "../../db/users.ts";
 import { Email, Password } from "../../routes/_schemas.ts";
 import { changeUser, EmailTakenError, registerUser } from "../accounts.ts";
-import { HttpError } from "../errors.ts";
 import { withDatabase } from "./_db.ts";
 import {
   CliError,
@@ -91,7 +90,7 @@ export async function usersCommand(args: string[], env: Record<string, string>):
       const email = validEmail(p.positionals[0]);
       return await withDatabase(env, async ({ sql }) => {
         const user = await existing(sql, email);
-        await guarded(() => changeUser(sql, user.id, { is_active: sub === "activate" }));
+        await changeUser(sql, user.id, { is_active: sub === "activate" });
         console.log(`${sub}d ${user.email}`);
         return 0;
       });
@@ -105,7 +104,7 @@ export async function usersCommand(args: string[], env: Record<string, string>):
       );
       return await withDatabase(env, async ({ sql }) => {
         const user = await existing(sql, email);
-        await guarded(() => changeUser(sql, user.id, { password, is_active: true }));
+        await changeUser(sql, user.id, { password, is_active: true });
         console.log(
           `password reset for ${user.email}; the user is active and older tokens are revoked`,
         );
@@ -134,15 +133,5 @@ export async function usersCommand(args: string[], env: Record<string, string>):
     }
     default:
       return subcommandFallback("users", sub, USAGE);
-  }
-}
-
-/** The account rules answer with HTTP errors; here they become CLI errors. */
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof HttpError) throw new CliError(error.message);
-    throw error;
   }
 }
