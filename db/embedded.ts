@@ -266,6 +266,9 @@ function run(
       ...(runAs ?? {}),
       // pg_ctl's child postgres must not hold our stdout, or callers piping us would hang.
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: a Ctrl-C to ours (often sent twice) must not kill the
+      // pg_ctl that is stopping Postgres for us during shutdown.
+      detached: true,
       env: { ...Deno.env.toObject(), LC_ALL: "C" },
     });
     let output = "";

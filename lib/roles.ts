@@ -11,7 +11,7 @@ import { JOBS } from "../jobs/registry.ts";
 import { startServices } from "./services.ts";
 import type { Logger } from "./logging.ts";
 import { requireMigrated } from "./server.ts";
-import { nextSignal } from "./signals.ts";
+import { listenForShutdown } from "./signals.ts";
 
 /**
  * Runs `role` until a signal. A worker stops fetching, lets running jobs
@@ -24,6 +24,8 @@ export async function runRole(
   log: Logger,
   jobs: AnyJob[] = JOBS,
 ): Promise<void> {
+  // Listening from the start: a signal during start-up still shuts down cleanly.
+  using signals = listenForShutdown({ log });
   const db = await openDatabase(config, { role, log });
   try {
     await requireMigrated(db);
@@ -37,7 +39,7 @@ export async function runRole(
       schedule: role === "scheduler",
     });
     log.info(`${role} ready`);
-    const signal = await nextSignal();
+    const signal = await signals.received;
     log.info("shutting down", { signal });
     await services.stop();
   } finally {

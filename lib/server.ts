@@ -14,7 +14,7 @@ import { JOBS } from "../jobs/registry.ts";
 import { ensureFirstSuperuser } from "./accounts.ts";
 import type { Logger } from "./logging.ts";
 import { startServices } from "./services.ts";
-import { nextSignal } from "./signals.ts";
+import { listenForShutdown, type ShutdownSignals } from "./signals.ts";
 
 /** Options for {@link runServer}. */
 export interface ServerOptions {
@@ -44,6 +44,8 @@ export async function runServer(
   log: Logger,
   options: ServerOptions = {},
 ): Promise<void> {
+  // Listening from the start: a signal during start-up still shuts down cleanly.
+  using signals = listenForShutdown({ log });
   const db = await openDatabase(config, { role: "api", log });
   try {
     const migrations = await loadMigrations();
@@ -73,7 +75,7 @@ export async function runServer(
     });
     try {
       const app = createApp({ config, sql: db.sql, migrations, log, mailer: services.mailer });
-      await serveUntilSignal(app, config, log);
+      await serveUntilSignal(app, config, log, signals);
     } finally {
       await services.stop();
     }
@@ -82,7 +84,12 @@ export async function runServer(
   }
 }
 
-async function serveUntilSignal(app: ReturnType<typeof createApp>, config: Config, log: Logger) {
+async function serveUntilSignal(
+  app: ReturnType<typeof createApp>,
+  config: Config,
+  log: Logger,
+  signals: ShutdownSignals,
+) {
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -101,7 +108,7 @@ async function serveUntilSignal(app: ReturnType<typeof createApp>, config: Confi
     throw error;
   }
 
-  const signal = await nextSignal();
+  const signal = await signals.received;
   log.info("shutting down", { signal, timeout_ms: config.shutdownTimeoutMs });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<"timeout">((resolve) => {

@@ -19,6 +19,7 @@ export const TEST_PERMISSIONS = [
 ];
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** A worker/scheduler entry that also registers the test jobs. */
 export const TEST_ROLE_ENTRY = fileURLToPath(
   new URL("./fixtures/tusk_with_test_jobs.ts", import.meta.url),
@@ -32,6 +33,8 @@ export interface TuskProcess extends AsyncDisposable {
   /** Resolves when `pattern` appears in the output; rejects on exit or timeout. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   kill(signal?: Deno.Signal): void;
+  /** Signals the whole process group, as a terminal's Ctrl-C or systemd does (`task` only). */
+  killGroup(signal: Deno.Signal): void;
   /** Exit status; resolves once. */
   status: Promise<Deno.CommandStatus>;
 }
@@ -44,6 +47,19 @@ export function freePort(): number {
   return port;
 }
 
+/** Options for {@link startTusk}. */
+export interface StartOptions {
+  /** Script to run instead of `main.ts`. */
+  entry?: string;
+  /** Written to standard input, which is then closed. */
+  input?: string;
+  /**
+   * Run `deno task <task> ...args` from the project root instead, as its own
+   * process group (through `setsid`), the way a terminal or systemd runs it.
+   */
+  task?: string;
+}
+
 /**
  * Spawns `deno run main.ts ...args` with only `env` (plus PATH and HOME), so
  * the developer's own `.env` and variables never leak into a test.
@@ -51,10 +67,14 @@ export function freePort(): number {
 export function startTusk(
   args: string[],
   env: Record<string, string>,
-  options: { entry?: string; input?: string } = {},
+  options: StartOptions = {},
 ): TuskProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...TEST_PERMISSIONS, options.entry ?? MAIN, ...args],
+  const [command, commandArgs] = options.task === undefined
+    ? [Deno.execPath(), ["run", ...TEST_PERMISSIONS, options.entry ?? MAIN, ...args]]
+    : ["setsid", [Deno.execPath(), "task", "--quiet", options.task, ...args]];
+  const child = new Deno.Command(command, {
+    args: commandArgs,
+    cwd: ROOT,
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/tmp",
@@ -123,10 +143,18 @@ export function startTusk(
         } catch { /* already gone */ }
       }
     },
+    killGroup(signal: Deno.Signal) {
+      if (options.task === undefined) throw new Error("killGroup() needs a task process");
+      try {
+        // setsid made the child a group leader: its pid is the group id.
+        Deno.kill(-child.pid, signal);
+      } catch { /* the group is gone */ }
+    },
     async [Symbol.asyncDispose]() {
       if (!exited) {
         try {
-          child.kill("SIGKILL");
+          if (options.task === undefined) child.kill("SIGKILL");
+          else Deno.kill(-child.pid, "SIGKILL");
         } catch { /* already gone */ }
       }
       await status;

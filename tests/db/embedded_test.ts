@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, startTusk, type TuskProcess, waitForHttp } from "../_process.ts";
+import {
+  freePort,
+  type StartOptions,
+  startTusk,
+  type TuskProcess,
+  waitForHttp,
+} from "../_process.ts";
 
 /** A temp home for one embedded cluster, and the env that points Tusk at it. */
 async function sandbox() {
@@ -64,8 +70,13 @@ async function waitUntil(check: () => boolean, timeoutMs = 15_000) {
   }
 }
 
-async function readyDev(env: Record<string, string>, apiPort: number): Promise<TuskProcess> {
-  const proc = startTusk(["dev"], env);
+async function readyDev(
+  env: Record<string, string>,
+  apiPort: number,
+  options: StartOptions = {},
+): Promise<TuskProcess> {
+  // `deno task dev` already names the command.
+  const proc = startTusk(options.task ? [] : ["dev"], env, options);
   try {
     const res = await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`, 200, 90_000);
     await res.body?.cancel();
@@ -87,6 +98,24 @@ Deno.test("embedded Postgres initialises, serves, and stops with the process", a
   assert.equal((await proc.status).code, 0, proc.output());
   assert.match(proc.output(), /embedded Postgres stopped/);
   assert.equal(alive(pid), false, "the postmaster outlived the process");
+});
+
+Deno.test("Ctrl-C on `deno task dev` (SIGINT to the group, twice) stops it and its Postgres", async () => {
+  await using box = await sandbox();
+  // `dev` itself is started by `deno task`, in its own process group, as in a terminal.
+  await using proc = await readyDev(box.env, box.apiPort, { task: "dev" });
+  const pid = await postmasterPid(box.pgDir);
+  assert.ok(pid && alive(pid));
+  // The terminal signals the group; `deno task` forwards it once more; and a second
+  // burst follows at once, as a duplicate Ctrl-C would.
+  proc.killGroup("SIGINT");
+  await new Promise((r) => setTimeout(r, 2));
+  proc.killGroup("SIGINT");
+  const status = await proc.status;
+  assert.equal(status.code, 0, proc.output());
+  assert.match(proc.output(), /embedded Postgres stopped/);
+  assert.equal((proc.output().match(/"shutting down"/g) ?? []).length, 1, proc.output());
+  assert.equal(alive(pid), false, "the postmaster outlived Ctrl-C");
 });
 
 Deno.test("embedded Postgres is adopted after its owner is killed with SIGKILL", async () => {

@@ -159,3 +159,32 @@ Deno.test("three schedulers over three minute ticks send exactly one job per tic
     "one job per tick, however many schedulers",
   );
 });
+
+Deno.test("`deno task start-worker`: SIGTERM to its process group, repeated, is one clean stop", async () => {
+  await using db = await jobsDatabase();
+  await using worker = startTusk([], roleEnv(db), { task: "start-worker" });
+  await worker.waitForOutput(/worker ready/, 30_000);
+  // systemd signals every process of the unit's group: deno task and the worker both.
+  worker.killGroup("SIGTERM");
+  await new Promise((r) => setTimeout(r, 2));
+  worker.killGroup("SIGTERM");
+  assert.equal((await worker.status).code, 0, worker.output());
+  assert.equal((worker.output().match(/"shutting down"/g) ?? []).length, 1, worker.output());
+  assert.doesNotMatch(worker.output(), /received again|forcing/);
+});
+
+Deno.test("a stuck shutdown: the second signal is absorbed with a warning, the third forces exit 130", async () => {
+  await using db = await jobsDatabase();
+  const id = (await slowEffect.delay({ key: "stuck", ms: 60_000 }))!;
+  await using worker = await startRole("worker", roleEnv(db, { WORKER_SHUTDOWN_TIMEOUT: "60" }));
+  await waitFor(async () => (await jobState(db, id)) === "active");
+  worker.kill("SIGTERM");
+  await worker.waitForOutput(/"shutting down"/);
+  await new Promise((r) => setTimeout(r, 400));
+  worker.kill("SIGTERM");
+  await worker.waitForOutput(/SIGTERM received again; still shutting down gracefully/);
+  await new Promise((r) => setTimeout(r, 400));
+  worker.kill("SIGINT");
+  assert.equal((await worker.status).code, 130, worker.output());
+  assert.match(worker.output(), /received 3 times; forcing the exit now/);
+});
