@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 
 /** Deployment environment; anything but `local` refuses placeholder secrets. */
@@ -22,7 +23,10 @@ export interface Config {
   frontendHost: string;
   /** `BACKEND_CORS_ORIGINS` plus `FRONTEND_HOST`, without trailing slashes. */
   corsOrigins: string[];
-  /** Unset means "start the embedded Postgres". */
+  /**
+   * `DATABASE_URL`, else one built from the template's `POSTGRES_*` variables;
+   * unset (only in `local`) means "start the embedded Postgres".
+   */
   databaseUrl: string | undefined;
   databasePoolSize: number;
   databaseStatementTimeoutMs: number;
@@ -42,10 +46,23 @@ export interface Config {
   emailTransport: "smtp" | "file" | "off";
   /** Where the `file` transport writes `.eml` and `.html` files. */
   emailsDir: string;
-  /** Proxies whose `X-Forwarded-For` we believe: IPs or IPv4 CIDRs, or `*`. */
+  /** Proxies whose `X-Forwarded-For` we believe: IPs or CIDRs (IPv4 or IPv6), or `*`. */
   trustedProxies: string[];
   host: string;
   port: number;
+  /** Lowest log level written. */
+  logLevel: "debug" | "info" | "warn" | "error";
+  /** Throttling limits; each counts per key within its window. */
+  throttle: {
+    /** Failed logins per account per 5 minutes. */
+    loginPerAccount: number;
+    /** Failed logins per client address per 15 minutes. */
+    loginPerClient: number;
+    /** Recovery emails per email address per hour. */
+    recoveryPerEmail: number;
+    /** Recovery requests per client address per hour. */
+    recoveryPerClient: number;
+  };
   /** Root of local state: embedded Postgres data, the generated local secret. */
   dataDir: string;
   embeddedPostgres: { dir: string; port: number };
@@ -184,6 +201,11 @@ const schema = z.object({
   ),
   BACKEND_CORS_ORIGINS: corsList,
   DATABASE_URL: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+  POSTGRES_SERVER: optionalText,
+  POSTGRES_PORT: integer("POSTGRES_PORT", 1, 65535, 5432),
+  POSTGRES_USER: optionalText,
+  POSTGRES_PASSWORD: optionalText,
+  POSTGRES_DB: optionalText,
   DATABASE_POOL_SIZE: integer("DATABASE_POOL_SIZE", 1, 1000, 10),
   DATABASE_STATEMENT_TIMEOUT_MS: integer("DATABASE_STATEMENT_TIMEOUT_MS", 0, 86_400_000, 30_000),
   FIRST_SUPERUSER: optionalText,
@@ -204,7 +226,7 @@ const schema = z.object({
   TRUSTED_PROXIES: optionalText.transform((raw, ctx) => {
     const entries = (raw ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
     for (const entry of entries) {
-      if (entry !== "*" && !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)) {
+      if (entry !== "*" && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
         ctx.addIssue({
           code: "custom",
           message: `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address, a CIDR or *`,
@@ -215,6 +237,15 @@ const schema = z.object({
   }),
   HOST: optionalText.transform((v) => v ?? "127.0.0.1"),
   PORT: integer("PORT", 0, 65535, 8000),
+  LOG_LEVEL: optionalText.pipe(
+    z.enum(["debug", "info", "warn", "error"], {
+      error: "LOG_LEVEL: expected debug, info, warn or error",
+    }).default("info"),
+  ),
+  LOGIN_LIMIT_PER_ACCOUNT: integer("LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000, 5),
+  LOGIN_LIMIT_PER_CLIENT: integer("LOGIN_LIMIT_PER_CLIENT", 1, 1_000_000, 20),
+  RECOVERY_EMAIL_LIMIT_PER_HOUR: integer("RECOVERY_EMAIL_LIMIT_PER_HOUR", 1, 1_000_000, 3),
+  RECOVERY_LIMIT_PER_HOUR: integer("RECOVERY_LIMIT_PER_HOUR", 1, 1_000_000, 10),
   TUSK_DATA_DIR: optionalText.transform((v) => v ?? ".data"),
   EMBEDDED_PG_DIR: optionalText,
   EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
@@ -230,8 +261,43 @@ const schema = z.object({
 
 type Parsed = z.infer<typeof schema>;
 
+const POSTGRES_PARTS = ["POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"];
+
+/**
+ * The FastAPI template's database settings: `DATABASE_URL` wins; without it,
+ * `POSTGRES_SERVER` and friends build one; without either, the embedded Postgres.
+ */
+function databaseUrlFrom(
+  e: Parsed,
+  env: Record<string, string | undefined>,
+  problems: string[],
+): string | undefined {
+  if (e.DATABASE_URL !== undefined) return e.DATABASE_URL;
+  if (e.POSTGRES_SERVER === undefined) {
+    const stray = POSTGRES_PARTS.filter((name) => (env[name] ?? "").trim() !== "");
+    if (stray.length > 0) {
+      problems.push(
+        `POSTGRES_SERVER: required with ${stray.join(", ")} (or set DATABASE_URL; ` +
+          `unset them all to use the embedded Postgres)`,
+      );
+    }
+    return undefined;
+  }
+  if (e.POSTGRES_USER === undefined) {
+    problems.push("POSTGRES_USER: required with POSTGRES_SERVER");
+    return undefined;
+  }
+  const url = new URL("postgresql://host");
+  url.hostname = e.POSTGRES_SERVER;
+  url.port = String(e.POSTGRES_PORT);
+  url.username = encodeURIComponent(e.POSTGRES_USER);
+  if (e.POSTGRES_PASSWORD) url.password = encodeURIComponent(e.POSTGRES_PASSWORD);
+  url.pathname = `/${encodeURIComponent(e.POSTGRES_DB ?? "")}`;
+  return url.toString().replace(/\/$/, "");
+}
+
 /** Secrets and passwords that must not be placeholders outside `local`. */
-function productionProblems(env: Parsed): string[] {
+function productionProblems(env: Parsed, databaseUrl: string | undefined): string[] {
   const problems: string[] = [];
   const secret = env.SECRET_KEY;
   if (secret === undefined) {
@@ -249,9 +315,15 @@ function productionProblems(env: Parsed): string[] {
       `FIRST_SUPERUSER_PASSWORD: the placeholder "${PLACEHOLDER}" is not allowed outside local`,
     );
   }
-  if (env.DATABASE_URL && decodeURIComponent(new URL(env.DATABASE_URL).password) === PLACEHOLDER) {
+  const source = env.DATABASE_URL === undefined ? "POSTGRES_PASSWORD" : "DATABASE_URL";
+  if (databaseUrl === undefined) {
     problems.push(
-      `DATABASE_URL: the placeholder password "${PLACEHOLDER}" is not allowed outside local`,
+      `DATABASE_URL: required when ENVIRONMENT=${env.ENVIRONMENT}; the embedded Postgres is ` +
+        `for local development only (or set POSTGRES_SERVER, POSTGRES_USER, ...)`,
+    );
+  } else if (decodeURIComponent(new URL(databaseUrl).password) === PLACEHOLDER) {
+    problems.push(
+      `${source}: the placeholder password "${PLACEHOLDER}" is not allowed outside local`,
     );
   }
   if (env.SMTP_PASSWORD === PLACEHOLDER) {
@@ -297,7 +369,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     }));
   }
   const e = result.data;
-  const problems = e.ENVIRONMENT === "local" ? [] : productionProblems(e);
+  const problems: string[] = [];
+  const databaseUrl = databaseUrlFrom(e, env, problems);
+  if (e.ENVIRONMENT !== "local") problems.push(...productionProblems(e, databaseUrl));
   if ((e.FIRST_SUPERUSER === undefined) !== (e.FIRST_SUPERUSER_PASSWORD === undefined)) {
     problems.push("FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD: set both or neither");
   }
@@ -323,7 +397,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     emailResetTokenExpireHours: e.EMAIL_RESET_TOKEN_EXPIRE_HOURS,
     frontendHost: e.FRONTEND_HOST,
     corsOrigins,
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     firstSuperuser: e.FIRST_SUPERUSER,
@@ -344,6 +418,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustedProxies: e.TRUSTED_PROXIES,
     host: e.HOST,
     port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    throttle: {
+      loginPerAccount: e.LOGIN_LIMIT_PER_ACCOUNT,
+      loginPerClient: e.LOGIN_LIMIT_PER_CLIENT,
+      recoveryPerEmail: e.RECOVERY_EMAIL_LIMIT_PER_HOUR,
+      recoveryPerClient: e.RECOVERY_LIMIT_PER_HOUR,
+    },
     dataDir: e.TUSK_DATA_DIR,
     embeddedPostgres: {
       dir: e.EMBEDDED_PG_DIR ?? join(e.TUSK_DATA_DIR, "postgres"),

@@ -57,7 +57,11 @@ Deno.test("loadConfig() refuses placeholder and short secrets outside local", ()
     /at least 32 bytes/,
   );
   assert.match(problems({ ENVIRONMENT: "production" })[0]!, /SECRET_KEY: required/);
-  const ok = loadConfig({ ENVIRONMENT: "production", SECRET_KEY: "k".repeat(32) });
+  const ok = loadConfig({
+    ENVIRONMENT: "production",
+    SECRET_KEY: "k".repeat(32),
+    DATABASE_URL: "postgres://app@db/app",
+  });
   assert.equal(ok.secretKey, "k".repeat(32));
 });
 
@@ -99,4 +103,77 @@ Deno.test("loadConfig() parses CORS origins as a list or JSON and adds FRONTEND_
 
 Deno.test("loadConfig() wants FIRST_SUPERUSER and its password together", () => {
   assert.match(problems({ SECRET_KEY: "x", FIRST_SUPERUSER: "a@b.c" })[0]!, /set both or neither/);
+});
+
+Deno.test("loadConfig() outside local needs a database: never the embedded one by surprise", () => {
+  for (const environment of ["staging", "production"]) {
+    const found = problems({ ENVIRONMENT: environment, SECRET_KEY: "k".repeat(32) });
+    assert.equal(found.length, 1, found.join("\n"));
+    assert.match(found[0]!, /DATABASE_URL: required when ENVIRONMENT=/);
+    assert.match(found[0]!, /embedded Postgres is for local development only/);
+  }
+  assert.equal(loadConfig({ SECRET_KEY: "x" }).databaseUrl, undefined, "local: embedded");
+});
+
+Deno.test("loadConfig() builds the database URL from the template's POSTGRES_* variables", () => {
+  const template = {
+    SECRET_KEY: "x",
+    POSTGRES_SERVER: "db.internal",
+    POSTGRES_PORT: "6543",
+    POSTGRES_USER: "app user",
+    POSTGRES_PASSWORD: "p@ss/w:rd#1",
+    POSTGRES_DB: "app",
+  };
+  const url = new URL(loadConfig(template).databaseUrl!);
+  assert.equal(url.hostname, "db.internal");
+  assert.equal(url.port, "6543");
+  assert.equal(decodeURIComponent(url.username), "app user");
+  assert.equal(decodeURIComponent(url.password), "p@ss/w:rd#1");
+  assert.equal(url.pathname, "/app");
+  assert.equal(
+    loadConfig({ ...template, DATABASE_URL: "postgres://u@elsewhere/db" }).databaseUrl,
+    "postgres://u@elsewhere/db",
+    "DATABASE_URL wins",
+  );
+  assert.equal(
+    loadConfig({ SECRET_KEY: "x", POSTGRES_SERVER: "h", POSTGRES_USER: "u" }).databaseUrl,
+    "postgresql://u@h:5432",
+    "port 5432 by default; no database name: the server's default for the user",
+  );
+  assert.match(problems({ SECRET_KEY: "x", POSTGRES_USER: "u" })[0]!, /POSTGRES_SERVER: required/);
+  assert.match(problems({ SECRET_KEY: "x", POSTGRES_SERVER: "h" })[0]!, /POSTGRES_USER: required/);
+  const production = problems({
+    ENVIRONMENT: "production",
+    SECRET_KEY: "k".repeat(32),
+    POSTGRES_SERVER: "db",
+    POSTGRES_USER: "app",
+    POSTGRES_PASSWORD: "changethis",
+  });
+  assert.deepEqual(production, [
+    'POSTGRES_PASSWORD: the placeholder password "changethis" is not allowed outside local',
+  ]);
+});
+
+Deno.test("loadConfig() reads LOG_LEVEL, throttle limits, and IPv6 trusted proxies", () => {
+  const config = loadConfig({
+    SECRET_KEY: "x",
+    LOG_LEVEL: "warn",
+    RECOVERY_LIMIT_PER_HOUR: "100",
+    TRUSTED_PROXIES: "fd00::/8, 10.0.0.0/8, ::1",
+  });
+  assert.equal(config.logLevel, "warn");
+  assert.equal(config.throttle.recoveryPerClient, 100);
+  assert.equal(config.throttle.recoveryPerEmail, 3);
+  assert.deepEqual(config.trustedProxies, ["fd00::/8", "10.0.0.0/8", "::1"]);
+  assert.equal(loadConfig({ SECRET_KEY: "x" }).logLevel, "info");
+  const found = problems({
+    SECRET_KEY: "x",
+    LOG_LEVEL: "loud",
+    LOGIN_LIMIT_PER_ACCOUNT: "0",
+    TRUSTED_PROXIES: "fd00::/200, example.com",
+  });
+  assert.equal(found.length, 4, found.join("\n"));
+  assert.match(found.join("\n"), /LOG_LEVEL: expected debug, info, warn or error/);
+  assert.match(found.join("\n"), /LOGIN_LIMIT_PER_ACCOUNT: expected an integer from 1/);
+  assert.match(found.join("\n"), /"fd00::\/200" is not an IP address/);
 });

@@ -5,33 +5,31 @@
  * @module
  */
 import type { Context } from "hono";
+import ipaddr from "ipaddr.js";
 
-function ipv4ToInt(ip: string): number | undefined {
-  const parts = ip.split(".");
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const part of parts) {
-    const v = Number(part);
-    if (!/^\d{1,3}$/.test(part) || v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+/** An address with IPv4-mapped IPv6 (`::ffff:10.0.0.1`) unwrapped, or undefined if invalid. */
+function parse(ip: string): Address | undefined {
+  return ipaddr.isValid(ip) ? ipaddr.process(ip) : undefined;
 }
 
-/** Whether `ip` matches an entry: `*`, an exact address, or an IPv4 CIDR. */
+function matches(addr: Address, entry: string): boolean {
+  if (entry === "*") return true;
+  if (!entry.includes("/")) return parse(entry)?.toNormalizedString() === addr.toNormalizedString();
+  if (!ipaddr.isValidCIDR(entry)) return false;
+  const range = ipaddr.parseCIDR(entry);
+  return addr.kind() === range[0].kind() && addr.match(range);
+}
+
+/**
+ * Whether `ip` matches an entry: `*`, an exact address, or a CIDR range, IPv4
+ * or IPv6 (`10.0.0.0/8`, `fd00::/8`).
+ */
 export function isTrusted(ip: string, trusted: string[]): boolean {
-  const bare = ip.replace(/^::ffff:/, "");
-  return trusted.some((entry) => {
-    if (entry === "*") return true;
-    const [base, bits] = entry.split("/");
-    if (bits === undefined) return base === bare || base === ip;
-    const addr = ipv4ToInt(bare);
-    const net = ipv4ToInt(base!);
-    const prefix = Number(bits);
-    if (addr === undefined || net === undefined || prefix > 32) return false;
-    const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-    return ((addr & mask) >>> 0) === ((net & mask) >>> 0);
-  });
+  const addr = parse(ip);
+  if (addr === undefined) return false;
+  return trusted.some((entry) => matches(addr, entry));
 }
 
 /**

@@ -15,12 +15,9 @@ import { hashPassword, verifyDummy, verifyPassword } from "../lib/auth/password.
 import {
   assertNotThrottled,
   consume,
-  LOGIN_PER_ACCOUNT,
-  LOGIN_PER_CLIENT,
   record,
-  RECOVERY_PER_CLIENT,
-  RECOVERY_PER_EMAIL,
   reset,
+  throttlePolicies,
 } from "../lib/auth/throttle.ts";
 import { clientAddress } from "../lib/client_address.ts";
 import { HttpError } from "../lib/errors.ts";
@@ -54,6 +51,7 @@ export function loginRoutes(deps: AppDeps) {
   const { sql, config } = deps;
   const router = newRouter();
   const auth = currentUser(deps);
+  const limits = throttlePolicies(config.throttle);
 
   /** A fresh reset token for `user`, rendered into the recovery email. */
   async function recoveryEmail(user: { id: string; email: string }) {
@@ -87,19 +85,19 @@ export function loginRoutes(deps: AppDeps) {
     async (c) => {
       const { username, password } = c.req.valid("form");
       const client = clientAddress(c, config.trustedProxies);
-      await assertNotThrottled(sql, LOGIN_PER_CLIENT, client, LOGIN_FAILURES);
-      await assertNotThrottled(sql, LOGIN_PER_ACCOUNT, username, LOGIN_FAILURES);
+      await assertNotThrottled(sql, limits.loginPerClient, client, LOGIN_FAILURES);
+      await assertNotThrottled(sql, limits.loginPerAccount, username, LOGIN_FAILURES);
       const user = await getUserByEmail(sql, username);
       const verdict = user ? await verifyPassword(password, user.hashed_password) : undefined;
       // Unknown email: spend a real verification's time so timing says nothing.
       if (user === undefined) await verifyDummy(password);
       if (user === undefined || !verdict?.ok) {
-        await record(sql, LOGIN_PER_ACCOUNT, username);
-        await record(sql, LOGIN_PER_CLIENT, client);
+        await record(sql, limits.loginPerAccount, username);
+        await record(sql, limits.loginPerClient, client);
         throw new HttpError(400, "Incorrect email or password");
       }
       if (!user.is_active) throw new HttpError(400, "Inactive user");
-      await reset(sql, LOGIN_PER_ACCOUNT, username);
+      await reset(sql, limits.loginPerAccount, username);
       if (verdict.needsRehash) {
         await updateUser(sql, user.id, { hashed_password: await hashPassword(password) });
       }
@@ -141,11 +139,11 @@ export function loginRoutes(deps: AppDeps) {
       const { email } = c.req.valid("param");
       await consume(
         sql,
-        RECOVERY_PER_CLIENT,
+        limits.recoveryPerClient,
         clientAddress(c, config.trustedProxies),
         "recovery requests",
       );
-      await consume(sql, RECOVERY_PER_EMAIL, email, "recovery requests");
+      await consume(sql, limits.recoveryPerEmail, email, "recovery requests");
       const user = await getUserByEmail(sql, email);
       if (user !== undefined) {
         const message = await recoveryEmail(user);

@@ -31,6 +31,54 @@ Deno.test("bad configuration ends with one message naming every variable, exit 1
   assert.doesNotMatch(out, NO_STACK);
 });
 
+Deno.test("production or staging without DATABASE_URL exits 1 and starts no embedded Postgres", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tusk-prod-" });
+  try {
+    for (const environment of ["production", "staging"]) {
+      for (const command of ["serve", "worker", "migrate"]) {
+        await using proc = startTusk([command], {
+          ENVIRONMENT: environment,
+          SECRET_KEY: TEST_SECRET,
+          TUSK_DATA_DIR: dir,
+          PORT: String(freePort()),
+        });
+        assert.equal((await proc.status).code, 1, proc.output());
+        assert.match(proc.output(), /DATABASE_URL: required when ENVIRONMENT=/);
+        assert.doesNotMatch(proc.output(), /initialising embedded|starting embedded/);
+        assert.doesNotMatch(proc.output(), NO_STACK);
+      }
+    }
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), [], "nothing was initialised");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the template's POSTGRES_* variables reach the database; LOG_LEVEL quiets the log", async () => {
+  await using db = await migratedDatabase();
+  const url = new URL(db.url);
+  const port = freePort();
+  await using proc = startTusk(["serve"], {
+    POSTGRES_SERVER: url.hostname,
+    POSTGRES_PORT: url.port,
+    POSTGRES_USER: decodeURIComponent(url.username),
+    POSTGRES_PASSWORD: decodeURIComponent(url.password),
+    POSTGRES_DB: url.pathname.slice(1),
+    PORT: String(port),
+    SECRET_KEY: TEST_SECRET,
+    LOG_LEVEL: "warn",
+  });
+  const ready = await waitForHttp(`http://127.0.0.1:${port}/readyz`);
+  assert.deepEqual(await ready.json(), { status: "ready" });
+  const [row] = await db.sql`
+    select count(*)::int as n from pg_stat_activity
+    where datname = ${db.name} and application_name like 'tusk%'`;
+  assert.ok(row!.n > 0, "the server is connected to the database the variables name");
+  proc.kill("SIGTERM");
+  assert.equal((await proc.status).code, 0, proc.output());
+  assert.doesNotMatch(proc.output(), /"level":"info"/);
+});
+
 Deno.test("an unknown command is a usage error, exit 1", async () => {
   await using proc = startTusk(["frobnicate"], {});
   assert.equal((await proc.status).code, 1);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Config } from "../../config.ts";
 import type { Sql } from "../../db/client.ts";
 import { clear, hit, peek } from "../../db/rate_limits.ts";
 import { HttpError } from "../errors.ts";
@@ -15,21 +16,36 @@ export interface Policy {
   windowSeconds: number;
 }
 
+/** The throttling policies, with their limits from {@link Config} (`throttle`). */
+export interface Policies {
+  loginPerAccount: Policy;
+  loginPerClient: Policy;
+  recoveryPerEmail: Policy;
+  recoveryPerClient: Policy;
+}
+
 /**
- * Failed logins per account. The window is short on purpose: an attacker who
- * hammers a victim's email locks it for 5 minutes at most, not for good.
+ * The policies for `limits`. Windows are fixed: the failed-login window per
+ * account is short on purpose, so an attacker who hammers a victim's email
+ * locks it for 5 minutes at most, not for good; the client window catches one
+ * client trying many accounts; recovery windows keep a mailbox from flooding.
  */
-export const LOGIN_PER_ACCOUNT: Policy = { name: "login:account", limit: 5, windowSeconds: 300 };
-/** Failed logins per client address: catches one client trying many accounts. */
-export const LOGIN_PER_CLIENT: Policy = { name: "login:client", limit: 20, windowSeconds: 900 };
-/** Recovery emails per address: a mailbox is not flooded. */
-export const RECOVERY_PER_EMAIL: Policy = { name: "recovery:email", limit: 3, windowSeconds: 3600 };
-/** Recovery requests per client address. */
-export const RECOVERY_PER_CLIENT: Policy = {
-  name: "recovery:client",
-  limit: 10,
-  windowSeconds: 3600,
-};
+export function throttlePolicies(limits: Config["throttle"]): Policies {
+  return {
+    loginPerAccount: { name: "login:account", limit: limits.loginPerAccount, windowSeconds: 300 },
+    loginPerClient: { name: "login:client", limit: limits.loginPerClient, windowSeconds: 900 },
+    recoveryPerEmail: {
+      name: "recovery:email",
+      limit: limits.recoveryPerEmail,
+      windowSeconds: 3600,
+    },
+    recoveryPerClient: {
+      name: "recovery:client",
+      limit: limits.recoveryPerClient,
+      windowSeconds: 3600,
+    },
+  };
+}
 
 function keyOf(policy: Policy, subject: string): string {
   return `${policy.name}:${subject.toLowerCase()}`;

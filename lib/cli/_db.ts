@@ -9,8 +9,11 @@ import { type Database, openDatabase } from "../../db/database.ts";
 import { createLogger, type Logger } from "../logging.ts";
 
 /** Plain progress lines for humans at a terminal, on stderr. */
-export function cliLogger(): Logger {
-  return createLogger({ write: (line) => console.error(JSON.parse(line).msg) });
+export function cliLogger(config?: Config): Logger {
+  return createLogger({
+    level: config?.logLevel,
+    write: (line) => console.error(JSON.parse(line).msg),
+  });
 }
 
 /** Runs `work` with an open database; a running `deno task dev` keeps its embedded server. */
@@ -19,7 +22,7 @@ export async function withDatabase<T>(
   work: (db: Database, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(env);
-  const db = await openDatabase(config, { role: "cli", log: cliLogger() });
+  const db = await openDatabase(config, { role: "cli", log: cliLogger(config) });
   try {
     return await work(db, config);
   } finally {

@@ -101,10 +101,12 @@ async function dispatch(
       }
       const config = loadConfig(env);
       if (command === "worker" || command === "scheduler") {
-        await runRole(command, config, createLogger({ base: { role: command } }));
+        const log = createLogger({ level: config.logLevel, base: { role: command } });
+        await runRole(command, config, log);
       } else {
         const dev = command === "dev";
-        await runServer(config, createLogger({ base: { role: "api" } }), {
+        const log = createLogger({ level: config.logLevel, base: { role: "api" } });
+        await runServer(config, log, {
           migrate: dev,
           work: dev,
           schedule: dev,

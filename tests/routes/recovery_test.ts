@@ -5,11 +5,11 @@ import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
 
 /** An app whose emails land as files in a temp folder, sent by an in-process worker. */
-async function appWithMailbox() {
+async function appWithMailbox(env: Record<string, string> = {}) {
   const db = await migratedDatabase();
   const dir = await Deno.makeTempDir({ prefix: "tusk-mail-" });
   const { app } = await testApp(db, {
-    env: { EMAIL_TRANSPORT: "file", EMAILS_DIR: dir },
+    env: { EMAIL_TRANSPORT: "file", EMAILS_DIR: dir, ...env },
     work: true,
   });
   async function read(): Promise<string[]> {
@@ -212,6 +212,28 @@ Deno.test("recovery requests are throttled per email and per client with Retry-A
   await fromClient.body?.cancel();
 });
 
+Deno.test("RECOVERY_EMAIL_LIMIT_PER_HOUR and RECOVERY_LIMIT_PER_HOUR set the recovery limits", async () => {
+  await using box = await appWithMailbox({
+    RECOVERY_EMAIL_LIMIT_PER_HOUR: "5",
+    RECOVERY_LIMIT_PER_HOUR: "12",
+  });
+  const { email } = await makeUser(box.db.sql);
+  const statuses = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await recover(box.app, email, `10.0.2.${i}`);
+    statuses.push(res.status);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429], "5 per email, not the default 3");
+  const perClient = [];
+  for (let i = 0; i < 13; i++) {
+    const res = await recover(box.app, `other${i}@example.com`, "10.9.9.8");
+    perClient.push(res.status);
+    await res.body?.cancel();
+  }
+  assert.equal(perClient.indexOf(429), 12, "12 per client, not the default 10");
+});
+
 Deno.test("the recovery HTML preview is for superusers and names unknown users", async () => {
   await using box = await appWithMailbox();
   const admin = await makeUser(box.db.sql, { superuser: true });
@@ -283,11 +305,35 @@ Deno.test("failed logins are throttled per account and per client, reset by succ
   assert.equal((await attempt(other.email, other.password, "10.7.7.8")).status, 200);
 });
 
+Deno.test("LOGIN_LIMIT_PER_ACCOUNT and LOGIN_LIMIT_PER_CLIENT set the login limits", async () => {
+  await using db = await migratedDatabase();
+  const { app } = await testApp(db, {
+    env: { LOGIN_LIMIT_PER_ACCOUNT: "2", LOGIN_LIMIT_PER_CLIENT: "3" },
+  });
+  const victim = await makeUser(db.sql);
+  const attempt = async (username: string, from: string) => {
+    const res = await app.request("/api/v1/login/access-token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ username, password: "wrong password" }),
+    }, { remoteAddr: { hostname: from } });
+    await res.body?.cancel();
+    return res.status;
+  };
+  const perAccount = [];
+  for (let i = 0; i < 3; i++) perAccount.push(await attempt(victim.email, `10.3.0.${i}`));
+  assert.deepEqual(perAccount, [400, 400, 429]);
+  const perClient = [];
+  for (let i = 0; i < 4; i++) perClient.push(await attempt(`guess${i}@example.com`, "10.3.1.1"));
+  assert.deepEqual(perClient, [400, 400, 400, 429]);
+});
+
 Deno.test("X-Forwarded-For counts only behind a trusted proxy", async () => {
   await using db = await migratedDatabase();
   const trusted = await testApp(db, { env: { TRUSTED_PROXIES: "127.0.0.1,10.0.0.0/8" } });
   const untrusted = await testApp(db);
-  const attempt = async (app: typeof trusted.app, forwardedFor: string) => {
+  const ipv6 = await testApp(db, { env: { TRUSTED_PROXIES: "fd00::/8" } });
+  const attempt = async (app: typeof trusted.app, forwardedFor: string, peer = "127.0.0.1") => {
     const res = await app.request("/api/v1/login/access-token", {
       method: "POST",
       headers: {
@@ -298,14 +344,19 @@ Deno.test("X-Forwarded-For counts only behind a trusted proxy", async () => {
         username: `x${crypto.randomUUID()}@example.com`,
         password: "wrong password",
       }),
-    }, { remoteAddr: { hostname: "127.0.0.1" } });
+    }, { remoteAddr: { hostname: peer } });
     await res.body?.cancel();
   };
   await attempt(trusted.app, "203.0.113.9, 10.1.2.3");
   await attempt(untrusted.app, "198.51.100.7");
+  await attempt(ipv6.app, "2001:db8::42, fd12::7", "fd00::1");
   const keys =
     (await db.sql`select key from rate_limits where key like 'login:client:%' order by key`).map((
       r,
     ) => r.key);
-  assert.deepEqual(keys, ["login:client:127.0.0.1", "login:client:203.0.113.9"]);
+  assert.deepEqual(keys, [
+    "login:client:127.0.0.1",
+    "login:client:2001:db8::42",
+    "login:client:203.0.113.9",
+  ]);
 });
