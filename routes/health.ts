@@ -21,6 +21,7 @@ export function healthRoutes(deps: AppDeps) {
       method: "get",
       path: "/healthz",
       tags: ["health"],
+      operationId: "health-liveness",
       summary: "Liveness: 200 while the process serves",
       responses: {
         200: { description: "Alive", content: { "application/json": { schema: Status } } },
@@ -34,6 +35,7 @@ export function healthRoutes(deps: AppDeps) {
       method: "get",
       path: "/readyz",
       tags: ["health"],
+      operationId: "health-readiness",
       summary: "Readiness: Postgres answers and no migration is pending",
       responses: {
         200: { description: "Ready", content: { "application/json": { schema: Status } } },
@@ -52,6 +54,7 @@ export function healthRoutes(deps: AppDeps) {
       method: "get",
       path: "/utils/health-check",
       tags: ["utils"],
+      operationId: "utils-health_check",
       summary: "Health check",
       responses: {
         200: {

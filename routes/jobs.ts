@@ -86,6 +86,7 @@ export function jobRoutes(deps: AppDeps) {
       method: "get",
       path: "/jobs/queue-info",
       tags: ["jobs"],
+      operationId: "jobs-read_queue_info",
       summary: "Every queue: counts by state, oldest waiting job's age, schedules (superuser)",
       middleware: admin,
       security: BEARER,
@@ -102,6 +103,7 @@ export function jobRoutes(deps: AppDeps) {
       method: "get",
       path: "/jobs/{job_id}/status",
       tags: ["jobs"],
+      operationId: "jobs-read_job_status",
       summary: "One job, in whatever queue it is (superuser)",
       middleware: admin,
       security: BEARER,
@@ -118,6 +120,7 @@ export function jobRoutes(deps: AppDeps) {
         method: "post",
         path: `/jobs/{job_id}/${action}`,
         tags: ["jobs"],
+        operationId: `jobs-${action}_job`,
         summary: action === "retry"
           ? "Queue a failed or cancelled job again (superuser)"
           : "Cancel a waiting or running job (superuser)",

@@ -69,6 +69,7 @@ export function loginRoutes(deps: AppDeps) {
       method: "post",
       path: "/login/access-token",
       tags: ["login"],
+      operationId: "login-login_access_token",
       summary: "OAuth2 password login: an access token for later requests",
       request: {
         body: {
@@ -115,6 +116,7 @@ export function loginRoutes(deps: AppDeps) {
       method: "post",
       path: "/login/test-token",
       tags: ["login"],
+      operationId: "login-test_token",
       summary: "Test an access token",
       middleware: [auth],
       security: BEARER,
@@ -128,6 +130,7 @@ export function loginRoutes(deps: AppDeps) {
       method: "post",
       path: "/password-recovery/{email}",
       tags: ["login"],
+      operationId: "login-recover_password",
       summary: "Email a password reset link (same answer whether or not the email exists)",
       request: { params: z.object({ email: z.string().min(1).max(255) }) },
       responses: {
@@ -159,6 +162,7 @@ export function loginRoutes(deps: AppDeps) {
       method: "post",
       path: "/reset-password",
       tags: ["login"],
+      operationId: "login-reset_password",
       summary: "Set a new password with a reset token",
       request: {
         body: { required: true, content: { "application/json": { schema: NewPassword } } },
@@ -180,6 +184,7 @@ export function loginRoutes(deps: AppDeps) {
       method: "post",
       path: "/password-recovery-html-content/{email}",
       tags: ["login"],
+      operationId: "login-recover_password_html_content",
       summary: "Preview the password recovery email (superuser)",
       middleware: [auth, superuserOnly()],
       security: BEARER,

@@ -26,6 +26,7 @@ export function privateRoutes(deps: AppDeps) {
       method: "post",
       path: "/private/users",
       tags: ["private"],
+      operationId: "private-create_user",
       summary: "Create a user without authentication (ENVIRONMENT=local only)",
       request: {
         body: { required: true, content: { "application/json": { schema: PrivateUserCreate } } },

@@ -19,6 +19,7 @@ export function utilsRoutes(deps: AppDeps) {
       method: "post",
       path: "/utils/test-email",
       tags: ["utils"],
+      operationId: "utils-test_email",
       summary: "Send a test email through the queue (superuser)",
       middleware: [currentUser(deps), superuserOnly()],
       security: BEARER,
