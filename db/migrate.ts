@@ -5,21 +5,16 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Sql, Tx } from "./client.ts";
+import { label, type Migration, MigrationError } from "./migration_files.ts";
 
-/** One migration file pair, as found on disk. */
-export interface Migration {
-  version: number;
-  name: string;
-  /** File name of the up script, e.g. `0001_users_items.sql`. */
-  file: string;
-  up: string;
-  down: string | undefined;
-  /** Hex SHA-256 of `up`. */
-  checksum: string;
-}
+export {
+  loadMigrations,
+  type Migration,
+  MigrationError,
+  MIGRATIONS_DIR,
+  newMigration,
+} from "./migration_files.ts";
 
 /** A row of the migrations table. */
 export interface AppliedMigration {
@@ -36,74 +31,31 @@ export interface MigrationStatus {
   pending: Migration[];
 }
 
-/** A migration problem the operator must fix; the message says how. */
-export class MigrationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "MigrationError";
-  }
+/** One line of `migrate:status`: a file, an applied row, or both. */
+export interface MigrationEntry {
+  version: number;
+  name: string;
+  /** The file on disk; undefined for `unknown`. */
+  file: string | undefined;
+  /**
+   * `applied`; `pending`; `edited` (applied, but the file changed since);
+   * `unknown` (applied, but no such file here).
+   */
+  state: "applied" | "pending" | "edited" | "unknown";
+  applied_at: Date | undefined;
+  duration_ms: number | undefined;
 }
 
-/** The folder shipped with the code (works in `deno compile` with `--include migrations`). */
-export const MIGRATIONS_DIR: string = fileURLToPath(new URL("../migrations/", import.meta.url));
+/** What {@link migrateDown} and {@link migrateRedo} did. */
+export interface Reverted {
+  migration: Migration;
+  /** The file had changed since it was applied; the files on disk were used. */
+  edited: boolean;
+}
 
 const TABLE = "tusk_migrations";
 // One lock id for every migrator of every process; hashtext keeps it readable in pg_locks.
 const LOCK_KEY = "tusk:migrations";
-const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+?)(\.down)?\.sql$/;
-
-/**
- * Reads and validates every migration in `dir`, ordered by version.
- *
- * @example
- * ```ts
- * const migrations = await loadMigrations(MIGRATIONS_DIR);
- * ```
- */
-export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
-  const ups = new Map<number, { name: string; file: string; up: string }>();
-  const downs = new Map<number, { name: string; sql: string }>();
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isFile || !entry.name.endsWith(".sql")) continue;
-    const match = FILE_PATTERN.exec(entry.name);
-    if (!match) {
-      throw new MigrationError(
-        `${entry.name} in ${dir} is not named NNNN_name.sql (four digits, lower-case name). ` +
-          `Rename it, or create migrations with: deno task migrate:new NAME`,
-      );
-    }
-    const version = Number(match[1]);
-    const name = match[2]!;
-    const text = await Deno.readTextFile(join(dir, entry.name));
-    const target = match[3] ? downs : ups;
-    if (target.has(version)) {
-      throw new MigrationError(
-        `Two migration files in ${dir} share the number ${match[1]}; renumber one of them`,
-      );
-    }
-    if (match[3]) downs.set(version, { name, sql: text });
-    else ups.set(version, { name, file: entry.name, up: text });
-  }
-  for (const [version, down] of downs) {
-    if (ups.get(version)?.name !== down.name) {
-      throw new MigrationError(
-        `${String(version).padStart(4, "0")}_${down.name}.down.sql has no matching up file`,
-      );
-    }
-  }
-  const migrations: Migration[] = [];
-  for (const [version, { name, file, up }] of ups) {
-    migrations.push({
-      version,
-      name,
-      file,
-      up,
-      down: downs.get(version)?.sql,
-      checksum: await sha256(up),
-    });
-  }
-  return migrations.sort((a, b) => a.version - b.version);
-}
 
 /**
  * Applies every pending migration, each in its own transaction, and returns
@@ -120,13 +72,7 @@ export async function migrateUp(sql: Sql, migrations: Migration[]): Promise<Migr
       const known = new Set(applied.map((a) => a.version));
       const pending = migrations.find((m) => !known.has(m.version));
       if (pending === undefined) return undefined;
-      const started = performance.now();
-      await runScript(tx, pending, pending.up);
-      const duration = Math.round(performance.now() - started);
-      await tx`
-        insert into ${tx(TABLE)} (version, name, checksum, duration_ms)
-        values (${pending.version}, ${pending.name}, ${pending.checksum}, ${duration})
-      `;
+      await apply(tx, pending);
       return pending;
     });
     if (next === undefined) return done;
@@ -134,65 +80,89 @@ export async function migrateUp(sql: Sql, migrations: Migration[]): Promise<Migr
   }
 }
 
-/** Reverts the latest applied migration with its down file and returns it. */
-export async function migrateDown(sql: Sql, migrations: Migration[]): Promise<Migration> {
+/**
+ * Reverts the latest applied migration with the `.down.sql` on disk. The
+ * latest one may have been edited since it was applied (the local "apply,
+ * tweak, redo" loop): `edited` says so. Earlier edits are still refused.
+ */
+export async function migrateDown(sql: Sql, migrations: Migration[]): Promise<Reverted> {
+  await ensureTable(sql);
+  return await sql.begin(async (tx) => (await revertLatest(tx, migrations)));
+}
+
+/**
+ * Reverts the latest applied migration and applies its file again, in one
+ * transaction: if the new version fails, the old one stays applied.
+ */
+export async function migrateRedo(sql: Sql, migrations: Migration[]): Promise<Reverted> {
   await ensureTable(sql);
   return await sql.begin(async (tx) => {
-    await lock(tx);
-    const applied = await appliedRows(tx);
-    verify(applied, migrations);
-    const latest = applied.at(-1);
-    if (latest === undefined) {
-      throw new MigrationError("No migration is applied; nothing to revert");
-    }
-    const migration = migrations.find((m) => m.version === latest.version)!;
-    if (migration.down === undefined) {
-      throw new MigrationError(
-        `${migration.file} has no down file (${label(migration)}.down.sql), so it cannot be ` +
-          `reverted automatically. Write one, or revert by hand in a new migration`,
-      );
-    }
-    await runScript(tx, migration, migration.down, ".down.sql");
-    await tx`delete from ${tx(TABLE)} where version = ${migration.version}`;
-    return migration;
+    const reverted = await revertLatest(tx, migrations);
+    await apply(tx, reverted.migration);
+    return reverted;
   });
+}
+
+async function revertLatest(tx: Tx, migrations: Migration[]): Promise<Reverted> {
+  await lock(tx);
+  const applied = await appliedRows(tx);
+  const latest = applied.at(-1);
+  if (latest === undefined) {
+    throw new MigrationError("No migration is applied; nothing to revert");
+  }
+  const migration = verify(applied, migrations, { allowEditedLatest: true }).at(-1)!;
+  if (migration.down === undefined) {
+    throw new MigrationError(
+      `${migration.file} has no down file (${label(migration)}.down.sql), so it cannot be ` +
+        `reverted automatically. Write one, or revert by hand in a new migration`,
+    );
+  }
+  await runScript(tx, migration, migration.down, ".down.sql");
+  await tx`delete from ${tx(TABLE)} where version = ${migration.version}`;
+  return { migration, edited: migration.checksum !== latest.checksum };
+}
+
+/**
+ * Every migration known to the files or the database, with its state; never
+ * throws for edited or unknown ones (that is what it shows).
+ */
+export async function inspectMigrations(
+  sql: Sql,
+  migrations: Migration[],
+): Promise<MigrationEntry[]> {
+  const applied = await appliedIfAny(sql);
+  const rows = new Map(applied.map((a) => [a.version, a]));
+  const entries: MigrationEntry[] = migrations.map((m) => {
+    const row = rows.get(m.version);
+    rows.delete(m.version);
+    const state = row === undefined
+      ? "pending"
+      : row.name !== m.name
+      ? "unknown"
+      : row.checksum === m.checksum
+      ? "applied"
+      : "edited";
+    return {
+      version: m.version,
+      name: row?.name ?? m.name,
+      file: state === "unknown" ? undefined : m.file,
+      state,
+      applied_at: row?.applied_at,
+      duration_ms: row?.duration_ms,
+    };
+  });
+  for (const row of rows.values()) {
+    entries.push({ ...row, file: undefined, state: "unknown" });
+  }
+  return entries.sort((a, b) => a.version - b.version);
 }
 
 /** Applied and pending migrations; throws {@link MigrationError} on unknown or edited ones. */
 export async function migrationStatus(sql: Sql, migrations: Migration[]): Promise<MigrationStatus> {
-  const [exists] = await sql`select to_regclass(${TABLE}) is not null as ok`;
-  const applied = exists?.ok ? await appliedRows(sql) : [];
+  const applied = await appliedIfAny(sql);
   verify(applied, migrations);
   const known = new Set(applied.map((a) => a.version));
   return { applied, pending: migrations.filter((m) => !known.has(m.version)) };
-}
-
-/**
- * Creates the next-numbered empty migration in `dir` and returns its path.
- *
- * @example
- * ```ts
- * await newMigration(MIGRATIONS_DIR, "add_tags"); // migrations/0002_add_tags.sql
- * ```
- */
-export async function newMigration(dir: string, name: string): Promise<string> {
-  if (!/^[a-z][a-z0-9_]*$/.test(name)) {
-    throw new MigrationError(
-      `Migration name ${JSON.stringify(name)} must be lower-case letters, digits and _ ` +
-        `(starting with a letter), e.g. add_tags`,
-    );
-  }
-  const existing = await loadMigrations(dir);
-  const version = (existing.at(-1)?.version ?? 0) + 1;
-  if (version > 9999) throw new MigrationError("Migration numbers are exhausted (9999)");
-  const file = join(dir, `${String(version).padStart(4, "0")}_${name}.sql`);
-  await Deno.writeTextFile(
-    file,
-    `-- ${name}: runs once, in a transaction, and is never edited after it lands.\n` +
-      `-- To make it revertible, add ${String(version).padStart(4, "0")}_${name}.down.sql.\n\n`,
-    { createNew: true },
-  );
-  return file;
 }
 
 async function ensureTable(sql: Sql) {
@@ -211,6 +181,22 @@ async function ensureTable(sql: Sql) {
   });
 }
 
+/** Runs `migration`'s up script and records it. */
+async function apply(tx: Tx, migration: Migration) {
+  const started = performance.now();
+  await runScript(tx, migration, migration.up);
+  const duration = Math.round(performance.now() - started);
+  await tx`
+    insert into ${tx(TABLE)} (version, name, checksum, duration_ms)
+    values (${migration.version}, ${migration.name}, ${migration.checksum}, ${duration})
+  `;
+}
+
+async function appliedIfAny(sql: Sql): Promise<AppliedMigration[]> {
+  const [exists] = await sql`select to_regclass(${TABLE}) is not null as ok`;
+  return exists?.ok ? await appliedRows(sql) : [];
+}
+
 async function lock(tx: Tx) {
   await tx`select pg_advisory_xact_lock(hashtext(${LOCK_KEY}))`;
 }
@@ -222,10 +208,18 @@ async function appliedRows(sql: Sql | Tx): Promise<AppliedMigration[]> {
   `;
 }
 
-/** Refuses a database that has migrations this code does not know, or edited ones. */
-function verify(applied: AppliedMigration[], migrations: Migration[]) {
+/**
+ * Refuses a database that has migrations this code does not know, or edited
+ * ones (the latest may be edited with `allowEditedLatest`); returns the files
+ * of the applied rows.
+ */
+function verify(
+  applied: AppliedMigration[],
+  migrations: Migration[],
+  options: { allowEditedLatest?: boolean } = {},
+): Migration[] {
   const byVersion = new Map(migrations.map((m) => [m.version, m]));
-  for (const row of applied) {
+  return applied.map((row, i) => {
     const migration = byVersion.get(row.version);
     if (migration === undefined || migration.name !== row.name) {
       throw new MigrationError(
@@ -234,15 +228,18 @@ function verify(applied: AppliedMigration[], migrations: Migration[]) {
           `migration with the code that has it (deno task migrate:down)`,
       );
     }
-    if (migration.checksum !== row.checksum) {
+    const latest = i === applied.length - 1;
+    if (migration.checksum !== row.checksum && !(latest && options.allowEditedLatest)) {
       throw new MigrationError(
         `Migration ${migration.file} was edited after it was applied (its checksum changed). ` +
           `Applied migrations are never edited: restore the file (git checkout -- ` +
           `migrations/${migration.file}) and put the change in a new migration ` +
-          `(deno task migrate:new NAME)`,
+          `(deno task migrate:new NAME). While developing, the latest migration can be ` +
+          `re-applied with deno task migrate:redo`,
       );
     }
-  }
+    return migration;
+  });
 }
 
 async function runScript(tx: Tx, migration: Migration, script: string, suffix = ".sql") {
@@ -261,13 +258,4 @@ async function runScript(tx: Tx, migration: Migration, script: string, suffix = 
 
 function lineOf(text: string, position: number): number {
   return text.slice(0, position).split("\n").length;
-}
-
-function label(m: { version: number; name: string }): string {
-  return `${String(m.version).padStart(4, "0")}_${m.name}`;
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

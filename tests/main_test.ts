@@ -208,6 +208,31 @@ Deno.test("migrate status, down and up work from the command line", async () => 
     assert.equal((await proc.status).code, 0, proc.output());
     assert.match(proc.output(), new RegExp(`applied ${latest}\\n1 applied`));
   }
+  // Edited since applied (as a developer tweaking the latest file would): status shows it,
+  // down and redo still work and say so.
+  await db.sql`update tusk_migrations set checksum = 'before-the-edit' where version = (
+    select max(version) from tusk_migrations)`;
+  {
+    await using proc = startTusk(["migrate", "status"], env);
+    assert.equal((await proc.status).code, 0, proc.output());
+    assert.match(
+      proc.output(),
+      new RegExp(`edited   ${latest} .*file changed since it was applied`),
+    );
+  }
+  {
+    await using proc = startTusk(["migrate", "redo"], env);
+    assert.equal((await proc.status).code, 0, proc.output());
+    assert.match(
+      proc.output(),
+      new RegExp(`redone ${latest}\nnote: .*changed since it was applied`),
+    );
+  }
+  {
+    await using proc = startTusk(["migrate", "status"], env);
+    await proc.status;
+    assert.match(proc.output(), new RegExp(`applied  ${latest}`), "recorded as it is now");
+  }
   {
     await using proc = startTusk(["migrate", "sideways"], env);
     assert.equal((await proc.status).code, 1);

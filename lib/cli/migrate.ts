@@ -1,15 +1,18 @@
 /**
- * `tusk migrate [up|down|status|new NAME]`.
+ * `tusk migrate [up|down|redo|status|new NAME]`.
  *
  * @module
  */
 import {
+  inspectMigrations,
   loadMigrations,
   migrateDown,
+  migrateRedo,
   migrateUp,
+  type MigrationEntry,
   MIGRATIONS_DIR,
-  migrationStatus,
   newMigration,
+  type Reverted,
 } from "../../db/migrate.ts";
 import { installJobs } from "../../jobs/boss.ts";
 import { JOBS } from "../../jobs/registry.ts";
@@ -21,9 +24,32 @@ const USAGE = `Usage: tusk migrate [command]
 
 Commands:
   up (default)   apply pending migrations, install the job queues, create the first superuser
-  status         list applied and pending migrations
-  down           revert the latest migration (needs its .down.sql)
+  status         list migrations: applied, pending, edited since applied, unknown to this code
+  down           revert the latest migration with its .down.sql (as the file is now)
+  redo           down, then up again, for the latest migration, in one transaction
   new NAME       create the next-numbered migration file`;
+
+const STATE_NOTES: Record<MigrationEntry["state"], string> = {
+  applied: "",
+  pending: "",
+  edited: "  (file changed since it was applied: restore it, or if it is the latest, migrate redo)",
+  unknown: "  (no such file here: applied by other code)",
+};
+
+function statusLine(entry: MigrationEntry): string {
+  const when = entry.applied_at === undefined
+    ? ""
+    : `  ${entry.applied_at.toISOString()}  ${entry.duration_ms} ms`;
+  const name = entry.file ?? `${String(entry.version).padStart(4, "0")}_${entry.name}`;
+  return `${entry.state.padEnd(8)} ${name}${when}${STATE_NOTES[entry.state]}`;
+}
+
+function revertedLines(verb: string, { migration, edited }: Reverted): string {
+  const note = edited
+    ? `\nnote: ${migration.file} changed since it was applied; used the files as they are now`
+    : "";
+  return `${verb} ${migration.file}${note}`;
+}
 
 /** Runs `tusk migrate ARGS`; returns the exit code. */
 export async function migrateCommand(args: string[], env: Record<string, string>): Promise<number> {
@@ -40,9 +66,10 @@ export async function migrateCommand(args: string[], env: Record<string, string>
     console.log(`created ${await newMigration(MIGRATIONS_DIR, name)}`);
     return 0;
   }
-  if (!["up", "down", "status"].includes(sub)) {
+  if (!["up", "down", "redo", "status"].includes(sub)) {
     throw new UsageError(
-      `unknown migrate command ${JSON.stringify(sub)}; use up, down, status or new\n\n${USAGE}`,
+      `unknown migrate command ${JSON.stringify(sub)}; use up, down, redo, status or new` +
+        `\n\n${USAGE}`,
     );
   }
   if (rest.length > 0) {
@@ -58,16 +85,13 @@ export async function migrateCommand(args: string[], env: Record<string, string>
       console.log("job queues installed");
       await ensureFirstSuperuser(db.sql, config, cliLogger());
     } else if (sub === "down") {
-      const reverted = await migrateDown(db.sql, migrations);
-      console.log(`reverted ${reverted.file}`);
+      console.log(revertedLines("reverted", await migrateDown(db.sql, migrations)));
+    } else if (sub === "redo") {
+      console.log(revertedLines("redone", await migrateRedo(db.sql, migrations)));
     } else {
-      const status = await migrationStatus(db.sql, migrations);
-      for (const a of status.applied) {
-        const file = migrations.find((m) => m.version === a.version)!.file;
-        console.log(`applied  ${file}  ${a.applied_at.toISOString()}  ${a.duration_ms} ms`);
-      }
-      for (const p of status.pending) console.log(`pending  ${p.file}`);
-      if (status.applied.length + status.pending.length === 0) console.log("no migrations");
+      const entries = await inspectMigrations(db.sql, migrations);
+      for (const entry of entries) console.log(statusLine(entry));
+      if (entries.length === 0) console.log("no migrations");
     }
     return 0;
   });

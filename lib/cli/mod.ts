@@ -25,7 +25,7 @@ Commands:
   dev                   migrate, then run API + worker + scheduler in one process
   worker                run the job worker (WORKER_CONCURRENCY, WORKER_BATCH_SIZE)
   scheduler             keep cron schedules in step with code and run the cron clock
-  migrate [up|status|down|new NAME]
+  migrate [up|status|down|redo|new NAME]
                         database migrations (see: tusk migrate --help)
   users <command>       create, activate, deactivate, reset-password, list
   flags <command>       list, create, toggle, set, delete

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createSql } from "../../db/client.ts";
 import {
+  inspectMigrations,
   loadMigrations,
   migrateDown,
+  migrateRedo,
   migrateUp,
   MigrationError,
   migrationStatus,
@@ -129,7 +131,8 @@ Deno.test("migrateDown() reverts the latest migration and migrateUp() re-applies
   const migrations = await loadMigrations(files.dir);
   await migrateUp(db.sql, migrations);
   const reverted = await migrateDown(db.sql, migrations);
-  assert.equal(reverted.file, "0002_more.sql");
+  assert.equal(reverted.migration.file, "0002_more.sql");
+  assert.equal(reverted.edited, false);
   const columns = await db.sql`
     select column_name from information_schema.columns where table_name = 'things' order by 1`;
   assert.deepEqual(columns.map((c) => c.column_name), ["id"]);
@@ -190,4 +193,76 @@ Deno.test("newMigration() creates the next-numbered file and validates the name"
   await assert.rejects(() => newMigration(files.dir, "Add Tags"), /must be lower-case/);
   const next = await newMigration(files.dir, "second");
   assert.match(next, /0004_second\.sql$/);
+});
+
+async function columns(sql: ReturnType<typeof createSql>, table: string): Promise<string[]> {
+  const rows = await sql`
+    select column_name from information_schema.columns where table_name = ${table} order by 1`;
+  return rows.map((c) => c.column_name);
+}
+
+Deno.test("inspectMigrations() shows applied, pending, edited and unknown without throwing", async () => {
+  await using db = await emptyDatabase();
+  await using files = await migrationsDir(BASIC);
+  assert.deepEqual(
+    (await inspectMigrations(db.sql, await loadMigrations(files.dir))).map((e) => e.state),
+    ["pending", "pending"],
+    "works before the migrations table exists",
+  );
+  await migrateUp(db.sql, await loadMigrations(files.dir));
+  await db.sql`insert into tusk_migrations (version, name, checksum, duration_ms)
+    values (7, 'from_elsewhere', 'x', 1)`;
+  await files.write("0001_things.sql", "create table things (id bigint primary key);");
+  await files.write("0003_later.sql", "select 1;");
+  const entries = await inspectMigrations(db.sql, await loadMigrations(files.dir));
+  assert.deepEqual(entries.map((e) => [e.version, e.state, e.file ?? e.name]), [
+    [1, "edited", "0001_things.sql"],
+    [2, "applied", "0002_more.sql"],
+    [3, "pending", "0003_later.sql"],
+    [7, "unknown", "from_elsewhere"],
+  ]);
+  assert.ok(entries[0]!.applied_at instanceof Date);
+});
+
+Deno.test("migrateDown() reverts an edited latest migration with the files on disk; earlier edits are refused", async () => {
+  await using db = await emptyDatabase();
+  await using files = await migrationsDir(BASIC);
+  await migrateUp(db.sql, await loadMigrations(files.dir));
+  await files.write("0002_more.sql", "alter table things add column title text;");
+  await files.write("0002_more.down.sql", "alter table things drop column name;");
+  const reverted = await migrateDown(db.sql, await loadMigrations(files.dir));
+  assert.equal(reverted.migration.file, "0002_more.sql");
+  assert.equal(reverted.edited, true);
+  assert.deepEqual(await columns(db.sql, "things"), ["id"]);
+  // Applied again, as edited; now edit the earlier one: down refuses.
+  await migrateUp(db.sql, await loadMigrations(files.dir));
+  await files.write("0001_things.sql", "create table things (id bigint primary key);");
+  const earlierEdited = await loadMigrations(files.dir);
+  await assert.rejects(
+    () => migrateDown(db.sql, earlierEdited),
+    /0001_things\.sql was edited after it was applied/,
+  );
+});
+
+Deno.test("migrateRedo() re-applies the edited latest migration; a failing redo changes nothing", async () => {
+  await using db = await emptyDatabase();
+  await using files = await migrationsDir(BASIC);
+  await migrateUp(db.sql, await loadMigrations(files.dir));
+  await files.write("0002_more.sql", "alter table things add column title text;");
+  await files.write("0002_more.down.sql", "alter table things drop column title;");
+  // The database still has `name`: the down file on disk no longer matches it.
+  const mismatched = await loadMigrations(files.dir);
+  await assert.rejects(() => migrateRedo(db.sql, mismatched), /0002_more\.down\.sql failed/);
+  assert.deepEqual(await columns(db.sql, "things"), ["id", "name"], "rolled back whole");
+  await files.write("0002_more.down.sql", "alter table things drop column name;");
+  const redone = await migrateRedo(db.sql, await loadMigrations(files.dir));
+  assert.equal(redone.edited, true);
+  assert.deepEqual(await columns(db.sql, "things"), ["id", "title"]);
+  const status = await migrationStatus(db.sql, await loadMigrations(files.dir));
+  assert.deepEqual(status.pending, [], "recorded with the new checksum: nothing is edited now");
+  await files.write("0002_more.down.sql", "alter table things drop column title;");
+  await files.write("0002_more.sql", "alter table things add column title text; select 1/0;");
+  const failing = await loadMigrations(files.dir);
+  await assert.rejects(() => migrateRedo(db.sql, failing), /division by zero/);
+  assert.deepEqual(await columns(db.sql, "things"), ["id", "title"], "the old version stays");
 });
