@@ -15,6 +15,7 @@ import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts"
 import { createBoss, installJobs } from "../jobs/boss.ts";
 import { defineJob } from "../jobs/define.ts";
 import { startWorker } from "../jobs/worker.ts";
+import { withDotEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
 import { createMailer } from "../emails/mailer.ts";
 import { loadConfig } from "../config.ts";
@@ -56,7 +57,8 @@ function percentile(xs: number[], p: number): number {
 
 async function main() {
   let embedded: EmbeddedPostgres | undefined;
-  let adminUrl = Deno.env.get("DATABASE_URL");
+  const env = await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+  let adminUrl = env.DATABASE_URL;
   if (!adminUrl) {
     embedded = await startEmbeddedPostgres({ dir: ".data/bench-postgres", port: 54350 });
     adminUrl = embedded.adminUrl;

@@ -1,13 +1,19 @@
 /**
  * Reads a `.env` file into a record, so every task works with or without one.
- * Real environment variables win over the file, as with python-dotenv.
+ * Real environment variables win over the file, as with python-dotenv and
+ * Deno's own `--env-file`.
+ *
+ * Not `--env-file` itself: it warns on every start when the file is absent,
+ * and a flag in `deno.json` cannot follow `TUSK_ENV_FILE`.
  *
  * @module
  */
+import { parseEnv } from "node:util";
 
 /**
- * Parses `KEY=value` lines: `#` comments, an optional `export ` prefix, and
- * single- or double-quoted values (double quotes understand `\n`).
+ * Parses `.env` text with the runtime's built-in parser (the one behind
+ * `--env-file`): `#` comments, `export ` prefixes, single, double and back
+ * quotes, multi-line quoted values, `\n` in double quotes.
  *
  * @example
  * ```ts
@@ -16,20 +22,8 @@
  */
 export function parseDotEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    let value = match[2]!;
-    const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.lastIndexOf(quote) > 0) {
-      value = value.slice(1, value.lastIndexOf(quote));
-      if (quote === '"') value = value.replace(/\\n/g, "\n").replace(/\\"/g, '"');
-    } else {
-      value = value.replace(/\s+#.*$/, "");
-    }
-    env[match[1]!] = value;
+  for (const [key, value] of Object.entries(parseEnv(text))) {
+    if (value !== undefined) env[key] = value;
   }
   return env;
 }

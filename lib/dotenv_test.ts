@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseDotEnv, withDotEnv } from "./dotenv.ts";
 
-Deno.test("parseDotEnv() reads comments, export, quotes and inline comments", () => {
+Deno.test("parseDotEnv() reads comments, export, quotes, inline comments and multi-line values", () => {
   const env = parseDotEnv(
     [
       "# comment",
@@ -11,6 +11,10 @@ Deno.test("parseDotEnv() reads comments, export, quotes and inline comments", ()
       "TRAIL=value # note",
       "EMPTY=",
       "not a line",
+      'KEY="-----BEGIN KEY-----',
+      "abc",
+      '-----END KEY-----"',
+      "AFTER=still read",
     ].join("\n"),
   );
   assert.deepEqual(env, {
@@ -19,6 +23,8 @@ Deno.test("parseDotEnv() reads comments, export, quotes and inline comments", ()
     MULTI: "one\ntwo",
     TRAIL: "value",
     EMPTY: "",
+    KEY: "-----BEGIN KEY-----\nabc\n-----END KEY-----",
+    AFTER: "still read",
   });
 });
 

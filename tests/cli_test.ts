@@ -189,3 +189,29 @@ Deno.test("a flag flipped by the CLI or by plain SQL reaches a running server wi
   server.kill("SIGTERM");
   assert.equal((await server.status).code, 0);
 });
+
+Deno.test("db url prints the configured database; db psql runs psql on it and passes its exit code", async () => {
+  await using db = await migratedDatabase();
+  const url = await tusk(db, ["db", "url"]);
+  assert.equal(url.code, 0, url.out);
+  assert.equal(url.out.trim(), db.url);
+  const query = await tusk(db, ["db", "psql", "-tAc", "select current_database()"]);
+  assert.equal(query.code, 0, query.out);
+  assert.equal(query.out.trim(), db.name);
+  const failing = await tusk(db, ["db", "psql", "-v", "ON_ERROR_STOP=1", "-c", "select nope"]);
+  assert.notEqual(failing.code, 0, "psql's failure is the command's");
+  const unknown = await tusk(db, ["db", "dump"]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.out, /unknown db command "dump"; use url or psql/);
+});
+
+Deno.test("db psql without psql installed says what to install, exit 1", async () => {
+  await using db = await migratedDatabase();
+  await using proc = startTusk(["db", "psql"], {
+    DATABASE_URL: db.url,
+    SECRET_KEY: TEST_SECRET,
+    PATH: "/nonexistent",
+  });
+  assert.equal((await proc.status).code, 1);
+  assert.match(proc.output(), /psql is not installed\. Install the PostgreSQL client/);
+});

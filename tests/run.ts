@@ -12,6 +12,7 @@ import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts"
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
+import { withDotEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
 import { TEST_PERMISSIONS } from "./_process.ts";
 
@@ -22,7 +23,10 @@ const TEST_PG_PORT = 54330;
 async function main(): Promise<number> {
   const coverage = Deno.args.includes("--coverage");
   const targets = Deno.args.filter((a) => a !== "--coverage");
-  const external = Deno.env.get("DATABASE_URL");
+  // `.env` too (the real environment wins), like every other task; only the runner's own
+  // settings are read from it: the tests themselves never see the developer's variables.
+  const env = await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+  const external = env.DATABASE_URL;
   let embedded: EmbeddedPostgres | undefined;
   let adminUrl: string;
   if (external) {
@@ -30,8 +34,8 @@ async function main(): Promise<number> {
     console.log(`tests: using the PostgreSQL server in DATABASE_URL (${redact(external)})`);
   } else {
     embedded = await startEmbeddedPostgres({
-      dir: Deno.env.get("TEST_PG_DIR") ?? TEST_PG_DIR,
-      port: Number(Deno.env.get("TEST_PG_PORT") ?? TEST_PG_PORT),
+      dir: env.TEST_PG_DIR ?? TEST_PG_DIR,
+      port: Number(env.TEST_PG_PORT ?? TEST_PG_PORT),
       log: (m) => console.log(`tests: ${m}`),
     });
     adminUrl = embedded.adminUrl;

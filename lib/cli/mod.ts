@@ -14,6 +14,7 @@ import { createLogger } from "../logging.ts";
 import { runRole } from "../roles.ts";
 import { runServer, StartupError } from "../server.ts";
 import { CliError, UsageError } from "./_io.ts";
+import { dbCommand } from "./db.ts";
 import { flagsCommand } from "./flags.ts";
 import { migrateCommand } from "./migrate.ts";
 import { usersCommand } from "./users.ts";
@@ -29,6 +30,7 @@ Commands:
                         database migrations (see: tusk migrate --help)
   users <command>       create, activate, deactivate, reset-password, list
   flags <command>       list, create, toggle, set, delete
+  db url | db psql      print the database URL, or open psql on it
 
 Every command takes --help. Configuration comes from the environment and .env
 (see .env.example); without DATABASE_URL the embedded Postgres is used.`;
@@ -120,6 +122,8 @@ async function dispatch(
       return await usersCommand(args, env);
     case "flags":
       return await flagsCommand(args, env);
+    case "db":
+      return await dbCommand(args, env);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}.\n\n${HELP}`);
   }

@@ -231,6 +231,20 @@ Deno.test("a second process uses the running embedded Postgres and leaves it run
     assert.match(cli.output(), /using the running embedded Postgres/);
     assert.doesNotMatch(cli.output(), /embedded Postgres stopped/);
   }
+  {
+    await using url = startTusk(["db", "url"], box.env);
+    assert.equal((await url.status).code, 0, url.output());
+    assert.match(
+      url.output(),
+      new RegExp(`^postgres://postgres:[^@]+@127\\.0\\.0\\.1:${box.pgPort}/tusk$`, "m"),
+    );
+    assert.doesNotMatch(url.output(), /stops again/, "dev keeps it running");
+  }
+  {
+    await using psql = startTusk(["db", "psql", "-tAc", "select count(*) from users"], box.env);
+    assert.equal((await psql.status).code, 0, psql.output());
+    assert.match(psql.output(), /^0$/m, "psql reached the migrated application database");
+  }
   assert.equal(await postmasterPid(box.pgDir), pid);
   const res = await fetch(`http://127.0.0.1:${box.apiPort}/readyz`);
   assert.equal(res.status, 200);
