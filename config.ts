@@ -261,6 +261,9 @@ const schema = z.object({
 
 type Parsed = z.infer<typeof schema>;
 
+/** Every environment variable {@link loadConfig} reads (the README documents each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 const POSTGRES_PARTS = ["POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"];
 
 /**
