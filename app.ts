@@ -10,10 +10,11 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./lib/errors.ts";
 import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
-import { accessLog, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
+import { accessLog, historyContext, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
 import { docsRoutes, OPENAPI_PATH } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { historyRoutes } from "./routes/history.ts";
 import { itemRoutes } from "./routes/items.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { loginRoutes } from "./routes/login.ts";
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.use(requestId());
   app.use(accessLog(log));
+  app.use(historyContext(deps.sql));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
   app.use(cors({
     origin: config.corsOrigins,
@@ -68,6 +70,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", utilsRoutes(deps));
   api.route("/", jobRoutes(deps));
   api.route("/", flagRoutes(deps));
+  api.route("/", historyRoutes(deps));
   if (config.environment === "local") api.route("/", privateRoutes(deps));
 
   app.route("/", health.root);

@@ -52,6 +52,8 @@ export interface Config {
   port: number;
   /** Lowest log level written. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Audit history events older than this many days are deleted hourly; undefined keeps all. */
+  historyRetentionDays: number | undefined;
   /** Throttling limits; each counts per key within its window. */
   throttle: {
     /** Failed logins per account per 5 minutes. */
@@ -242,6 +244,8 @@ const schema = z.object({
       error: "LOG_LEVEL: expected debug, info, warn or error",
     }).default("info"),
   ),
+  // Unset: 0, read as "keep forever" (an explicit 0 is refused by the range).
+  HISTORY_RETENTION_DAYS: integer("HISTORY_RETENTION_DAYS", 1, 36_500, 0),
   LOGIN_LIMIT_PER_ACCOUNT: integer("LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000, 5),
   LOGIN_LIMIT_PER_CLIENT: integer("LOGIN_LIMIT_PER_CLIENT", 1, 1_000_000, 20),
   RECOVERY_EMAIL_LIMIT_PER_HOUR: integer("RECOVERY_EMAIL_LIMIT_PER_HOUR", 1, 1_000_000, 3),
@@ -422,6 +426,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    historyRetentionDays: e.HISTORY_RETENTION_DAYS || undefined,
     throttle: {
       loginPerAccount: e.LOGIN_LIMIT_PER_ACCOUNT,
       loginPerClient: e.LOGIN_LIMIT_PER_CLIENT,

@@ -5,6 +5,7 @@
  * @module
  */
 import postgres from "postgres";
+import { historyAware } from "./history_context.ts";
 
 /** A postgres.js pool or transaction handle. */
 export type Sql = postgres.Sql;
@@ -24,7 +25,9 @@ export interface ClientOptions {
 }
 
 /**
- * Creates the process's pool. Connections open lazily on first query.
+ * Creates the process's pool, history-aware (see `history_context.ts`), so
+ * writes made in a request, job or command carry their context to the audit
+ * triggers. Connections open lazily on first query.
  *
  * @example
  * ```ts
@@ -34,7 +37,7 @@ export interface ClientOptions {
  * ```
  */
 export function createSql(url: string, options: ClientOptions): Sql {
-  return postgres(url, {
+  return historyAware(postgres(url, {
     max: options.poolSize ?? 10,
     // Recycle idle connections so a quiet process does not pin server slots.
     idle_timeout: 60,
@@ -44,7 +47,7 @@ export function createSql(url: string, options: ClientOptions): Sql {
       application_name: `tusk-${options.role}`,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
     },
-  });
+  }));
 }
 
 /**

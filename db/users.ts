@@ -122,3 +122,11 @@ export async function otherActiveSuperusers(tx: Tx, exceptId: string): Promise<n
   `;
   return row!.count;
 }
+
+/** The emails of the users with these ids (deleted ones are missing). */
+export async function emailsByIds(sql: Sql | Tx, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql<{ id: string; email: string }[]>`
+    select id, email from users where id = any(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, r.email]));
+}

@@ -1,10 +1,12 @@
 /**
- * `maintenance`: hourly clean-up of expired reset tokens and stale throttle
- * counters.
+ * `maintenance`: hourly clean-up of expired reset tokens, stale throttle
+ * counters, and audit history older than `HISTORY_RETENTION_DAYS`.
  *
  * @module
  */
 import { z } from "zod";
+import type { Sql } from "../db/client.ts";
+import { deleteEventsBefore, deleteOrphanContexts } from "../db/history.ts";
 import { deleteStale } from "../db/rate_limits.ts";
 import { deleteStaleResetTokens } from "../db/reset_tokens.ts";
 import { defineJob } from "./define.ts";
@@ -12,16 +14,53 @@ import { defineJob } from "./define.ts";
 // Longer than the longest throttle window (one hour), so no live count is cut short.
 const RATE_LIMIT_MAX_AGE_SECONDS = 2 * 3600;
 
+// Small enough that one batch holds locks and WAL briefly; deletes loop until done.
+const HISTORY_BATCH = 5000;
+// A context younger than this may belong to a transaction still in flight.
+const ORPHAN_CONTEXT_MIN_AGE_MS = 3600 * 1000;
+
+/** Deletes `delete(batch)` batches until one comes back short or `signal` aborts. */
+async function inBatches(delete_: () => Promise<number>, signal: AbortSignal): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await delete_();
+    total += n;
+    if (n < HISTORY_BATCH || signal.aborted) return total;
+  }
+}
+
+/** Deletes events older than `days` and contexts no event points at any more. */
+export async function pruneHistory(sql: Sql, days: number, signal: AbortSignal) {
+  const cutoff = new Date(Date.now() - days * 86_400_000);
+  const events = await inBatches(() => deleteEventsBefore(sql, cutoff, HISTORY_BATCH), signal);
+  const orphansBefore = new Date(
+    Math.min(cutoff.getTime(), Date.now() - ORPHAN_CONTEXT_MIN_AGE_MS),
+  );
+  const contexts = await inBatches(
+    () => deleteOrphanContexts(sql, orphansBefore, HISTORY_BATCH),
+    signal,
+  );
+  return { events, contexts };
+}
+
 /** Deletes rows that no longer mean anything. */
 export const maintenance = defineJob({
   name: "maintenance",
   schema: z.object({}),
   policy: { retryLimit: 1, expireInSeconds: 300, singleton: true },
   schedules: [{ cron: "17 * * * *", data: {} }],
-  async handler(_data, { sql, log }) {
+  async handler(_data, { sql, log, config, signal }) {
     const tokens = await deleteStaleResetTokens(sql);
     const counters = await deleteStale(sql, RATE_LIMIT_MAX_AGE_SECONDS);
-    log.info("maintenance done", { reset_tokens_deleted: tokens, rate_limits_deleted: counters });
-    return { tokens, counters };
+    const history = config.historyRetentionDays === undefined
+      ? { events: 0, contexts: 0 }
+      : await pruneHistory(sql, config.historyRetentionDays, signal);
+    log.info("maintenance done", {
+      reset_tokens_deleted: tokens,
+      rate_limits_deleted: counters,
+      history_events_deleted: history.events,
+      history_contexts_deleted: history.contexts,
+    });
+    return { tokens, counters, history };
   },
 });

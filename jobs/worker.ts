@@ -8,6 +8,7 @@
  */
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
+import { runInHistoryContext } from "../db/history_context.ts";
 import type { Logger } from "../lib/logging.ts";
 import type { AnyJob } from "./boss.ts";
 import { BOSS_SCHEMA } from "./boss.ts";
@@ -176,12 +177,19 @@ export async function startWorker(input: {
     const done = (async () => {
       try {
         const data = job.schema.parse(fetched.data);
-        await job.handler(data, {
-          ...deps,
-          id: fetched.id,
-          attempt: fetched.retryCount + 1,
-          signal: abort.signal,
-        });
+        const attemptNo = fetched.retryCount + 1;
+        // Every change the handler makes is recorded as this job attempt's.
+        await runInHistoryContext(
+          { job_id: fetched.id, job_name: job.name, attempt: attemptNo },
+          () =>
+            job.handler(data, {
+              ...deps,
+              id: fetched.id,
+              attempt: attemptNo,
+              signal: abort.signal,
+            }),
+          { sql: deps.sql },
+        );
         if (!abort.signal.aborted) completeLater(job.name, attempt);
       } catch (error) {
         if (!stopping || !abort.signal.aborted) {

@@ -1,10 +1,13 @@
 /**
- * Request-scoped middleware: request id and the access log.
+ * Request-scoped middleware: request id, the access log, and the history
+ * context every write of the request carries.
  *
  * @module
  */
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import type { Sql } from "../db/client.ts";
+import { runInHistoryContext } from "../db/history_context.ts";
 import type { AppEnv } from "./http.ts";
 import type { Logger } from "./logging.ts";
 
@@ -33,6 +36,33 @@ export function requestId(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** The route pattern that answers (middleware patterns are "*"), or null. */
+function handlerRoute(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null {
+  const route = routePath(c, -1);
+  return route === "*" || route === "/*" ? null : route;
+}
+
+/**
+ * Runs the rest of the request in a history context: request id, method and
+ * route (the user is added once authenticated), so audit events say which
+ * request made them.
+ *
+ * @example
+ * ```ts
+ * app.use(requestId(), historyContext(sql));
+ * ```
+ */
+export function historyContext(sql: Sql): MiddlewareHandler<AppEnv> {
+  return async function historyContext(c, next) {
+    const metadata = {
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      route: handlerRoute(c) ?? undefined,
+    };
+    await runInHistoryContext(metadata, next, { sql });
+  };
+}
+
 /**
  * Writes one JSON line per request: method, route pattern, path, status,
  * duration in ms and request id.
@@ -48,11 +78,9 @@ export function accessLog(log: Logger): MiddlewareHandler<AppEnv> {
     try {
       await next();
     } finally {
-      // The last matched route is the handler that answered; middleware patterns are "*".
-      const route = routePath(c, -1);
       log.info("request", {
         method: c.req.method,
-        route: route === "*" || route === "/*" ? null : route,
+        route: handlerRoute(c),
         path: c.req.path,
         status: c.res.status,
         ms: Math.round((performance.now() - started) * 10) / 10,

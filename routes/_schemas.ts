@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import type { HistoryEvent } from "../db/history.ts";
 import type { Item } from "../db/items.ts";
 import type { User } from "../db/users.ts";
 
@@ -82,6 +83,37 @@ export const Page = z.object({
   skip: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(0).max(1000).default(100),
 });
+
+/** An audit history event (see the README's Audit history). */
+export const HistoryEventPublic = z.object({
+  id: z.string().openapi({ description: "A bigint as a string; events are ordered by it" }),
+  table: z.string(),
+  row_id: z.string(),
+  op: z.enum(["insert", "update", "delete"]),
+  label: z.string(),
+  at: z.string().openapi({ format: "date-time" }),
+  data: z.record(z.string(), z.unknown()),
+  diff: z.record(z.string(), z.tuple([z.unknown(), z.unknown()])).nullable(),
+  context: z.record(z.string(), z.unknown()).nullable(),
+  db_user: z.string(),
+  application_name: z.string().nullable(),
+}).openapi("HistoryEvent");
+export const HistoryEventsPublic = z.object({
+  data: z.array(HistoryEventPublic),
+  count: z.number().int(),
+}).openapi("HistoryEvents");
+
+/** An event as clients see it. */
+export function toHistoryEventPublic(event: HistoryEvent): z.infer<typeof HistoryEventPublic> {
+  return { ...event, at: event.at.toISOString() };
+}
+
+/** A page of events as clients see it. */
+export function toHistoryEventsPublic(
+  page: { data: HistoryEvent[]; count: number },
+): z.infer<typeof HistoryEventsPublic> {
+  return { data: page.data.map(toHistoryEventPublic), count: page.count };
+}
 
 /** A path id: a malformed one is a 422, never a 500. */
 export const IdParam = (name: string) => z.object({ [name]: z.uuid() });

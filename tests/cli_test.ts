@@ -215,3 +215,49 @@ Deno.test("db psql without psql installed says what to install, exit 1", async (
   assert.equal((await proc.status).code, 1);
   assert.match(proc.output(), /psql is not installed\. Install the PostgreSQL client/);
 });
+
+Deno.test("a CLI change is recorded with the command (password masked); tusk history shows it", async () => {
+  await using db = await migratedDatabase();
+  const made = await tusk(db, [
+    "users",
+    "create",
+    "cli@example.com",
+    "--password",
+    "secret words!",
+  ]);
+  assert.equal(made.code, 0, made.out);
+  const reset = await tusk(db, ["users", "reset-password", "cli@example.com", "other words!!"]);
+  assert.equal(reset.code, 0, reset.out);
+  const rows = await db.sql`
+    select e.op, c.metadata ->> 'command' as command from tusk_history.events e
+    join tusk_history.contexts c on c.id = e.context_id
+    where e.table_name = 'users' order by e.id`;
+  assert.deepEqual(rows.map((r) => r.command), [
+    "tusk users create cli@example.com --password ***",
+  ], "a password change alone records nothing: the hash is excluded");
+  await tusk(db, ["users", "deactivate", "cli@example.com"]);
+
+  const shown = await tusk(db, ["history", "--table", "users", "--limit", "5"]);
+  assert.equal(shown.code, 0, shown.out);
+  assert.match(
+    shown.out,
+    /users\.update {2}users [0-9a-f-]{36} {2}\(tusk users deactivate cli@example\.com\)/,
+  );
+  assert.match(shown.out, /is_active: true -> false/);
+  assert.match(shown.out, /\+ email: "cli@example\.com"/);
+  assert.match(shown.out, /2 of 2 events/);
+  assert.doesNotMatch(shown.out, /secret words|other words/);
+  const json = await tusk(db, ["history", "--json", "--limit", "1"]);
+  assert.equal(JSON.parse(json.out.trim()).diff.is_active[1], false);
+  for (
+    const [args, message] of [
+      [["history", "--table", "nope"], /nope is not a tracked table; tracked: items, users/],
+      [["history", "--user", "ghost@example.com"], /no user has the email ghost@example\.com/],
+      [["history", "--limit", "0"], /--limit takes a whole number from 1 to 1000/],
+    ] as const
+  ) {
+    const r = await tusk(db, [...args]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, message);
+  }
+});

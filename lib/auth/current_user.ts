@@ -7,6 +7,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { Sql } from "../../db/client.ts";
+import { addHistoryMetadata } from "../../db/history_context.ts";
 import { getUserById } from "../../db/users.ts";
 import { HttpError } from "../errors.ts";
 import type { AppEnv } from "../http.ts";
@@ -51,6 +52,7 @@ export function currentUser(
     if (user.token_version !== claims.ver) throw credentialsError();
     if (!user.is_active) throw new HttpError(400, "Inactive user");
     c.set("user", user);
+    addHistoryMetadata({ user_id: user.id });
     await next();
   };
 }

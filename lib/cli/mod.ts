@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../../config.ts";
 import { EmbeddedPostgresError } from "../../db/embedded.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { JobsNotInstalledError } from "../../jobs/boss.ts";
+import { runInHistoryContext } from "../../db/history_context.ts";
 import { HttpError } from "../errors.ts";
 import { withDotEnv } from "../dotenv.ts";
 import { createLogger } from "../logging.ts";
@@ -16,6 +17,7 @@ import { runServer, StartupError } from "../server.ts";
 import { CliError, UsageError } from "./_io.ts";
 import { dbCommand } from "./db.ts";
 import { flagsCommand } from "./flags.ts";
+import { historyCommand } from "./history.ts";
 import { migrateCommand } from "./migrate.ts";
 import { usersCommand } from "./users.ts";
 
@@ -30,6 +32,8 @@ Commands:
                         database migrations (see: tusk migrate --help)
   users <command>       create, activate, deactivate, reset-password, list
   flags <command>       list, create, toggle, set, delete
+  history [--table T] [--row ID] [--user EMAIL] [--limit N] [--json]
+                        recorded changes (audit history), newest first
   db url | db psql      print the database URL, or open psql on it
 
 Every command takes --help. Configuration comes from the environment and .env
@@ -82,6 +86,25 @@ export async function runCli(args: string[], env?: Record<string, string>): Prom
   }
 }
 
+/** `tusk users reset-password a@b.c ***`: the command line without passwords. */
+export function commandLine(command: string, args: string[]): string {
+  const words = ["tusk", command];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--password") {
+      words.push(arg, "***");
+      i++;
+    } else if (arg.startsWith("--password=")) {
+      words.push("--password=***");
+    } else if (command === "users" && args[0] === "reset-password" && i === 2) {
+      words.push("***"); // reset-password EMAIL PASSWORD
+    } else {
+      words.push(arg);
+    }
+  }
+  return words.join(" ");
+}
+
 async function dispatch(
   command: string,
   args: string[],
@@ -117,13 +140,23 @@ async function dispatch(
       return 0;
     }
     case "migrate":
-      return await migrateCommand(args, env);
     case "users":
-      return await usersCommand(args, env);
     case "flags":
-      return await flagsCommand(args, env);
     case "db":
-      return await dbCommand(args, env);
+    case "history": {
+      const run = {
+        migrate: migrateCommand,
+        users: usersCommand,
+        flags: flagsCommand,
+        db: dbCommand,
+        history: historyCommand,
+      }[command];
+      // Audit history names the command behind every change it makes (secrets masked).
+      return await runInHistoryContext(
+        { command: commandLine(command, args) },
+        () => run(args, env),
+      );
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}.\n\n${HELP}`);
   }

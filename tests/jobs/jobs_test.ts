@@ -221,3 +221,18 @@ Deno.test("sent emails (which can hold reset links) are kept for an hour, not pg
   const [queue] = await db.sql`select deletion_seconds from pgboss.queue where name = 'send-email'`;
   assert.equal(queue!.deletion_seconds, 3600);
 });
+
+Deno.test("a change made by a job is recorded with the job's id, name and attempt", async () => {
+  const { db } = await jobsApp({ work: true });
+  await using _ = db;
+  await db.sql`select tusk_history.track('job_effects')`;
+  // Its first attempt sleeps past its 2 s expiry, so the write happens on attempt 2.
+  const id = (await recordEffect.delay({ key: "audited", firstAttemptMs: 3000 }))!;
+  await waitFor(async () => (await job(db, id))?.state === "completed", 30_000);
+  const [event] = await db.sql`
+    select e.op, c.metadata from tusk_history.events e
+    join tusk_history.contexts c on c.id = e.context_id
+    where e.table_name = 'job_effects' and e.row_id = 'audited'`;
+  assert.equal(event!.op, "insert");
+  assert.deepEqual(event!.metadata, { job_id: id, job_name: "test-record", attempt: 2 });
+});

@@ -1,0 +1,178 @@
+/**
+ * Who and why for audit history. The current context (a request, a job
+ * attempt, a CLI command, a block of code) travels with the async call chain
+ * in an `AsyncLocalStorage`; the history-aware pool hands it to the triggers
+ * through the transaction-local setting `tusk.history_context`, in the same
+ * transaction as each write.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type postgres from "postgres";
+
+/** Metadata stored with a context: `user_id`, `request_id`, `job_id`, `label`, anything else. */
+export type HistoryMetadata = Record<string, unknown>;
+
+/** One context: its id (the `contexts` row) and metadata. */
+export interface HistoryContext {
+  readonly id: string;
+  /** Mutable until the first write of the context (see {@link addHistoryMetadata}). */
+  readonly metadata: HistoryMetadata;
+  /** The pool {@link withHistoryContext} opens its transaction on, when known. */
+  readonly sql: postgres.Sql | undefined;
+  /** The transaction this code runs in, when inside `sql.begin()`: nested blocks use it. */
+  readonly tx?: postgres.TransactionSql;
+}
+
+const storage = new AsyncLocalStorage<HistoryContext>();
+
+/** The context in effect here, if any. */
+export function currentHistoryContext(): HistoryContext | undefined {
+  return storage.getStore();
+}
+
+/**
+ * Runs `fn` in a new context whose metadata is the current one's with
+ * `metadata` merged over it.
+ *
+ * @example
+ * ```ts
+ * await runInHistoryContext({ job_id: id, job_name: "import" }, () => handler(data));
+ * ```
+ */
+export function runInHistoryContext<T>(
+  metadata: HistoryMetadata,
+  fn: () => T,
+  options: { sql?: postgres.Sql } = {},
+): T {
+  const parent = storage.getStore();
+  const context: HistoryContext = {
+    id: crypto.randomUUID(),
+    metadata: { ...parent?.metadata, ...withoutUndefined(metadata) },
+    sql: options.sql ?? parent?.sql,
+    tx: parent?.tx,
+  };
+  return storage.run(context, fn);
+}
+
+/** Adds metadata to the current context, e.g. the user once authentication has run. */
+export function addHistoryMetadata(metadata: HistoryMetadata): void {
+  const context = storage.getStore();
+  if (context) Object.assign(context.metadata, withoutUndefined(metadata));
+}
+
+/**
+ * Runs `fn` in a transaction whose changes are recorded with `metadata`
+ * merged over the current context's (like `pghistory.context`); nested blocks
+ * merge again. A `label` replaces the default event label (`items.update`).
+ * Inside a transaction (`sql.begin()` in a context, or `options.tx`) it runs in
+ * a savepoint of that transaction; otherwise it opens its own on the context's
+ * pool (or `options.sql`), committed when `fn` resolves.
+ *
+ * @example
+ * ```ts
+ * await withHistoryContext({ label: "items.import", ticket: "OPS-12" }, async (tx) => {
+ *   await tx`update items set title = upper(title)`;
+ * });
+ * ```
+ */
+export function withHistoryContext<T>(
+  metadata: HistoryMetadata,
+  fn: (tx: postgres.TransactionSql) => Promise<T>,
+  options: { sql?: postgres.Sql; tx?: postgres.TransactionSql } = {},
+): Promise<T> {
+  const outer = storage.getStore();
+  const outerTx = options.tx ?? outer?.tx;
+  return runInHistoryContext(metadata, async () => {
+    const context = storage.getStore()!;
+    if (outerTx === undefined) {
+      if (context.sql === undefined) {
+        throw new Error(
+          "withHistoryContext() outside a request, job or command needs the pool: pass { sql }",
+        );
+      }
+      return await context.sql.begin((tx) => fn(tx)) as T;
+    }
+    const result = await outerTx.savepoint(async (sp) => {
+      await setContext(sp, context);
+      return await storage.run({ ...context, tx: sp }, () => fn(sp));
+    }) as T;
+    // A released savepoint keeps its settings: give the rest of the transaction its own back.
+    await setContext(outerTx, outer);
+    return result;
+  }, { sql: options.sql });
+}
+
+function setContext(tx: postgres.TransactionSql, context: HistoryContext | undefined) {
+  const value = context === undefined ? "" : contextSetting(context);
+  return tx`select set_config('tusk.history_context', ${value}, true)`;
+}
+
+/** The setting's value for `context`; exported for the pool wrapper and tests. */
+export function contextSetting(context: HistoryContext): string {
+  return JSON.stringify({ id: context.id, metadata: context.metadata });
+}
+
+function withoutUndefined(metadata: HistoryMetadata): HistoryMetadata {
+  return Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined));
+}
+
+const WRITE = /^\s*(?:insert|update|delete|merge)\b/i;
+const CTE = /^\s*with\b/i;
+const WRITE_ANYWHERE = /\b(?:insert|update|delete|merge)\b/i;
+
+/** Whether a tagged template is a data-changing statement (a CTE that writes counts). */
+function isWrite(strings: TemplateStringsArray): boolean {
+  const head = strings[0] ?? "";
+  return WRITE.test(head) || (CTE.test(head) && strings.some((s) => WRITE_ANYWHERE.test(s)));
+}
+
+function isTemplate(value: unknown): value is TemplateStringsArray {
+  return Array.isArray(value) && "raw" in value;
+}
+
+/**
+ * Wraps a postgres.js pool so history context reaches the triggers:
+ * `sql.begin()` sets it first in every transaction, and a write statement run
+ * on the pool while a context is active runs in a transaction that sets it.
+ * Reads, and everything outside a context, pass straight through.
+ *
+ * @example
+ * ```ts
+ * const sql = historyAware(postgres(url));
+ * ```
+ */
+export function historyAware(sql: postgres.Sql): postgres.Sql {
+  const begin = sql.begin.bind(sql) as (
+    ...args: unknown[]
+  ) => Promise<unknown>;
+  function attachedBegin(...args: unknown[]) {
+    const fn = args.at(-1) as (tx: postgres.TransactionSql) => unknown;
+    const options = args.length > 1 ? [args[0]] : [];
+    return begin(...options, async (tx: postgres.TransactionSql) => {
+      const context = storage.getStore();
+      if (context === undefined) return await fn(tx);
+      // Queued first on the transaction's connection, not awaited: no extra round trip.
+      const attached = setContext(tx, context);
+      attached.catch(() => {}); // a failure surfaces below, and aborts the transaction anyway
+      const result = await storage.run({ ...context, tx }, () => fn(tx));
+      await attached;
+      return result;
+    });
+  }
+  return new Proxy(sql, {
+    apply(target, thisArg, args: unknown[]) {
+      if (isTemplate(args[0]) && storage.getStore() !== undefined && isWrite(args[0])) {
+        const [strings, ...values] = args;
+        return attachedBegin((tx: postgres.TransactionSql) =>
+          tx(strings as TemplateStringsArray, ...(values as postgres.ParameterOrFragment<never>[]))
+        );
+      }
+      return Reflect.apply(target, thisArg, args);
+    },
+    get(target, property, receiver) {
+      if (property === "begin") return attachedBegin;
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}

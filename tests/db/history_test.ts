@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { listEvents } from "../../db/history.ts";
+import { runInHistoryContext, withHistoryContext } from "../../db/history_context.ts";
+import { pruneHistory } from "../../jobs/maintenance.ts";
+import { migratedDatabase } from "../_db.ts";
+import { makeUser } from "../_factories.ts";
+
+async function events(sql: postgres.Sql, table?: string) {
+  return (await listEvents(sql, { table }, { skip: 0, limit: 1000, order: "asc" })).data;
+}
+
+Deno.test("a plain SQL change is recorded with a null context, the database user and application_name", async () => {
+  await using db = await migratedDatabase();
+  // A bare postgres.js client, as psql or another program would connect: no Tusk context.
+  const raw = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { application_name: "psql" },
+  });
+  try {
+    const { user } = await makeUser(db.sql);
+    await raw`insert into items (title, owner_id) values ('raw', ${user.id})`;
+  } finally {
+    await raw.end();
+  }
+  const [event] = await events(db.sql, "items");
+  assert.equal(event!.op, "insert");
+  assert.equal(event!.label, "items.insert");
+  assert.equal(event!.context, null);
+  assert.equal(event!.application_name, "psql");
+  assert.equal(typeof event!.db_user, "string");
+  assert.equal(event!.data.title, "raw");
+});
+
+Deno.test("two updates in one transaction: two events in order, with distinct times, and exact diffs", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  const [item] = await db
+    .sql`insert into items (title, owner_id) values ('a', ${user.id}) returning id`;
+  await db.sql.begin(async (tx) => {
+    await tx`update items set title = 'b' where id = ${item!.id}`;
+    await tx`update items set title = 'c', description = 'd' where id = ${item!.id}`;
+    await tx`update items set title = 'c' where id = ${item!.id}`; // changes nothing: no event
+  });
+  const updates = (await events(db.sql, "items")).filter((e) => e.op === "update");
+  assert.equal(updates.length, 2);
+  assert.deepEqual(updates.map((e) => e.diff), [
+    { title: ["a", "b"] },
+    { title: ["b", "c"], description: [null, "d"] },
+  ]);
+  assert.ok(BigInt(updates[0]!.id) < BigInt(updates[1]!.id));
+  assert.ok(updates[0]!.at < updates[1]!.at, "clock_timestamp(), not the transaction's start");
+});
+
+Deno.test("excluded columns never reach history, not even as diffs; changing only them records nothing", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  await db.sql`update users set hashed_password = 'x', token_version = token_version + 1
+    where id = ${user.id}`;
+  await db.sql`update users set full_name = 'New', hashed_password = 'y' where id = ${user.id}`;
+  await db.sql`delete from users where id = ${user.id}`;
+  const history = await events(db.sql, "users");
+  assert.deepEqual(history.map((e) => e.op), ["insert", "update", "delete"]);
+  assert.deepEqual(history[1]!.diff, { full_name: [null, "New"] });
+  const stored = JSON.stringify(
+    await db.sql`select data, diff from tusk_history.events where table_name = 'users'`,
+  );
+  assert.doesNotMatch(stored, /hashed_password|token_version|\$argon2/);
+});
+
+Deno.test("context: writes on the pool and in transactions carry it; nested blocks merge and relabel", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  await runInHistoryContext({ request_id: "req-1", user_id: user.id }, async () => {
+    const [item] = await db.sql`
+      insert into items (title, owner_id) values ('pool', ${user.id}) returning id`;
+    await db.sql.begin(async (tx) => {
+      await tx`update items set title = 'tx' where id = ${item!.id}`;
+    });
+    await withHistoryContext({ label: "items.import", ticket: "OPS-12" }, async (tx) => {
+      await tx`update items set description = 'imported' where id = ${item!.id}`;
+      await withHistoryContext({ ticket: "OPS-13", step: 2 }, async (inner) => {
+        await inner`update items set title = 'nested' where id = ${item!.id}`;
+      });
+    });
+  }, { sql: db.sql });
+  const [insert, update, imported, nested] = await events(db.sql, "items");
+  assert.equal(insert!.context!.request_id, "req-1");
+  assert.equal(insert!.context!.user_id, user.id);
+  assert.equal(update!.context!.id, insert!.context!.id, "one context for the request");
+  assert.equal(imported!.label, "items.import");
+  assert.equal(imported!.context!.ticket, "OPS-12");
+  assert.equal(imported!.context!.request_id, "req-1", "merged over the request's");
+  assert.notEqual(imported!.context!.id, insert!.context!.id);
+  assert.deepEqual(
+    [nested!.label, nested!.context!.ticket, nested!.context!.step],
+    ["items.import", "OPS-13", 2],
+  );
+});
+
+Deno.test("a rolled-back transaction leaves no event and no context", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  const before = (await events(db.sql)).length;
+  await assert.rejects(() =>
+    runInHistoryContext({ request_id: "doomed" }, () =>
+      db.sql.begin(async (tx) => {
+        await tx`insert into items (title, owner_id) values ('gone', ${user.id})`;
+        throw new Error("roll back");
+      }))
+  );
+  assert.equal((await events(db.sql)).length, before);
+  const contexts = await db.sql`select * from tusk_history.contexts
+    where metadata ->> 'request_id' = 'doomed'`;
+  assert.equal(contexts.length, 0);
+});
+
+Deno.test("track() options: excluded columns and operations; untrack() stops recording; bad calls are refused", async () => {
+  await using db = await migratedDatabase();
+  await db.sql`create table notes (id int primary key, body text, secret text)`;
+  await db.sql`select tusk_history.track('notes', exclude => '{secret}', ops => '{insert,delete}')`;
+  await db.sql`insert into notes values (1, 'a', 's')`;
+  await db.sql`update notes set body = 'b'`;
+  await db.sql`delete from notes`;
+  const history = await events(db.sql, "notes");
+  assert.deepEqual(history.map((e) => e.op), ["insert", "delete"]);
+  assert.deepEqual(history[0]!.data, { id: 1, body: "a" });
+  assert.equal(history[0]!.row_id, "1");
+  await db.sql`select tusk_history.untrack('notes')`;
+  await db.sql`insert into notes values (2, 'c', 's')`;
+  assert.equal((await events(db.sql, "notes")).length, 2);
+  await db.sql`create table pairs (a int, b int, primary key (a, b))`;
+  await assert.rejects(
+    () => db.sql`select tusk_history.track('pairs')`,
+    /needs a single-column primary key/,
+  );
+  await assert.rejects(
+    () => db.sql`select tusk_history.track('notes', exclude => '{nope}')`,
+    /no column named nope/,
+  );
+});
+
+Deno.test("retention deletes only events older than the limit, and contexts left without events", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  await runInHistoryContext(
+    { request_id: "old" },
+    () => db.sql`insert into items (title, owner_id) values ('old', ${user.id})`,
+  );
+  await runInHistoryContext(
+    { request_id: "new" },
+    () => db.sql`insert into items (title, owner_id) values ('new', ${user.id})`,
+  );
+  await db.sql`update tusk_history.events set at = now() - interval '40 days'
+    where data ->> 'title' = 'old'`;
+  await db.sql`update tusk_history.contexts set created_at = now() - interval '40 days'
+    where metadata ->> 'request_id' = 'old'`;
+  const pruned = await pruneHistory(db.sql, 30, new AbortController().signal);
+  assert.deepEqual(pruned, { events: 1, contexts: 1 });
+  const left = await events(db.sql, "items");
+  assert.deepEqual(left.map((e) => e.data.title), ["new"]);
+  const contexts = await db.sql`select metadata ->> 'request_id' as r from tusk_history.contexts
+    where metadata ? 'request_id'`;
+  assert.deepEqual(contexts.map((c) => c.r), ["new"]);
+});
