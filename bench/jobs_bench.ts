@@ -10,15 +10,14 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { createSql, databaseUrl } from "../db/client.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
+import { createSql } from "../db/client.ts";
 import { createBoss, installJobs } from "../jobs/boss.ts";
 import { defineJob } from "../jobs/define.ts";
 import { startWorker } from "../jobs/worker.ts";
-import { withDotEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
 import { createMailer } from "../emails/mailer.ts";
 import { loadConfig } from "../config.ts";
+import { benchDatabase, median, percentile } from "./_bench.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -45,28 +44,9 @@ const noop = defineJob({
   },
 });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
-
 async function main() {
-  let embedded: EmbeddedPostgres | undefined;
-  const env = await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
-  let adminUrl = env.DATABASE_URL;
-  if (!adminUrl) {
-    embedded = await startEmbeddedPostgres({ dir: ".data/bench-postgres", port: 54350 });
-    adminUrl = embedded.adminUrl;
-  }
-  const name = `tusk_bench_${crypto.randomUUID().slice(0, 8)}`;
-  const admin = createSql(adminUrl, { role: "cli", poolSize: 1 });
-  await admin.unsafe(`create database ${name}`);
-  const dbUrl = databaseUrl(adminUrl, name);
+  await using db = await benchDatabase("jobs");
+  const dbUrl = db.url;
   const sql = createSql(dbUrl, { role: "cli", poolSize: 4 });
   try {
     await installJobs(dbUrl, [noop], log);
@@ -170,9 +150,6 @@ async function main() {
     );
   } finally {
     await sql.end();
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
-    await embedded?.stop();
   }
 }
 

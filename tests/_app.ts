@@ -13,7 +13,8 @@ import type { AnyJob } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { type Services, startServices } from "../lib/services.ts";
 import { createLogger } from "../lib/logging.ts";
-import type { TestDatabase } from "./_db.ts";
+import { migratedDatabase, type TestDatabase } from "./_db.ts";
+import { bearer, login, makeUser } from "./_factories.ts";
 
 /** A test secret: 32+ bytes, never a placeholder. */
 export const TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256";
@@ -80,4 +81,26 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
     mailer,
   });
   return { app, logs, config, jobs: services?.jobs, flags: services?.flags };
+}
+
+/**
+ * A migrated database, its app, and three users logged in through the API:
+ * alice and bob (normal users) and a superuser, with their auth headers.
+ */
+export async function appWithUsers() {
+  const db = await migratedDatabase();
+  const { app } = await testApp(db);
+  const alice = await makeUser(db.sql);
+  const bob = await makeUser(db.sql);
+  const admin = await makeUser(db.sql, { superuser: true });
+  return {
+    db,
+    app,
+    alice,
+    bob,
+    admin,
+    aliceH: bearer(await login(app, alice.email, alice.password)),
+    bobH: bearer(await login(app, bob.email, bob.password)),
+    adminH: bearer(await login(app, admin.email, admin.password)),
+  };
 }

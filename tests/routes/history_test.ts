@@ -1,28 +1,9 @@
 import assert from "node:assert/strict";
-import { testApp } from "../_app.ts";
-import { migratedDatabase } from "../_db.ts";
-import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
-
-async function setup() {
-  const db = await migratedDatabase();
-  const { app } = await testApp(db);
-  const alice = await makeUser(db.sql);
-  const bob = await makeUser(db.sql);
-  const admin = await makeUser(db.sql, { superuser: true });
-  return {
-    db,
-    app,
-    alice,
-    bob,
-    admin,
-    aliceH: bearer(await login(app, alice.email, alice.password)),
-    bobH: bearer(await login(app, bob.email, bob.password)),
-    adminH: bearer(await login(app, admin.email, admin.password)),
-  };
-}
+import { appWithUsers } from "../_app.ts";
+import { bearer, call, jsonBody, login } from "../_factories.ts";
 
 Deno.test("an API change is recorded with the user, the route and the response's request id", async () => {
-  const { db, app, alice, aliceH } = await setup();
+  const { db, app, alice, aliceH } = await appWithUsers();
   await using _ = db;
   const res = await app.request("/api/v1/items/", jsonBody("POST", { title: "Tracked" }, aliceH));
   assert.equal(res.status, 200);
@@ -55,7 +36,7 @@ Deno.test("an API change is recorded with the user, the route and the response's
 });
 
 Deno.test("item history: owner or superuser; another user gets 403, a missing item 404, a bad id 422", async () => {
-  const { db, app, aliceH, bobH, adminH } = await setup();
+  const { db, app, aliceH, bobH, adminH } = await appWithUsers();
   await using _ = db;
   const item = await call(app, "/api/v1/items/", jsonBody("POST", { title: "Private" }, aliceH));
   const path = `/api/v1/items/${item.body.id}/history`;
@@ -78,7 +59,7 @@ Deno.test("item history: owner or superuser; another user gets 403, a missing it
 });
 
 Deno.test("user history: yourself or a superuser; never a password hash", async () => {
-  const { db, app, alice, aliceH, bobH, adminH } = await setup();
+  const { db, app, alice, aliceH, bobH, adminH } = await appWithUsers();
   await using _ = db;
   await call(app, "/api/v1/users/me", jsonBody("PATCH", { full_name: "Alice A" }, aliceH));
   await call(
@@ -106,7 +87,7 @@ Deno.test("user history: yourself or a superuser; never a password hash", async 
 });
 
 Deno.test("GET /history/: superusers only, newest first, with filters; bad filters are 422s", async () => {
-  const { db, app, alice, aliceH, bobH, adminH } = await setup();
+  const { db, app, alice, aliceH, bobH, adminH } = await appWithUsers();
   await using _ = db;
   const a = await app.request("/api/v1/items/", jsonBody("POST", { title: "A" }, aliceH));
   const requestId = a.headers.get("X-Request-Id")!;
@@ -151,7 +132,7 @@ Deno.test("GET /history/: superusers only, newest first, with filters; bad filte
 });
 
 Deno.test("revert an update, a delete and an insert; each revert is an event naming the one it reverts", async () => {
-  const { db, app, aliceH, adminH } = await setup();
+  const { db, app, aliceH, adminH } = await appWithUsers();
   await using _ = db;
   const item = (await call(app, "/api/v1/items/", jsonBody("POST", { title: "v1" }, aliceH))).body;
   await call(app, `/api/v1/items/${item.id}`, jsonBody("PUT", { title: "v2" }, aliceH));
@@ -201,7 +182,7 @@ Deno.test("revert an update, a delete and an insert; each revert is an event nam
 });
 
 Deno.test("revert refusals: unknown event 404, bad id 422, broken constraint 409, untracked table 409", async () => {
-  const { db, app, bob, bobH, adminH } = await setup();
+  const { db, app, bob, bobH, adminH } = await appWithUsers();
   await using _ = db;
   const revert = (id: string) =>
     call(app, `/api/v1/history/${id}/revert`, { method: "POST", headers: adminH });

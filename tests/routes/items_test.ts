@@ -1,27 +1,9 @@
 import assert from "node:assert/strict";
-import { testApp } from "../_app.ts";
-import { migratedDatabase } from "../_db.ts";
-import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
-
-async function setup() {
-  const db = await migratedDatabase();
-  const { app } = await testApp(db);
-  const alice = await makeUser(db.sql);
-  const bob = await makeUser(db.sql);
-  const admin = await makeUser(db.sql, { superuser: true });
-  return {
-    db,
-    app,
-    alice,
-    bob,
-    aliceH: bearer(await login(app, alice.email, alice.password)),
-    bobH: bearer(await login(app, bob.email, bob.password)),
-    adminH: bearer(await login(app, admin.email, admin.password)),
-  };
-}
+import { appWithUsers } from "../_app.ts";
+import { call, jsonBody } from "../_factories.ts";
 
 Deno.test("items: create ignores owner_id, id and created_at in the body", async () => {
-  const { db, app, aliceH, alice, bob } = await setup();
+  const { db, app, aliceH, alice, bob } = await appWithUsers();
   await using _ = db;
   const res = await call(
     app,
@@ -48,7 +30,7 @@ Deno.test("items: create ignores owner_id, id and created_at in the body", async
 });
 
 Deno.test("items: a user lists only their own, newest first; a superuser lists all", async () => {
-  const { db, app, aliceH, bobH, adminH } = await setup();
+  const { db, app, aliceH, bobH, adminH } = await appWithUsers();
   await using _ = db;
   for (const title of ["a1", "a2", "a3"]) {
     await call(app, "/api/v1/items/", jsonBody("POST", { title }, aliceH));
@@ -68,7 +50,7 @@ Deno.test("items: a user lists only their own, newest first; a superuser lists a
 });
 
 Deno.test("items: another user cannot read, update or delete them (403); unknown ids are 404", async () => {
-  const { db, app, aliceH, bobH, adminH } = await setup();
+  const { db, app, aliceH, bobH, adminH } = await appWithUsers();
   await using _ = db;
   const item =
     (await call(app, "/api/v1/items/", jsonBody("POST", { title: "secret" }, aliceH))).body;
@@ -91,7 +73,7 @@ Deno.test("items: another user cannot read, update or delete them (403); unknown
 });
 
 Deno.test("items: update changes only title and description; delete removes", async () => {
-  const { db, app, aliceH, adminH, bob } = await setup();
+  const { db, app, aliceH, adminH, bob } = await appWithUsers();
   await using _ = db;
   const item = (await call(
     app,
@@ -123,7 +105,7 @@ Deno.test("items: update changes only title and description; delete removes", as
 });
 
 Deno.test("items and users endpoints need a token", async () => {
-  const { db, app } = await setup();
+  const { db, app } = await appWithUsers();
   await using _ = db;
   for (
     const [method, path] of [["GET", "/api/v1/items/"], ["POST", "/api/v1/items/"], [

@@ -1,0 +1,181 @@
+/**
+ * Audit history cost and query speed, in one run on one database:
+ *
+ * - write throughput: items inserts, then updates, by 8 concurrent clients,
+ *   into `items` (tracked) and an identical untracked copy, each write in a
+ *   history context as the API makes it; plus the copy written with no
+ *   context at all (plain autocommit statements), for reference;
+ * - query latency with 1,000,000 events in the table: one row's history, and
+ *   the events of one request.
+ *
+ * Usage: deno task bench:history [--writes 4000] [--runs 3] [--events 1000000]
+ * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createSql, type Sql } from "../db/client.ts";
+import { listEvents } from "../db/history.ts";
+import { runInHistoryContext } from "../db/history_context.ts";
+import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { benchDatabase, median, percentile } from "./_bench.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    writes: { type: "string", default: "4000" },
+    runs: { type: "string", default: "3" },
+    events: { type: "string", default: "1000000" },
+    queries: { type: "string", default: "200" },
+  },
+});
+const WRITES = Number(values.writes);
+const RUNS = Number(values.runs);
+const EVENTS = Number(values.events);
+const QUERIES = Number(values.queries);
+const CLIENTS = 8;
+
+type Mode = "tracked" | "untracked" | "plain";
+const TABLE: Record<Mode, string> = {
+  tracked: "items",
+  untracked: "items_untracked",
+  plain: "items_untracked",
+};
+
+/** `WRITES` statements from `CLIENTS` concurrent loops; writes per second. */
+async function writeRate(sql: Sql, mode: Mode, statement: (i: number) => Promise<unknown>) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (next < WRITES) {
+      const i = next++;
+      // The API runs each request in its own context; "plain" is a write with none.
+      if (mode === "plain") await statement(i);
+      else {await runInHistoryContext({ request_id: `bench-${i}`, method: "POST" }, () =>
+          statement(i));}
+    }
+  }));
+  return WRITES / ((performance.now() - started) / 1000);
+}
+
+async function writes(sql: Sql, ownerId: string) {
+  const rates: Record<string, Record<Mode, number[]>> = {
+    insert: { tracked: [], untracked: [], plain: [] },
+    update: { tracked: [], untracked: [], plain: [] },
+  };
+  for (let run = 0; run < RUNS; run++) {
+    // Alternate the order between runs so drift on a shared machine favours no one.
+    const modes: Mode[] = run % 2 === 0
+      ? ["tracked", "untracked", "plain"]
+      : ["plain", "untracked", "tracked"];
+    for (const mode of modes) {
+      const table = sql(TABLE[mode]);
+      await sql`truncate ${table}`;
+      const ids: string[] = [];
+      rates.insert![mode].push(
+        await writeRate(sql, mode, async (i) => {
+          const [row] = await sql`insert into ${table} (title, owner_id)
+            values (${`item ${i}`}, ${ownerId}) returning id`;
+          ids.push(row!.id);
+        }),
+      );
+      rates.update![mode].push(
+        await writeRate(
+          sql,
+          mode,
+          (i) =>
+            sql`update ${table} set title = ${`renamed ${i}`} where id = ${ids[i % ids.length]!}`,
+        ),
+      );
+    }
+    console.log(`bench: write run ${run + 1}/${RUNS} done`);
+  }
+  return rates;
+}
+
+/** Fills the events table to `EVENTS` rows: 10,000 rows of history, 100,000 requests. */
+async function fillEvents(sql: Sql) {
+  await sql`truncate tusk_history.events, tusk_history.contexts`;
+  await sql`
+    insert into tusk_history.contexts (id, metadata)
+    select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
+      jsonb_build_object('request_id', 'req-' || g, 'method', 'PATCH')
+    from generate_series(1, 100000) g`;
+  await sql`
+    insert into tusk_history.events (table_name, row_id, op, label, data, diff, context_id)
+    select 'items', 'row-' || (g % 10000), 'update', 'items.update',
+      jsonb_build_object('id', 'row-' || (g % 10000), 'title', 'title ' || g),
+      jsonb_build_object('title', jsonb_build_array('title ' || (g - 1), 'title ' || g)),
+      ('00000000-0000-4000-8000-' || lpad(to_hex(g % 100000 + 1), 12, '0'))::uuid
+    from generate_series(1, ${EVENTS}) g`;
+  await sql`vacuum analyze tusk_history.events`;
+  await sql`analyze tusk_history.contexts`;
+}
+
+async function latency(query: (i: number) => Promise<unknown>, count = QUERIES) {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await query(i);
+    times.push(performance.now() - started);
+  }
+  return { median: median(times), p99: percentile(times, 99) };
+}
+
+async function main() {
+  await using db = await benchDatabase("history");
+  const sql = createSql(db.url, { role: "cli", poolSize: CLIENTS });
+  try {
+    await migrateUp(sql, await loadMigrations());
+    await sql`create table items_untracked (like items including all)`;
+    await sql`alter table items_untracked add foreign key (owner_id) references users (id)`;
+    const [owner] = await sql`insert into users (email, hashed_password)
+      values ('bench@example.com', 'x') returning id`;
+    const rates = await writes(sql, owner!.id);
+
+    console.log(`bench: filling tusk_history.events with ${EVENTS} events`);
+    await fillEvents(sql);
+    const rowHistory = await latency((i) =>
+      listEvents(sql, { table: "items", row_id: `row-${(i * 7919) % 10000}` }, {
+        skip: 0,
+        limit: 100,
+        order: "asc",
+      })
+    );
+    const byRequest = await latency((i) =>
+      listEvents(sql, { request_id: `req-${(i * 7919) % 100000 + 1}` }, {
+        skip: 0,
+        limit: 100,
+        order: "desc",
+      })
+    );
+    // GET /history/ with no filter counts every event for its `count`.
+    const unfiltered = await latency(
+      () => listEvents(sql, {}, { skip: 0, limit: 100, order: "desc" }),
+      20,
+    );
+
+    console.log(`\nhistory bench: ${CLIENTS} clients, ${WRITES} writes per run, ${RUNS} runs`);
+    for (const op of ["insert", "update"] as const) {
+      const r = rates[op]!;
+      const [t, u, p] = [median(r.tracked), median(r.untracked), median(r.plain)];
+      console.log(
+        `  ${op}: tracked ${t.toFixed(0)}/s, untracked ${u.toFixed(0)}/s ` +
+          `(no context: ${p.toFixed(0)}/s); cost of tracking ${(u / t).toFixed(2)}x ` +
+          `(runs tracked ${r.tracked.map((x) => x.toFixed(0)).join(" / ")}, ` +
+          `untracked ${r.untracked.map((x) => x.toFixed(0)).join(" / ")}, ` +
+          `no context ${r.plain.map((x) => x.toFixed(0)).join(" / ")})`,
+      );
+    }
+    const ms = (x: { median: number; p99: number }) =>
+      `median ${x.median.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms`;
+    console.log(`  with ${EVENTS} events, ${QUERIES} queries each:`);
+    console.log(`    one row's history (100 events): ${ms(rowHistory)}`);
+    console.log(`    one request's events: ${ms(byRequest)}`);
+    console.log(`    the newest 100 of all, with the total count (20 queries): ${ms(unfiltered)}`);
+  } finally {
+    await sql.end();
+  }
+}
+
+if (import.meta.main) await main();
