@@ -1,10 +1,13 @@
 /**
  * Audit history cost and query speed, in one run on one database:
  *
- * - write throughput: items inserts, then updates, by 8 concurrent clients,
- *   into `items` (tracked) and an identical untracked copy, each write in a
- *   history context as the API makes it; plus the copy written with no
- *   context at all (plain autocommit statements), for reference;
+ * - API throughput: `POST /api/v1/items/` then `PUT /api/v1/items/{id}` by 8
+ *   concurrent clients through the app (in process, no sockets), with
+ *   `items` tracked, then untracked (`tusk_history.untrack`), alternating;
+ * - SQL throughput, the trigger's own cost: the same inserts and updates as
+ *   bare statements into `items` (tracked) and an identical untracked copy,
+ *   each in a history context as the API makes them; plus the copy written
+ *   with no context at all (plain autocommit statements), for reference;
  * - query latency with 1,000,000 events in the table: one row's history, and
  *   the events of one request.
  *
@@ -18,6 +21,11 @@ import { createSql, type Sql } from "../db/client.ts";
 import { listEvents } from "../db/history.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { createApp } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import { createMailer } from "../emails/mailer.ts";
+import { registerUser } from "../lib/accounts.ts";
+import { createLogger } from "../lib/logging.ts";
 import { benchDatabase, median, percentile } from "./_bench.ts";
 
 const { values } = parseArgs({
@@ -43,7 +51,7 @@ const TABLE: Record<Mode, string> = {
 };
 
 /** `WRITES` statements from `CLIENTS` concurrent loops; writes per second. */
-async function writeRate(sql: Sql, mode: Mode, statement: (i: number) => Promise<unknown>) {
+async function writeRate(mode: Mode, statement: (i: number) => Promise<unknown>) {
   let next = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, async () => {
@@ -73,7 +81,7 @@ async function writes(sql: Sql, ownerId: string) {
       await sql`truncate ${table}`;
       const ids: string[] = [];
       rates.insert![mode].push(
-        await writeRate(sql, mode, async (i) => {
+        await writeRate(mode, async (i) => {
           const [row] = await sql`insert into ${table} (title, owner_id)
             values (${`item ${i}`}, ${ownerId}) returning id`;
           ids.push(row!.id);
@@ -81,7 +89,6 @@ async function writes(sql: Sql, ownerId: string) {
       );
       rates.update![mode].push(
         await writeRate(
-          sql,
           mode,
           (i) =>
             sql`update ${table} set title = ${`renamed ${i}`} where id = ${ids[i % ids.length]!}`,
@@ -90,6 +97,77 @@ async function writes(sql: Sql, ownerId: string) {
     }
     console.log(`bench: write run ${run + 1}/${RUNS} done`);
   }
+  return rates;
+}
+
+/** Requests per second: `WRITES` requests from `CLIENTS` concurrent loops. */
+async function requestRate(request: (i: number) => Response | Promise<Response>) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (next < WRITES) {
+      const res = await request(next++);
+      if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`);
+      await res.body?.cancel();
+    }
+  }));
+  return WRITES / ((performance.now() - started) / 1000);
+}
+
+async function api(sql: Sql) {
+  const log = createLogger({ level: "error" });
+  const config = loadConfig({ SECRET_KEY: "b".repeat(40), EMAIL_TRANSPORT: "off" });
+  const app = createApp({
+    config,
+    sql,
+    migrations: await loadMigrations(),
+    log,
+    mailer: createMailer(config, log),
+  });
+  await registerUser(sql, { email: "api@example.com", password: "bench password" });
+  const login = await app.request("/api/v1/login/access-token", {
+    method: "POST",
+    body: new URLSearchParams({ username: "api@example.com", password: "bench password" }),
+  });
+  const auth = `Bearer ${(await login.json()).access_token}`;
+  const headers = { Authorization: auth, "Content-Type": "application/json" };
+  const rates = {
+    insert: { tracked: [] as number[], untracked: [] as number[] },
+    update: { tracked: [] as number[], untracked: [] as number[] },
+  };
+  for (let run = 0; run < RUNS; run++) {
+    const modes = run % 2 === 0
+      ? ["tracked", "untracked"] as const
+      : ["untracked", "tracked"] as const;
+    for (const mode of modes) {
+      if (mode === "tracked") await sql`select tusk_history.track('items')`;
+      else await sql`select tusk_history.untrack('items')`;
+      const ids: string[] = [];
+      rates.insert[mode].push(
+        await requestRate(async (i) => {
+          const res = await app.request("/api/v1/items/", {
+            method: "POST",
+            headers,
+            body: JSON.stringify({ title: `item ${i}` }),
+          });
+          const copy = res.clone();
+          if (res.status === 200) ids.push((await copy.json()).id);
+          return res;
+        }),
+      );
+      rates.update[mode].push(
+        await requestRate((i) =>
+          app.request(`/api/v1/items/${ids[i % ids.length]}`, {
+            method: "PUT",
+            headers,
+            body: JSON.stringify({ title: `renamed ${i}` }),
+          })
+        ),
+      );
+    }
+    console.log(`bench: API run ${run + 1}/${RUNS} done`);
+  }
+  await sql`select tusk_history.track('items')`;
   return rates;
 }
 
@@ -109,7 +187,7 @@ async function fillEvents(sql: Sql) {
       ('00000000-0000-4000-8000-' || lpad(to_hex(g % 100000 + 1), 12, '0'))::uuid
     from generate_series(1, ${EVENTS}) g`;
   await sql`vacuum analyze tusk_history.events`;
-  await sql`analyze tusk_history.contexts`;
+  await sql`vacuum analyze tusk_history.contexts`; // as autovacuum would: flushes GIN's pending list
 }
 
 async function latency(query: (i: number) => Promise<unknown>, count = QUERIES) {
@@ -131,6 +209,7 @@ async function main() {
     await sql`alter table items_untracked add foreign key (owner_id) references users (id)`;
     const [owner] = await sql`insert into users (email, hashed_password)
       values ('bench@example.com', 'x') returning id`;
+    const apiRates = await api(sql);
     const rates = await writes(sql, owner!.id);
 
     console.log(`bench: filling tusk_history.events with ${EVENTS} events`);
@@ -157,10 +236,22 @@ async function main() {
 
     console.log(`\nhistory bench: ${CLIENTS} clients, ${WRITES} writes per run, ${RUNS} runs`);
     for (const op of ["insert", "update"] as const) {
+      const r = apiRates[op];
+      const [t, u] = [median(r.tracked), median(r.untracked)];
+      console.log(
+        `  API ${op === "insert" ? "POST /items/" : "PUT /items/{id}"}: tracked ${
+          t.toFixed(0)
+        }/s, ` +
+          `untracked ${u.toFixed(0)}/s; cost of tracking ${(u / t).toFixed(2)}x ` +
+          `(runs tracked ${r.tracked.map((x) => x.toFixed(0)).join(" / ")}, ` +
+          `untracked ${r.untracked.map((x) => x.toFixed(0)).join(" / ")})`,
+      );
+    }
+    for (const op of ["insert", "update"] as const) {
       const r = rates[op]!;
       const [t, u, p] = [median(r.tracked), median(r.untracked), median(r.plain)];
       console.log(
-        `  ${op}: tracked ${t.toFixed(0)}/s, untracked ${u.toFixed(0)}/s ` +
+        `  SQL ${op}: tracked ${t.toFixed(0)}/s, untracked ${u.toFixed(0)}/s ` +
           `(no context: ${p.toFixed(0)}/s); cost of tracking ${(u / t).toFixed(2)}x ` +
           `(runs tracked ${r.tracked.map((x) => x.toFixed(0)).join(" / ")}, ` +
           `untracked ${r.untracked.map((x) => x.toFixed(0)).join(" / ")}, ` +

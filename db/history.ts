@@ -60,9 +60,12 @@ function where(sql: Sql | Tx, f: HistoryFilters) {
   const conditions = [
     f.table === undefined ? undefined : sql`e.table_name = ${f.table}`,
     f.row_id === undefined ? undefined : sql`e.row_id = ${f.row_id}`,
-    f.user_id === undefined ? undefined : sql`c.metadata ->> 'user_id' = ${f.user_id}`,
-    f.request_id === undefined ? undefined : sql`c.metadata ->> 'request_id' = ${f.request_id}`,
-    f.job_id === undefined ? undefined : sql`c.metadata ->> 'job_id' = ${f.job_id}`,
+    // Containment, so the GIN index on metadata answers these.
+    f.user_id === undefined ? undefined : sql`c.metadata @> ${sql.json({ user_id: f.user_id })}`,
+    f.request_id === undefined
+      ? undefined
+      : sql`c.metadata @> ${sql.json({ request_id: f.request_id })}`,
+    f.job_id === undefined ? undefined : sql`c.metadata @> ${sql.json({ job_id: f.job_id })}`,
     f.label === undefined ? undefined : sql`e.label = ${f.label}`,
     f.op === undefined ? undefined : sql`e.op = ${f.op}`,
     f.since === undefined ? undefined : sql`e.at >= ${f.since}`,

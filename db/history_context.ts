@@ -103,7 +103,10 @@ export function withHistoryContext<T>(
   }, { sql: options.sql });
 }
 
-function setContext(tx: postgres.TransactionSql, context: HistoryContext | undefined) {
+function setContext(
+  tx: postgres.Sql | postgres.TransactionSql,
+  context: HistoryContext | undefined,
+) {
   const value = context === undefined ? "" : contextSetting(context);
   return tx`select set_config('tusk.history_context', ${value}, true)`;
 }
@@ -160,13 +163,39 @@ export function historyAware(sql: postgres.Sql): postgres.Sql {
       return result;
     });
   }
+  /**
+   * One write in its own transaction with the context set, pipelined on a
+   * reserved connection: begin, set_config, the write and commit go out
+   * together, one round trip instead of the three `sql.begin()` would take.
+   */
+  async function writeInContext(context: HistoryContext, args: unknown[]) {
+    const [strings, ...values] = args as [TemplateStringsArray, ...never[]];
+    const conn = await sql.reserve();
+    try {
+      const steps = [
+        conn`begin`,
+        setContext(conn, context),
+        conn(strings, ...values),
+        conn`commit`,
+      ];
+      const settled = await Promise.allSettled(steps);
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed !== undefined) {
+        // A failed write makes the commit a rollback; anything else may leave it open.
+        await conn`rollback`.catch(() => {});
+        throw failed.reason;
+      }
+      return (settled[2] as PromiseFulfilledResult<unknown>).value;
+    } finally {
+      conn.release();
+    }
+  }
+
   return new Proxy(sql, {
     apply(target, thisArg, args: unknown[]) {
-      if (isTemplate(args[0]) && storage.getStore() !== undefined && isWrite(args[0])) {
-        const [strings, ...values] = args;
-        return attachedBegin((tx: postgres.TransactionSql) =>
-          tx(strings as TemplateStringsArray, ...(values as postgres.ParameterOrFragment<never>[]))
-        );
+      const context = storage.getStore();
+      if (context !== undefined && isTemplate(args[0]) && isWrite(args[0])) {
+        return writeInContext(context, args);
       }
       return Reflect.apply(target, thisArg, args);
     },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { createSql } from "../../db/client.ts";
 import { listEvents } from "../../db/history.ts";
 import { runInHistoryContext, withHistoryContext } from "../../db/history_context.ts";
 import { pruneHistory } from "../../jobs/maintenance.ts";
@@ -163,4 +164,26 @@ Deno.test("retention deletes only events older than the limit, and contexts left
   const contexts = await db.sql`select metadata ->> 'request_id' as r from tusk_history.contexts
     where metadata ? 'request_id'`;
   assert.deepEqual(contexts.map((c) => c.r), ["new"]);
+});
+
+Deno.test("a failing write in a context keeps Postgres's error and leaves no transaction open", async () => {
+  await using db = await migratedDatabase();
+  const sql = createSql(db.url, { role: "test", poolSize: 1 });
+  try {
+    const { user } = await makeUser(db.sql);
+    await runInHistoryContext({ request_id: "fails" }, async () => {
+      await assert.rejects(
+        () => sql`insert into items (title, owner_id) values ('x', ${crypto.randomUUID()})`,
+        (error: { code?: string }) => error.code === "23503",
+      );
+      await sql`insert into items (title, owner_id) values ('ok', ${user.id})`;
+    });
+    const [open] = await sql`select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and state like 'idle in transaction%'`;
+    assert.equal(open!.n, 0);
+  } finally {
+    await sql.end();
+  }
+  const history = await events(db.sql, "items");
+  assert.deepEqual(history.map((e) => [e.data.title, e.context?.request_id]), [["ok", "fails"]]);
 });
