@@ -111,8 +111,8 @@ function setContext(
   return tx`select set_config('tusk.history_context', ${value}, true)`;
 }
 
-/** The setting's value for `context`; exported for the pool wrapper and tests. */
-export function contextSetting(context: HistoryContext): string {
+/** The setting's value for `context`: what the trigger reads. */
+function contextSetting(context: HistoryContext): string {
   return JSON.stringify({ id: context.id, metadata: context.metadata });
 }
 

@@ -182,3 +182,9 @@ export async function waitForHttp(
   }
   throw new Error(`${url} did not answer ${expected} within ${timeoutMs} ms (last: ${last})`);
 }
+
+/** Whether `name` is on PATH (e.g. psql, which comes with the PostgreSQL client packages). */
+export function hasCommand(name: string): boolean {
+  return new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null" })
+    .outputSync().success;
+}

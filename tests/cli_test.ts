@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { TEST_SECRET } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
-import { freePort, startTusk, waitForHttp } from "./_process.ts";
+import { freePort, hasCommand, startTusk, waitForHttp } from "./_process.ts";
 
 /** Runs `tusk ARGS` against `db`; returns exit code and output. */
 async function tusk(db: TestDatabase, args: string[], input?: string) {
@@ -190,7 +190,12 @@ Deno.test("a flag flipped by the CLI or by plain SQL reaches a running server wi
   assert.equal((await server.status).code, 0);
 });
 
-Deno.test("db url prints the configured database; db psql runs psql on it and passes its exit code", async () => {
+const HAS_PSQL = hasCommand("psql");
+
+Deno.test({
+  name: "db url prints the configured database; db psql runs psql on it and passes its exit code",
+  ignore: !HAS_PSQL,
+}, async () => {
   await using db = await migratedDatabase();
   const url = await tusk(db, ["db", "url"]);
   assert.equal(url.code, 0, url.out);

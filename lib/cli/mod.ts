@@ -6,9 +6,9 @@
  */
 import { ConfigError, loadConfig } from "../../config.ts";
 import { EmbeddedPostgresError } from "../../db/embedded.ts";
+import { runInHistoryContext } from "../../db/history_context.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { JobsNotInstalledError } from "../../jobs/boss.ts";
-import { runInHistoryContext } from "../../db/history_context.ts";
 import { HttpError } from "../errors.ts";
 import { withDotEnv } from "../dotenv.ts";
 import { createLogger } from "../logging.ts";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   freePort,
+  hasCommand,
   type StartOptions,
   startTusk,
   type TuskProcess,
@@ -240,7 +241,8 @@ Deno.test("a second process uses the running embedded Postgres and leaves it run
     );
     assert.doesNotMatch(url.output(), /stops again/, "dev keeps it running");
   }
-  {
+  // psql comes with the PostgreSQL client packages (on the CI machine with its PostgreSQL 15).
+  if (hasCommand("psql")) {
     await using psql = startTusk(["db", "psql", "-tAc", "select count(*) from users"], box.env);
     assert.equal((await psql.status).code, 0, psql.output());
     assert.match(psql.output(), /^0$/m, "psql reached the migrated application database");
