@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { createSql, databaseUrl } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
 import { withDotEnv } from "../lib/dotenv.ts";
@@ -46,4 +47,43 @@ export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
       await embedded?.stop();
     },
   };
+}
+
+/** Every benchmark's options, so `deno task bench` can hand its arguments to each. */
+const OPTIONS = {
+  runs: { type: "string" },
+  jobs: { type: "string" },
+  latency: { type: "string" },
+  writes: { type: "string" },
+  events: { type: "string" },
+  queries: { type: "string" },
+} as const;
+
+/**
+ * The command line's options, as numbers. A `--` (as in `deno task bench -- --runs 3`) is
+ * skipped; an unknown option or a value that is not a positive number exits 2 with the list.
+ */
+export function benchArgs(): Partial<Record<keyof typeof OPTIONS, number>> {
+  try {
+    const { values } = parseArgs({
+      args: Deno.args.filter((a) => a !== "--"),
+      options: OPTIONS,
+      strict: true,
+    });
+    return Object.fromEntries(
+      Object.entries(values).map(([key, raw]) => {
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < 1) {
+          throw new Error(`--${key} takes a whole number, not ${raw}`);
+        }
+        return [key, n];
+      }),
+    );
+  } catch (error) {
+    console.error(
+      `${(error as Error).message}\nOptions: --runs N; bench:jobs: --jobs N, --latency N; ` +
+        `bench:history: --writes N, --events N, --queries N`,
+    );
+    Deno.exit(2);
+  }
 }

@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { createSql, type Sql } from "../db/client.ts";
 import { listEvents } from "../db/history.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
@@ -26,21 +25,13 @@ import { loadConfig } from "../config.ts";
 import { createMailer } from "../emails/mailer.ts";
 import { registerUser } from "../lib/accounts.ts";
 import { createLogger } from "../lib/logging.ts";
-import { benchDatabase, median, percentile } from "./_bench.ts";
+import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    writes: { type: "string", default: "4000" },
-    runs: { type: "string", default: "3" },
-    events: { type: "string", default: "1000000" },
-    queries: { type: "string", default: "200" },
-  },
-});
-const WRITES = Number(values.writes);
-const RUNS = Number(values.runs);
-const EVENTS = Number(values.events);
-const QUERIES = Number(values.queries);
+const args = benchArgs();
+const WRITES = args.writes ?? 4000;
+const RUNS = args.runs ?? 3;
+const EVENTS = args.events ?? 1_000_000;
+const QUERIES = args.queries ?? 200;
 const CLIENTS = 8;
 
 type Mode = "tracked" | "untracked" | "plain";
@@ -204,7 +195,8 @@ async function latency(query: (i: number) => Promise<unknown>, count = QUERIES) 
   return { median: median(times), p99: percentile(times, 99) };
 }
 
-async function main() {
+/** Runs the benchmark and prints its figures. */
+export async function main() {
   await using db = await benchDatabase("history");
   const sql = createSql(db.url, { role: "cli", poolSize: CLIENTS });
   try {

@@ -3,12 +3,11 @@
  * fetch(batch 200) + complete(ids) loop with 4 concurrent loops, on the same
  * database in the same run, and enqueue-to-start latency on an idle queue.
  *
- * Usage: deno task bench [--jobs 20000] [--runs 5] [--latency 200]
+ * Usage: deno task bench:jobs [--jobs 20000] [--runs 5] [--latency 200]
  * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres).
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { createSql } from "../db/client.ts";
 import { createBoss, installJobs } from "../jobs/boss.ts";
@@ -17,19 +16,12 @@ import { startWorker } from "../jobs/worker.ts";
 import { createLogger } from "../lib/logging.ts";
 import { createMailer } from "../emails/mailer.ts";
 import { loadConfig } from "../config.ts";
-import { benchDatabase, median, percentile } from "./_bench.ts";
+import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    jobs: { type: "string", default: "20000" },
-    runs: { type: "string", default: "5" },
-    latency: { type: "string", default: "200" },
-  },
-});
-const N = Number(values.jobs);
-const RUNS = Number(values.runs);
-const LATENCY_SAMPLES = Number(values.latency);
+const args = benchArgs();
+const N = args.jobs ?? 20_000;
+const RUNS = args.runs ?? 5;
+const LATENCY_SAMPLES = args.latency ?? 200;
 const BATCH = 200;
 const RAW_LOOPS = 4;
 const log = createLogger({ level: "error" });
@@ -44,7 +36,8 @@ const noop = defineJob({
   },
 });
 
-async function main() {
+/** Runs the benchmark and prints its figures. */
+export async function main() {
   await using db = await benchDatabase("jobs");
   const dbUrl = db.url;
   const sql = createSql(dbUrl, { role: "cli", poolSize: 4 });

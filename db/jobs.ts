@@ -25,9 +25,11 @@ export interface QueueInfo {
   schedules: { key: string; cron: string; timezone: string }[];
 }
 
-/** Counts by state, oldest waiting age and schedules, for every queue. */
+/** Counts by state, oldest waiting age and schedules, for every queue but pg-boss's own. */
 export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
-  const queues = await sql<{ name: string }[]>`select name from pgboss.queue order by name`;
+  // pg-boss's internal queues (e.g. __pgboss__send-it) are its business, not an operator's.
+  const queues = await sql<{ name: string }[]>`
+    select name from pgboss.queue where name not like '\_\_pgboss\_\_%' order by name`;
   const counts = await sql<{ name: string; state: string; n: number }[]>`
     select name, state::text, count(*)::int as n from pgboss.job group by 1, 2
   `;

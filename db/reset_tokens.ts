@@ -32,6 +32,17 @@ export async function createResetToken(
 }
 
 /**
+ * Like {@link createResetToken}, but first deletes the user's unused tokens
+ * (in one transaction), so only the newest link works.
+ */
+export async function replaceResetToken(sql: Sql, userId: string, hours: number): Promise<string> {
+  return await sql.begin(async (tx) => {
+    await tx`delete from password_reset_tokens where user_id = ${userId} and used_at is null`;
+    return await createResetToken(tx, userId, hours);
+  });
+}
+
+/**
  * Marks the token used and returns its user id, or undefined when it is
  * unknown, expired or already used. Of two concurrent calls, one wins.
  */

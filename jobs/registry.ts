@@ -5,7 +5,8 @@
  */
 import type { AnyJob } from "./boss.ts";
 import { maintenance } from "./maintenance.ts";
+import { passwordRecovery } from "./password_recovery.ts";
 import { sendEmail } from "./send_email.ts";
 
 /** All registered jobs. */
-export const JOBS: AnyJob[] = [sendEmail, maintenance];
+export const JOBS: AnyJob[] = [sendEmail, passwordRecovery, maintenance];

@@ -25,8 +25,8 @@ export const sendEmail = defineJob({
     retryDelayMax: 1800,
     // A stuck SMTP conversation is abandoned and retried after two minutes.
     expireInSeconds: 120,
-    // Payloads hold rendered emails, and a recovery email holds a live reset link (stored nowhere
-    // else in clear): drop sent ones after an hour, when such a link has expired by default.
+    // Payloads hold rendered emails (no secrets: recovery links go through password-recovery,
+    // which mints them in the worker); still, keep people's mail out of the archive.
     deleteAfterSeconds: 3600,
   },
   async handler({ to, subject, html, text }, { mailer }) {

@@ -4,10 +4,8 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createResetToken } from "../db/reset_tokens.ts";
 import { getUserByEmail, updateUser } from "../db/users.ts";
-import { resetPasswordEmail } from "../emails/templates.ts";
-import { sendEmail } from "../jobs/send_email.ts";
+import { passwordRecovery, recoveryEmail } from "../jobs/password_recovery.ts";
 import { resetPassword } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { signAccessToken } from "../lib/auth/jwt.ts";
@@ -52,17 +50,6 @@ export function loginRoutes(deps: AppDeps) {
   const router = newRouter();
   const auth = currentUser(deps);
   const limits = throttlePolicies(config.throttle);
-
-  /** A fresh reset token for `user`, rendered into the recovery email. */
-  async function recoveryEmail(user: { id: string; email: string }) {
-    const token = await createResetToken(sql, user.id, config.emailResetTokenExpireHours);
-    return resetPasswordEmail({
-      projectName: config.projectName,
-      email: user.email,
-      link: `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`,
-      validHours: config.emailResetTokenExpireHours,
-    });
-  }
 
   router.openapi(
     createRoute({
@@ -149,9 +136,9 @@ export function loginRoutes(deps: AppDeps) {
       await consume(sql, limits.recoveryPerEmail, email, "recovery requests");
       const user = await getUserByEmail(sql, email);
       if (user !== undefined) {
-        const message = await recoveryEmail(user);
-        // Queued: a slow or failing mail server never shows in the answer (retries handle it).
-        await sendEmail.delay({ to: user.email, ...message });
+        // Queued with the user id only: the worker mints the token and sends the link, so
+        // the link is never stored in clear, and a slow mail server never shows here.
+        await passwordRecovery.delay({ userId: user.id });
       }
       return c.json({ message: RECOVERY_MESSAGE }, 200);
     },
@@ -199,7 +186,7 @@ export function loginRoutes(deps: AppDeps) {
       if (user === undefined) {
         throw new HttpError(404, "The user with this username does not exist in the system.");
       }
-      const message = await recoveryEmail(user);
+      const message = await recoveryEmail(sql, config, user);
       return c.html(message.html, 200);
     },
   );

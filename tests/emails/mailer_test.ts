@@ -123,7 +123,7 @@ Deno.test("SMTP: recovery, new-account and test emails arrive with the right con
   }
 });
 
-Deno.test("SMTP down, then up: the email is retried and delivered exactly once", async () => {
+Deno.test("SMTP down, then up: the recovery email is retried and delivered exactly once", async () => {
   await using db = await migratedDatabase();
   const port = freePort(); // nothing listens here yet
   const { app, logs } = await testApp(db, { env: smtpEnv(port), work: true });
@@ -134,7 +134,7 @@ Deno.test("SMTP down, then up: the email is retried and delivered exactly once",
   assert.equal(recovery.status, 200, "the request does not fail with the mail server");
   await recovery.body?.cancel();
   await waitFor(() => logs.some((l) => l.msg === "job failed"));
-  const [job] = await db.sql`select state, output from pgboss.job where name = 'send-email'`;
+  const [job] = await db.sql`select state, output from pgboss.job where name = 'password-recovery'`;
   assert.equal(job!.state, "retry");
   assert.match(
     JSON.stringify(job!.output),
@@ -145,9 +145,10 @@ Deno.test("SMTP down, then up: the email is retried and delivered exactly once",
   try {
     // Skip the backoff wait instead of sleeping through it.
     await db
-      .sql`update pgboss.job set start_after = now() where name = 'send-email' and state = 'retry'`;
+      .sql`update pgboss.job set start_after = now() where name = 'password-recovery' and state = 'retry'`;
     await waitFor(async () =>
-      (await db.sql`select 1 from pgboss.job where name = 'send-email' and state = 'completed'`)
+      (await db
+        .sql`select 1 from pgboss.job where name = 'password-recovery' and state = 'completed'`)
         .length === 1
     );
     await new Promise((r) => setTimeout(r, 500));

@@ -134,8 +134,10 @@ Deno.test("syncSchedules() applies code schedules, drops undeclared ones, keeps 
 });
 
 Deno.test("job API: queue info, status, retry and cancel with their errors", async () => {
-  const { db, app } = await jobsApp();
+  const { db, app, jobs } = await jobsApp();
   await using _ = db;
+  // The queue pg-boss's cron clock makes for itself when a scheduler runs.
+  await jobs!.client.boss.createQueue("__pgboss__send-it");
   const admin = await makeUser(db.sql, { superuser: true });
   const user = await makeUser(db.sql);
   const h = bearer(await login(app, admin.email, admin.password));
@@ -155,6 +157,10 @@ Deno.test("job API: queue info, status, retry and cancel with their errors", asy
   const maintenance = info.body.data.find((q: { name: string }) => q.name === "maintenance");
   assert.deepEqual(maintenance.schedules, []);
   assert.ok(info.body.data.some((q: { name: string }) => q.name === "send-email__dead"));
+  assert.ok(
+    info.body.data.every((q: { name: string }) => !q.name.startsWith("__pgboss__")),
+    "pg-boss's internal queues are hidden",
+  );
 
   const status = await call(app, `/api/v1/jobs/${waiting}/status`, { headers: h });
   assert.equal(status.status, 200);

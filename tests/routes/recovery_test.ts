@@ -125,6 +125,36 @@ Deno.test("a reset token works once, and a reused, expired or forged one is 400 
   await asReset.body?.cancel();
 });
 
+Deno.test("a reset link is never stored in clear; a newer request replaces the older link", async () => {
+  await using box = await appWithMailbox();
+  const { email, user } = await makeUser(box.db.sql);
+  await recover(box.app, email, "10.0.3.1");
+  const older = tokenFrom((await box.messages(1))[0]!);
+  await recover(box.app, email, "10.0.3.2");
+  const newer = tokenFrom((await box.messages(2))[1]!);
+  assert.notEqual(older, newer);
+  // Every job row pg-boss keeps (live or archived), and every queue: only the user id.
+  const stored = JSON.stringify(await box.db.sql`select name, data, output from pgboss.job`);
+  assert.match(stored, new RegExp(user.id), "the recovery jobs ran from the user id");
+  for (const secret of [older, newer, "reset-password?token"]) {
+    assert.ok(!stored.includes(secret), `${secret} is stored in the job queue`);
+  }
+  const [live] = await box.db.sql`select count(*)::int as n from password_reset_tokens
+    where user_id = ${user.id} and used_at is null`;
+  assert.equal(live!.n, 1, "one live link per user");
+  const stale = await box.app.request(
+    "/api/v1/reset-password/",
+    jsonBody("POST", { token: older, new_password: "older link pw" }),
+  );
+  assert.deepEqual(await stale.json(), { detail: "Invalid token" });
+  const fresh = await box.app.request(
+    "/api/v1/reset-password/",
+    jsonBody("POST", { token: newer, new_password: "newer link pw" }),
+  );
+  assert.equal(fresh.status, 200);
+  await fresh.body?.cancel();
+});
+
 Deno.test("a reset token is no access token", async () => {
   await using box = await appWithMailbox();
   const { email } = await makeUser(box.db.sql);

@@ -1,0 +1,15 @@
+/**
+ * `deno task bench`: every benchmark in turn (jobs, then audit history), each
+ * given the command line's options that concern it.
+ *
+ * Usage: deno task bench [--runs N] [--jobs N] [--latency N] [--writes N] [--events N] [--queries N]
+ *
+ * @module
+ */
+import { main as history } from "./history_bench.ts";
+import { main as jobs } from "./jobs_bench.ts";
+
+if (import.meta.main) {
+  await jobs();
+  await history();
+}
