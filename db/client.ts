@@ -66,6 +66,37 @@ export async function ping(sql: Sql, timeoutMs = 2000): Promise<void> {
   }
 }
 
+/**
+ * Codes of errors that mean "the database cannot be reached right now", not
+ * "this request is wrong": postgres.js's own, the socket's, and Postgres's
+ * connection exceptions, shutdowns, start-up and connection limits.
+ */
+const UNAVAILABLE = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up, shutting down, recovering)
+  "53300", // too_many_connections
+]);
+
+/** True when `error` says the database is unreachable or unavailable (not a query's fault). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  // Class 08: connection exceptions.
+  return typeof code === "string" && (UNAVAILABLE.has(code) || code.startsWith("08"));
+}
+
 /** True for a Postgres unique violation (SQLSTATE 23505), e.g. a duplicate email. */
 export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "23505";

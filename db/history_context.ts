@@ -163,39 +163,15 @@ export function historyAware(sql: postgres.Sql): postgres.Sql {
       return result;
     });
   }
-  /**
-   * One write in its own transaction with the context set, pipelined on a
-   * reserved connection: begin, set_config, the write and commit go out
-   * together, one round trip instead of the three `sql.begin()` would take.
-   */
-  async function writeInContext(context: HistoryContext, args: unknown[]) {
-    const [strings, ...values] = args as [TemplateStringsArray, ...never[]];
-    const conn = await sql.reserve();
-    try {
-      const steps = [
-        conn`begin`,
-        setContext(conn, context),
-        conn(strings, ...values),
-        conn`commit`,
-      ];
-      const settled = await Promise.allSettled(steps);
-      const failed = settled.find((r) => r.status === "rejected");
-      if (failed !== undefined) {
-        // A failed write makes the commit a rollback; anything else may leave it open.
-        await conn`rollback`.catch(() => {});
-        throw failed.reason;
-      }
-      return (settled[2] as PromiseFulfilledResult<unknown>).value;
-    } finally {
-      conn.release();
-    }
-  }
-
   return new Proxy(sql, {
     apply(target, thisArg, args: unknown[]) {
       const context = storage.getStore();
       if (context !== undefined && isTemplate(args[0]) && isWrite(args[0])) {
-        return writeInContext(context, args);
+        // Its own transaction, so the context can be set in it. (Not pipelined on a reserved
+        // connection: postgres.js can strand a reserve() when a connection dies, porsager/postgres
+        // issue 1195, and its pool then never ends.)
+        const [strings, ...values] = args as [TemplateStringsArray, ...never[]];
+        return attachedBegin((tx: postgres.TransactionSql) => tx(strings, ...values));
       }
       return Reflect.apply(target, thisArg, args);
     },

@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isDatabaseUnavailable } from "../db/client.ts";
 import type { AppEnv } from "./http.ts";
 import type { Logger } from "./logging.ts";
 import { RequestValidationError } from "./validation.ts";
@@ -45,6 +46,13 @@ const PG_ERRORS: Record<string, [ContentfulStatusCode, string]> = {
   "57014": [503, "The database took too long to answer; try again"],
 };
 
+/** What a client gets while the database is unreachable. */
+export const DATABASE_UNAVAILABLE = "Database unavailable, try again shortly";
+// Long enough for a restart or a failover to finish; short enough that clients retry soon.
+const RETRY_AFTER_SECONDS = 2;
+// One warning per outage, not one per request: a quiet spell this long ends an outage.
+const OUTAGE_LOG_GAP_MS = 30_000;
+
 function requestIdOf(c: Context<AppEnv>): string | undefined {
   return c.get("requestId");
 }
@@ -54,6 +62,19 @@ function requestIdOf(c: Context<AppEnv>): string | undefined {
  * shapes; anything unexpected is logged with the request id and answered 500.
  */
 export function errorHandler(log: Logger) {
+  let lastUnavailableAt = -Infinity;
+  /** Logs the first failure of an outage, without a stack; the rest of it stays quiet. */
+  function noteUnavailable(error: Error) {
+    const now = Date.now();
+    if (now - lastUnavailableAt > OUTAGE_LOG_GAP_MS) {
+      log.warn("database unavailable; answering 503 until it is back", {
+        code: (error as { code?: unknown }).code,
+        error: error.message,
+      });
+    }
+    lastUnavailableAt = now;
+  }
+
   return function onError(error: Error, c: Context<AppEnv>): Response {
     if (error instanceof HttpError) {
       return c.json({ detail: error.message }, error.status, error.headers);
@@ -78,6 +99,12 @@ export function errorHandler(log: Logger) {
         error: error.message,
       });
       return c.json({ detail: "Request body could not be read" }, 400);
+    }
+    if (isDatabaseUnavailable(error)) {
+      noteUnavailable(error);
+      return c.json({ detail: DATABASE_UNAVAILABLE }, 503, {
+        "Retry-After": String(RETRY_AFTER_SECONDS),
+      });
     }
     const code = (error as { code?: unknown }).code;
     const known = typeof code === "string" ? PG_ERRORS[code] : undefined;

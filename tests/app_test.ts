@@ -284,6 +284,40 @@ Deno.test("/readyz is 503 naming a pending migration", async () => {
   assert.match((await res.json()).detail, /Migrations pending: 9999_future\.sql/);
 });
 
+Deno.test("an unreachable database is a 503 with Retry-After on every route, logged once", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const sql = createSql(`postgres://x:y@127.0.0.1:${port}/none`, { role: "test", poolSize: 2 });
+  try {
+    const { app, logs } = await testApp(sql);
+    for (
+      const [path, init] of [
+        ["/api/v1/flags/", {}],
+        ["/api/v1/login/access-token", {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: "username=someone%40example.com&password=whatever1",
+        }],
+        ["/api/v1/password-recovery/someone@example.com", { method: "POST" }],
+      ] as const
+    ) {
+      const res = await app.request(path, init);
+      assert.equal(res.status, 503, path);
+      assert.equal(res.headers.get("Retry-After"), "2");
+      assert.deepEqual(await res.json(), { detail: "Database unavailable, try again shortly" });
+    }
+    const warnings = logs.filter((l) =>
+      l.msg === "database unavailable; answering 503 until it is back"
+    );
+    assert.equal(warnings.length, 1, "one warning for the outage, not one per request");
+    assert.equal(warnings[0]!.code, "ECONNREFUSED");
+    assert.ok(!logs.some((l) => l.level === "error"), "no 500s, no stacks");
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("/readyz is 503 when Postgres does not answer", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
