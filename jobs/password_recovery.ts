@@ -13,6 +13,7 @@ import { createResetToken, replaceResetToken } from "../db/reset_tokens.ts";
 import { getUserById } from "../db/users.ts";
 import { type RenderedEmail, resetPasswordEmail } from "../emails/templates.ts";
 import { defineJob } from "./define.ts";
+import { EMAIL_RETRY_POLICY } from "./send_email.ts";
 
 /**
  * The recovery email for `user` with a fresh token. `replace` invalidates the
@@ -38,15 +39,8 @@ export async function recoveryEmail(
 export const passwordRecovery = defineJob({
   name: "password-recovery",
   schema: z.object({ userId: z.uuid() }),
-  policy: {
-    // As send-email: about two hours of backoff rides out a mail provider's outage. Each retry
-    // mints a new token that replaces the last, so at most one link is ever live.
-    retryLimit: 10,
-    retryDelay: 10,
-    retryBackoff: true,
-    retryDelayMax: 1800,
-    expireInSeconds: 120,
-  },
+  // Each retry mints a new token that replaces the last, so at most one link is ever live.
+  policy: EMAIL_RETRY_POLICY,
   async handler({ userId }, { sql, config, mailer, log }) {
     const user = await getUserById(sql, userId);
     if (user === undefined) {

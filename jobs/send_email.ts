@@ -5,7 +5,20 @@
  * @module
  */
 import { z } from "zod";
-import { defineJob } from "./define.ts";
+import { defineJob, type JobPolicy } from "./define.ts";
+
+/**
+ * How every email job retries: about two hours of backoff (10 s doubling, capped at 30 min)
+ * before the dead-letter queue, long enough to ride out a mail provider's outage or a deploy of
+ * the relay; a stuck SMTP conversation is abandoned and retried after two minutes.
+ */
+export const EMAIL_RETRY_POLICY: JobPolicy = {
+  retryLimit: 10,
+  retryDelay: 10,
+  retryBackoff: true,
+  retryDelayMax: 1800,
+  expireInSeconds: 120,
+};
 
 /** Sends one rendered email through the configured transport. */
 export const sendEmail = defineJob({
@@ -17,14 +30,7 @@ export const sendEmail = defineJob({
     text: z.string(),
   }),
   policy: {
-    // About two hours of backoff (10 s doubling, capped at 30 min) before the dead-letter queue:
-    // long enough to ride out a mail provider's outage or a deploy of the relay.
-    retryLimit: 10,
-    retryDelay: 10,
-    retryBackoff: true,
-    retryDelayMax: 1800,
-    // A stuck SMTP conversation is abandoned and retried after two minutes.
-    expireInSeconds: 120,
+    ...EMAIL_RETRY_POLICY,
     // Payloads hold rendered emails (no secrets: recovery links go through password-recovery,
     // which mints them in the worker); still, keep people's mail out of the archive.
     deleteAfterSeconds: 3600,
