@@ -120,6 +120,13 @@ export async function getTracked(sql: Sql | Tx, table: string): Promise<TrackedT
   return row;
 }
 
+/** Whether any event of `table` is stored (an index probe, not a scan). */
+export async function hasEvents(sql: Sql | Tx, table: string): Promise<boolean> {
+  const [row] = await sql<{ found: boolean }[]>`
+    select exists (select from tusk_history.events where table_name = ${table}) as found`;
+  return row!.found;
+}
+
 /** The row's current tracked columns (excluded ones removed), locked for update. */
 export async function lockTrackedRow(
   tx: Tx,

@@ -12,7 +12,7 @@ import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
 import { RequestValidationError } from "../lib/validation.ts";
-import { historyTables, revertEvent } from "../services/history.ts";
+import { revertEvent, unknownHistoryTable } from "../services/history.ts";
 import {
   BEARER,
   HistoryEventPublic,
@@ -62,16 +62,16 @@ export function historyRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const { skip, limit, ...filters } = c.req.valid("query");
-      if (filters.table !== undefined) {
-        const tables = await historyTables(sql);
-        if (!tables.includes(filters.table)) {
-          throw new RequestValidationError([{
-            type: "enum",
-            loc: ["query", "table"],
-            msg: `Input should be a tracked table: ${tables.join(", ")}`,
-            input: filters.table,
-          }]);
-        }
+      const tables = filters.table === undefined
+        ? undefined
+        : await unknownHistoryTable(sql, filters.table);
+      if (tables !== undefined) {
+        throw new RequestValidationError([{
+          type: "enum",
+          loc: ["query", "table"],
+          msg: `Input should be a tracked table: ${tables.join(", ")}`,
+          input: filters.table,
+        }]);
       }
       const page = await listEvents(sql, filters, { skip, limit, order: "desc" });
       return c.json(toHistoryEventsPublic(page), 200);

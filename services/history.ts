@@ -10,6 +10,7 @@ import {
   deleteRow,
   getEvent,
   getTracked,
+  hasEvents,
   type HistoryEvent,
   insertRow,
   listEvents,
@@ -32,12 +33,15 @@ const CONSTRAINT_WORDS: Record<string, string> = {
   "23P01": "it overlaps another row",
 };
 
-/** The tables `GET /history/?table=` accepts: tracked now, or with events left. */
-export async function historyTables(sql: Sql): Promise<string[]> {
+/**
+ * Checks a `table` filter: a table tracked now, or one with events left
+ * (history outlives `untrack`). Returns the tracked tables when it is neither,
+ * for the error message; undefined when the table is fine.
+ */
+export async function unknownHistoryTable(sql: Sql, table: string): Promise<string[] | undefined> {
   const tracked = (await listTracked(sql)).map((t) => t.table_name);
-  const withEvents = await sql<{ table_name: string }[]>`
-    select distinct table_name from tusk_history.events`;
-  return [...new Set([...tracked, ...withEvents.map((r) => r.table_name)])].sort();
+  if (tracked.includes(table) || await hasEvents(sql, table)) return undefined;
+  return tracked;
 }
 
 /**

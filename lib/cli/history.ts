@@ -5,7 +5,7 @@
  */
 import { type HistoryEvent, listEvents } from "../../db/history.ts";
 import { emailsByIds, getUserByEmail } from "../../db/users.ts";
-import { historyTables } from "../../services/history.ts";
+import { unknownHistoryTable } from "../../services/history.ts";
 import { withDatabase } from "./_db.ts";
 import { CliError, parse, UsageError } from "./_io.ts";
 
@@ -72,9 +72,9 @@ export async function historyCommand(args: string[], env: Record<string, string>
   return await withDatabase(env, async ({ sql }) => {
     const table = p.values.table;
     if (table !== undefined) {
-      const tables = await historyTables(sql);
-      if (!tables.includes(table)) {
-        throw new CliError(`${table} is not a tracked table; tracked: ${tables.join(", ")}`);
+      const tracked = await unknownHistoryTable(sql, table);
+      if (tracked !== undefined) {
+        throw new CliError(`${table} is not a tracked table; tracked: ${tracked.join(", ")}`);
       }
     }
     let userId: string | undefined;

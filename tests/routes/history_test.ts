@@ -219,4 +219,10 @@ Deno.test("revert refusals: unknown event 404, bad id 422, broken constraint 409
     status: 409,
     body: { detail: "The table items is no longer tracked, so its events cannot be reverted" },
   });
+  const stillListed = await call(app, "/api/v1/history/?table=items", { headers: adminH });
+  assert.equal(stillListed.status, 200, "its history stays readable");
+  assert.ok(stillListed.body.count > 0);
+  const never = await call(app, "/api/v1/history/?table=pg_class", { headers: adminH });
+  assert.equal(never.status, 422);
+  assert.equal(never.body.detail[0].msg, "Input should be a tracked table: users");
 });
