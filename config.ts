@@ -30,6 +30,10 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   databaseStatementTimeoutMs: number;
+  /** API requests wait at most this long for a pool connection (0: unbounded). */
+  databaseAcquireTimeoutMs: number;
+  /** Longest wait to establish a connection. */
+  databaseConnectTimeoutMs: number;
   firstSuperuser: string | undefined;
   firstSuperuserPassword: string | undefined;
   smtp: {
@@ -210,6 +214,8 @@ const schema = z.object({
   POSTGRES_DB: optionalText,
   DATABASE_POOL_SIZE: integer("DATABASE_POOL_SIZE", 1, 1000, 10),
   DATABASE_STATEMENT_TIMEOUT_MS: integer("DATABASE_STATEMENT_TIMEOUT_MS", 0, 86_400_000, 30_000),
+  DATABASE_ACQUIRE_TIMEOUT_MS: integer("DATABASE_ACQUIRE_TIMEOUT_MS", 0, 600_000, 2000),
+  DATABASE_CONNECT_TIMEOUT_MS: integer("DATABASE_CONNECT_TIMEOUT_MS", 100, 600_000, 5000),
   FIRST_SUPERUSER: optionalText,
   FIRST_SUPERUSER_PASSWORD: optionalText,
   SMTP_HOST: optionalText,
@@ -407,6 +413,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    databaseAcquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     firstSuperuser: e.FIRST_SUPERUSER,
     firstSuperuserPassword: e.FIRST_SUPERUSER_PASSWORD,
     smtp: {

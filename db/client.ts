@@ -5,6 +5,7 @@
  * @module
  */
 import postgres from "postgres";
+import { boundedAcquire } from "./acquire.ts";
 import { historyAware } from "./history_context.ts";
 
 /** A postgres.js pool or transaction handle. */
@@ -22,6 +23,10 @@ export interface ClientOptions {
   poolSize?: number;
   /** Per-statement limit in ms; 0 disables it. */
   statementTimeoutMs?: number;
+  /** Longest wait for a pool connection, in ms (see `acquire.ts`); unset: no bound. */
+  acquireTimeoutMs?: number;
+  /** Longest wait for a new connection to be established, in ms (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -37,17 +42,20 @@ export interface ClientOptions {
  * ```
  */
 export function createSql(url: string, options: ClientOptions): Sql {
-  return historyAware(postgres(url, {
+  const pool = postgres(url, {
     max: options.poolSize ?? 10,
     // Recycle idle connections so a quiet process does not pin server slots.
     idle_timeout: 60,
-    connect_timeout: 10,
+    connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
     onnotice: () => {},
     connection: {
       application_name: `tusk-${options.role}`,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
     },
-  }));
+  });
+  return historyAware(
+    options.acquireTimeoutMs ? boundedAcquire(pool, options.acquireTimeoutMs) : pool,
+  );
 }
 
 /**
@@ -76,6 +84,7 @@ const UNAVAILABLE = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  "ACQUIRE_TIMEOUT", // ours: no pool connection became free in time
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",

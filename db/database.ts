@@ -46,6 +46,9 @@ export async function openDatabase(
     role: options.role,
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    // Requests must not hang on the database; jobs and commands may wait their turn.
+    acquireTimeoutMs: options.role === "api" ? config.databaseAcquireTimeoutMs : undefined,
   });
   return {
     sql,
