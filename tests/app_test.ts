@@ -284,11 +284,16 @@ Deno.test("/readyz is 503 naming a pending migration", async () => {
   assert.match((await res.json()).detail, /Migrations pending: 9999_future\.sql/);
 });
 
-Deno.test("an unreachable database is a 503 with Retry-After on every route, logged once", async () => {
+/** A pool pointed at a port nothing listens on. */
+function unreachableSql() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const sql = createSql(`postgres://x:y@127.0.0.1:${port}/none`, { role: "test", poolSize: 2 });
+  return createSql(`postgres://x:y@127.0.0.1:${port}/none`, { role: "test", poolSize: 2 });
+}
+
+Deno.test("an unreachable database is a 503 with Retry-After on every route, logged once", async () => {
+  const sql = unreachableSql();
   try {
     const { app, logs } = await testApp(sql);
     for (
@@ -319,10 +324,7 @@ Deno.test("an unreachable database is a 503 with Retry-After on every route, log
 });
 
 Deno.test("/readyz is 503 when Postgres does not answer", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const sql = createSql(`postgres://x:y@127.0.0.1:${port}/none`, { role: "test", poolSize: 1 });
+  const sql = unreachableSql();
   try {
     const { app } = await testApp(sql);
     const res = await app.request("/readyz");
