@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { createSql, databaseUrl } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
-import { withDotEnv } from "../lib/dotenv.ts";
+import { processEnv } from "../lib/dotenv.ts";
 
 /** The middle value. */
 export function median(xs: number[]): number {
@@ -29,7 +29,7 @@ export interface BenchDatabase extends AsyncDisposable {
 
 /** Creates an empty database named `tusk_bench_<prefix>_...`. */
 export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
-  const env = await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+  const env = await processEnv();
   let embedded: EmbeddedPostgres | undefined;
   let adminUrl = env.DATABASE_URL;
   if (!adminUrl) {

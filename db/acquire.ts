@@ -8,6 +8,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { beginWrapped, isTemplate } from "./_pool_wrap.ts";
 
 /** No connection became free within the bound; nothing of the query ran. */
 export class AcquireTimeoutError extends Error {
@@ -27,10 +28,6 @@ interface QueuedQuery {
   then: PromiseLike<unknown>["then"];
 }
 
-function isTemplate(value: unknown): value is TemplateStringsArray {
-  return Array.isArray(value) && "raw" in value;
-}
-
 /**
  * Wraps a pool so that queries and transactions wait at most `ms` for a
  * connection. Fragments (templates nested in other queries) are untouched:
@@ -42,10 +39,7 @@ function isTemplate(value: unknown): value is TemplateStringsArray {
  * ```
  */
 export function boundedAcquire(sql: postgres.Sql, ms: number): postgres.Sql {
-  const begin = sql.begin.bind(sql) as (...args: unknown[]) => Promise<unknown>;
   function boundedBegin(...args: unknown[]) {
-    const fn = args.at(-1) as (tx: postgres.TransactionSql) => unknown;
-    const options = args.length > 1 ? [args[0]] : [];
     let started = false;
     let abandoned = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -56,7 +50,7 @@ export function boundedAcquire(sql: postgres.Sql, ms: number): postgres.Sql {
         reject(new AcquireTimeoutError(ms));
       }, ms);
     });
-    const run = begin(...options, (tx: postgres.TransactionSql) => {
+    const run = beginWrapped(sql, args, (fn) => (tx) => {
       started = true;
       clearTimeout(timer);
       // Too late: the caller has been answered. Roll back without running anything.

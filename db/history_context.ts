@@ -9,6 +9,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type postgres from "postgres";
+import { beginWrapped, isTemplate } from "./_pool_wrap.ts";
 
 /** Metadata stored with a context: `user_id`, `request_id`, `job_id`, `label`, anything else. */
 export type HistoryMetadata = Record<string, unknown>;
@@ -130,10 +131,6 @@ function isWrite(strings: TemplateStringsArray): boolean {
   return WRITE.test(head) || (CTE.test(head) && strings.some((s) => WRITE_ANYWHERE.test(s)));
 }
 
-function isTemplate(value: unknown): value is TemplateStringsArray {
-  return Array.isArray(value) && "raw" in value;
-}
-
 /**
  * Wraps a postgres.js pool so history context reaches the triggers:
  * `sql.begin()` sets it first in every transaction, and a write statement run
@@ -146,13 +143,8 @@ function isTemplate(value: unknown): value is TemplateStringsArray {
  * ```
  */
 export function historyAware(sql: postgres.Sql): postgres.Sql {
-  const begin = sql.begin.bind(sql) as (
-    ...args: unknown[]
-  ) => Promise<unknown>;
   function attachedBegin(...args: unknown[]) {
-    const fn = args.at(-1) as (tx: postgres.TransactionSql) => unknown;
-    const options = args.length > 1 ? [args[0]] : [];
-    return begin(...options, async (tx: postgres.TransactionSql) => {
+    return beginWrapped(sql, args, (fn) => async (tx) => {
       const context = storage.getStore();
       if (context === undefined) return await fn(tx);
       // Queued first on the transaction's connection, not awaited: no extra round trip.

@@ -40,3 +40,11 @@ export async function withDotEnv(
     throw error;
   }
 }
+
+/**
+ * The process's variables over those of `.env` (or the file `TUSK_ENV_FILE`
+ * names): what every entry point, the test runner and the benchmarks read.
+ */
+export function processEnv(): Promise<Record<string, string>> {
+  return withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+}

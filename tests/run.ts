@@ -12,7 +12,7 @@ import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts"
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { withDotEnv } from "../lib/dotenv.ts";
+import { processEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
 import { TEST_PERMISSIONS } from "./_process.ts";
 
@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   const targets = Deno.args.filter((a) => a !== "--coverage");
   // `.env` too (the real environment wins), like every other task; only the runner's own
   // settings are read from it: the tests themselves never see the developer's variables.
-  const env = await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+  const env = await processEnv();
   const external = env.DATABASE_URL;
   let embedded: EmbeddedPostgres | undefined;
   let adminUrl: string;

@@ -10,7 +10,7 @@ import { runInHistoryContext } from "../../db/history_context.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { JobsNotInstalledError } from "../../jobs/boss.ts";
 import { HttpError } from "../errors.ts";
-import { withDotEnv } from "../dotenv.ts";
+import { processEnv } from "../dotenv.ts";
 import { createLogger } from "../logging.ts";
 import { runRole } from "../roles.ts";
 import { runServer, StartupError } from "../server.ts";
@@ -74,7 +74,7 @@ export async function runCli(args: string[], env?: Record<string, string>): Prom
   }
   try {
     const vars = env ??
-      await withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+      await processEnv();
     return await dispatch(command, rest, vars);
   } catch (error) {
     if (isExpected(error)) {
