@@ -1,9 +1,16 @@
 /**
  * A bounded wait for a pool connection. postgres.js queues a query until a
  * connection is free (or connected) and has no limit on that wait; during an
- * outage or under overload a request would hang. Past the bound, a query that
- * has not reached a connection is withdrawn and rejects with
- * {@link AcquireTimeoutError}, which the API answers 503.
+ * outage or under overload a request would hang.
+ *
+ * So the API hands postgres.js at most as many queries and transactions as it
+ * has connections, and keeps the rest waiting here, where giving up is safe:
+ * a query that waited past the bound rejects with {@link AcquireTimeoutError}
+ * (answered 503) and was never sent. (Cancelling a query postgres.js already
+ * holds is not: one cancelled while its connection is being opened leaves that
+ * connection out of the pool for good.) A query handed over settles by itself:
+ * it runs (bounded by the statement timeout) or its connection attempt fails
+ * (bounded by the connect timeout).
  *
  * @module
  */
@@ -21,73 +28,130 @@ export class AcquireTimeoutError extends Error {
   }
 }
 
-/** postgres.js's query: `state` is set once a connection takes it. */
-interface QueuedQuery {
-  state?: unknown;
-  cancel(): unknown;
+/** A query handed over that neither ran nor failed in time: its connection died unnoticed. */
+export class StrandedQueryError extends Error {
+  readonly code = "QUERY_STRANDED";
+
+  constructor(ms: number) {
+    super(`The database connection gave no answer within ${ms} ms; the query's outcome is unknown`);
+    this.name = "StrandedQueryError";
+  }
+}
+
+/** Options for {@link boundedAcquire}. */
+export interface AcquireOptions {
+  /** The pool's size: how many queries and transactions may be handed over at once. */
+  slots: number;
+  /** Longest wait for a slot, in ms. */
+  waitMs: number;
+  /**
+   * A query (not a transaction) handed over and still unsettled after this
+   * long frees its slot and rejects with {@link StrandedQueryError}; unset, never.
+   */
+  strandedMs?: number;
+}
+
+type Release = () => void;
+
+/** A counting semaphore whose waiters give up after `waitMs`. */
+function slots(count: number, waitMs: number) {
+  let free = count;
+  const waiting: ((release: Release) => void)[] = [];
+
+  function releaser(): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = waiting.shift();
+      if (next) next(releaser());
+      else free++;
+    };
+  }
+
+  return function acquire(): Promise<Release> {
+    if (free > 0) {
+      free--;
+      return Promise.resolve(releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const grant = (release: Release) => {
+        clearTimeout(timer);
+        resolve(release);
+      };
+      const timer = setTimeout(() => {
+        const index = waiting.indexOf(grant);
+        if (index >= 0) waiting.splice(index, 1);
+        reject(new AcquireTimeoutError(waitMs));
+      }, waitMs);
+      waiting.push(grant);
+    });
+  };
+}
+
+/** postgres.js's pending query: a lazy promise that runs on its first `then`. */
+interface PendingQuery {
   then: PromiseLike<unknown>["then"];
 }
 
 /**
- * Wraps a pool so that queries and transactions wait at most `ms` for a
+ * Wraps a pool so that queries and transactions wait at most `waitMs` for a
  * connection. Fragments (templates nested in other queries) are untouched:
- * the bound starts when a query is awaited.
+ * the wait starts when a query is awaited.
  *
  * @example
  * ```ts
- * const sql = boundedAcquire(postgres(url), 2000);
+ * const sql = boundedAcquire(postgres(url, { max: 10 }), { slots: 10, waitMs: 2000 });
  * ```
  */
-export function boundedAcquire(sql: postgres.Sql, ms: number): postgres.Sql {
-  function boundedBegin(...args: unknown[]) {
-    let started = false;
-    let abandoned = false;
+export function boundedAcquire(sql: postgres.Sql, options: AcquireOptions): postgres.Sql {
+  const acquire = slots(options.slots, options.waitMs);
+
+  /** Defers `query` until a slot is free; it runs at most once, however often awaited. */
+  function bound<Q>(query: Q): Q {
+    const q = query as PendingQuery;
+    const then = q.then.bind(q);
+    let result: Promise<unknown> | undefined;
+    q.then = (onFulfilled, onRejected) => {
+      result ??= acquire().then((release) => settleWithin(then(), release));
+      return result.then(onFulfilled, onRejected);
+    };
+    return query;
+  }
+
+  function settleWithin(run: PromiseLike<unknown>, release: Release): Promise<unknown> {
+    const running = Promise.resolve(run).finally(release);
+    if (options.strandedMs === undefined) return running;
+    const ms = options.strandedMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
+    const stranded = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        if (started) return;
-        abandoned = true;
-        reject(new AcquireTimeoutError(ms));
+        release();
+        reject(new StrandedQueryError(ms));
       }, ms);
     });
-    const run = beginWrapped(sql, args, (fn) => (tx) => {
-      started = true;
-      clearTimeout(timer);
-      // Too late: the caller has been answered. Roll back without running anything.
-      if (abandoned) throw new AcquireTimeoutError(ms);
-      return fn(tx);
-    });
-    run.catch(() => {}); // an abandoned transaction's rollback is nobody's error
-    return Promise.race([run, timedOut]).finally(() => clearTimeout(timer));
+    return Promise.race([running, stranded]).finally(() => clearTimeout(timer));
   }
+
+  async function boundedBegin(...args: unknown[]) {
+    const release = await acquire();
+    try {
+      return await beginWrapped(sql, args, (fn) => fn);
+    } finally {
+      release();
+    }
+  }
+
   return new Proxy(sql, {
     apply(target, thisArg, args: unknown[]) {
       const query = Reflect.apply(target, thisArg, args);
-      if (!isTemplate(args[0])) return query;
-      const q = query as QueuedQuery;
-      const then = q.then.bind(q);
-      let timedOut = false;
-      q.then = (onFulfilled, onRejected) => {
-        const timer = setTimeout(() => {
-          if (q.state) return; // running: the statement timeout bounds it
-          timedOut = true;
-          q.cancel();
-        }, ms);
-        const settle = () => clearTimeout(timer);
-        return then(
-          (value) => (settle(), onFulfilled ? onFulfilled(value) : value),
-          (error) => {
-            settle();
-            const reason = timedOut ? new AcquireTimeoutError(ms) : error;
-            if (onRejected) return onRejected(reason);
-            throw reason;
-          },
-        ) as never;
-      };
-      return query;
+      return isTemplate(args[0]) ? bound(query) : query;
     },
     get(target, property, receiver) {
       if (property === "begin") return boundedBegin;
+      if (property === "unsafe") {
+        return (...args: Parameters<postgres.Sql["unsafe"]>) => bound(target.unsafe(...args));
+      }
       return Reflect.get(target, property, receiver);
     },
   });

@@ -6,6 +6,7 @@
  */
 import postgres from "postgres";
 import { boundedAcquire } from "./acquire.ts";
+import { ambientTransactions } from "./ambient.ts";
 import { historyAware } from "./history_context.ts";
 
 /** A postgres.js pool or transaction handle. */
@@ -42,20 +43,48 @@ export interface ClientOptions {
  * ```
  */
 export function createSql(url: string, options: ClientOptions): Sql {
+  const max = options.poolSize ?? 10;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
   const pool = postgres(url, {
-    max: options.poolSize ?? 10,
+    max,
     // Recycle idle connections so a quiet process does not pin server slots.
     idle_timeout: 60,
-    connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
+    connect_timeout: connectTimeoutMs / 1000,
+    backoff: reconnectDelaySeconds,
     onnotice: () => {},
     connection: {
       application_name: `tusk-${options.role}`,
-      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      statement_timeout: statementTimeoutMs,
     },
   });
-  return historyAware(
-    options.acquireTimeoutMs ? boundedAcquire(pool, options.acquireTimeoutMs) : pool,
-  );
+  if (!options.acquireTimeoutMs) return historyAware(ambientTransactions(pool));
+  return historyAware(ambientTransactions(boundedAcquire(pool, {
+    slots: max,
+    waitMs: options.acquireTimeoutMs,
+    // Past its statement timeout and a connect timeout, a query's connection died unnoticed.
+    strandedMs: statementTimeoutMs > 0 ? statementTimeoutMs + connectTimeoutMs + 5000 : undefined,
+  })));
+}
+
+/**
+ * Seconds a connection waits before its next connection attempt, after
+ * `retries` failed ones in a row. postgres.js's default grows to 20 s, so
+ * requests would keep waiting long after the server is back; a reconnect is
+ * only tried when a query needs the connection, so a short cap is cheap.
+ */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 0.5) * (0.5 + Math.random() / 2);
+}
+
+/** The database did not answer a ping in time (see {@link ping}). */
+export class PingTimeoutError extends Error {
+  readonly code = "PING_TIMEOUT";
+
+  constructor(ms: number) {
+    super(`The database gave no answer within ${ms} ms`);
+    this.name = "PingTimeoutError";
+  }
 }
 
 /**
@@ -65,7 +94,7 @@ export function createSql(url: string, options: ClientOptions): Sql {
 export async function ping(sql: Sql, timeoutMs = 2000): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new PingTimeoutError(timeoutMs)), timeoutMs);
   });
   try {
     await Promise.race([sql`select 1`, timeout]);
@@ -85,6 +114,8 @@ const UNAVAILABLE = new Set([
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
   "ACQUIRE_TIMEOUT", // ours: no pool connection became free in time
+  "QUERY_STRANDED", // ours: a query's connection died without telling it
+  "PING_TIMEOUT", // ours: no answer to a health check's ping in time
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",
@@ -103,7 +134,9 @@ const UNAVAILABLE = new Set([
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   // Class 08: connection exceptions.
-  return typeof code === "string" && (UNAVAILABLE.has(code) || code.startsWith("08"));
+  if (typeof code === "string") return UNAVAILABLE.has(code) || code.startsWith("08");
+  // node-postgres (under pg-boss) says a connection dropped only in words.
+  return error instanceof Error && /^Connection terminated/.test(error.message);
 }
 
 /** True for a Postgres unique violation (SQLSTATE 23505), e.g. a duplicate email. */

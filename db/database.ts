@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
 import { createSql, type Role, type Sql } from "./client.ts";
+import { guardDriverCrashes } from "./driver_guard.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded.ts";
 
 /** An open database: the pool, its URL, and `close()` for shutdown. */
@@ -50,12 +51,14 @@ export async function openDatabase(
     // Requests must not hang on the database; jobs and commands may wait their turn.
     acquireTimeoutMs: options.role === "api" ? config.databaseAcquireTimeoutMs : undefined,
   });
+  const unguard = guardDriverCrashes(options.log);
   return {
     sql,
     url,
     embedded,
     async close() {
       await sql.end({ timeout: 5 });
+      unguard();
       await embedded?.stop();
     },
   };

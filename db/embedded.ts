@@ -25,7 +25,12 @@ export interface EmbeddedPostgres {
   adminUrl: string;
   /** False when another live process owns the server and we merely connected to it. */
   owned: boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops the server: `fast` (the default) rolls back open transactions and
+   * checkpoints; `immediate` aborts every process at once, like a crash, and
+   * the next start recovers from the WAL.
+   */
+  stop(options?: { mode?: "fast" | "immediate" }): Promise<void>;
 }
 
 /** Options for {@link startEmbeddedPostgres}. */
@@ -107,10 +112,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   return {
     ...urls,
     owned,
-    async stop() {
+    async stop({ mode = "fast" } = {}) {
       if (stopped || !owned) return;
       stopped = true;
-      await run(bins.pgCtl, ["stop", "-D", dir, "-m", "fast", "-w"], runAs);
+      await run(bins.pgCtl, ["stop", "-D", dir, "-m", mode, "-w"], runAs);
       await Deno.remove(join(dir, OWNER_FILE)).catch(() => {});
       log("embedded Postgres stopped");
     },

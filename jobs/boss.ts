@@ -6,6 +6,7 @@
  */
 import { PgBoss } from "pg-boss";
 import type { Logger } from "../lib/logging.ts";
+import { outageLogger } from "../lib/outage.ts";
 import { deadLetterName, type JobPolicy, type JobSpec } from "./define.ts";
 import type { z } from "zod";
 
@@ -92,7 +93,11 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
       : {}),
     registerInstance: false,
   });
-  boss.on("error", (error) => options.log.error("job queue error", { error }));
+  const outage = outageLogger(
+    options.log,
+    "job queue: database unavailable; retrying until it is back",
+  );
+  boss.on("error", (error) => outage(error) || options.log.error("job queue error", { error }));
   boss.on(
     "warning",
     (warning) => options.log.warn("job queue warning", { warning: warning.message }),

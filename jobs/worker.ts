@@ -8,8 +8,10 @@
  */
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
+import { listenReliably } from "../db/listen.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
 import type { Logger } from "../lib/logging.ts";
+import { outageLogger } from "../lib/outage.ts";
 import type { AnyJob } from "./boss.ts";
 import { BOSS_SCHEMA } from "./boss.ts";
 import type { JobContext } from "./define.ts";
@@ -77,6 +79,11 @@ export async function startWorker(input: {
   const queueWakers = new Map<string, Set<() => void>>();
   const completions = new Map<string, Attempt[]>();
   const flushes = new Set<Promise<void>>();
+  // An outage fails fetches, jobs and their bookkeeping at once: one line says so.
+  const outage = outageLogger(
+    log,
+    "worker: database unavailable; jobs in flight will expire and be retried once it is back",
+  );
   let flushScheduled = false;
 
   function wake(queue?: string) {
@@ -88,7 +95,12 @@ export async function startWorker(input: {
   }
 
   const channel = await notifyChannel(input.listenSql);
-  const listener = await input.listenSql.listen(channel, (queue) => wake(queue), () => wake());
+  // After a reconnect every queue looks again: jobs sent meanwhile notified nobody.
+  const listening = await listenReliably(input.listenSql, channel, {
+    onNotify: (queue) => wake(queue),
+    onListen: () => wake(),
+    onRelisten: () => log.warn("job wake-up listener reconnected"),
+  });
 
   function freeSlot() {
     free++;
@@ -122,12 +134,14 @@ export async function startWorker(input: {
         () => {
           stats.completed += attempts.length;
         },
-        (error) =>
+        (error) => {
+          if (outage(error)) return;
           log.error("completing jobs failed; they will expire and retry", {
             queue,
             count: attempts.length,
             error,
-          }),
+          });
+        },
       );
       flushes.add(flush);
       flush.finally(() => flushes.delete(flush));
@@ -152,6 +166,7 @@ export async function startWorker(input: {
       await boss.fail(queue, attempt, { name: e.name, message: e.message, stack: e.stack });
       stats.failed++;
     } catch (failError) {
+      if (outage(failError)) return;
       log.error("recording a job failure failed; it will expire and retry", {
         queue,
         id: attempt.id,
@@ -193,12 +208,14 @@ export async function startWorker(input: {
         if (!abort.signal.aborted) completeLater(job.name, attempt);
       } catch (error) {
         if (!stopping || !abort.signal.aborted) {
-          log.warn("job failed", {
-            job: job.name,
-            id: fetched.id,
-            attempt: fetched.retryCount + 1,
-            error,
-          });
+          if (!outage(error)) {
+            log.warn("job failed", {
+              job: job.name,
+              id: fetched.id,
+              attempt: fetched.retryCount + 1,
+              error,
+            });
+          }
           await fail(job.name, attempt, error);
         }
       } finally {
@@ -224,7 +241,7 @@ export async function startWorker(input: {
         batch = await boss.fetch(job.name, { batchSize: want, includeMetadata: true });
       } catch (error) {
         for (let i = 0; i < want; i++) freeSlot();
-        log.error("fetching jobs failed; retrying", { queue: job.name, error });
+        if (!outage(error)) log.error("fetching jobs failed; retrying", { queue: job.name, error });
         await idle(job.name);
         continue;
       }
@@ -280,7 +297,7 @@ export async function startWorker(input: {
       }
       flushCompletions();
       await Promise.all([...flushes]);
-      await listener.unlisten();
+      await listening.stop();
       log.info("worker stopped", stats);
     },
   };

@@ -8,9 +8,9 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { isDatabaseUnavailable } from "../db/client.ts";
 import type { AppEnv } from "./http.ts";
 import type { Logger } from "./logging.ts";
+import { outageLogger } from "./outage.ts";
 import { RequestValidationError } from "./validation.ts";
 
 /**
@@ -50,8 +50,6 @@ const PG_ERRORS: Record<string, [ContentfulStatusCode, string]> = {
 export const DATABASE_UNAVAILABLE = "Database unavailable, try again shortly";
 // Long enough for a restart or a failover to finish; short enough that clients retry soon.
 const RETRY_AFTER_SECONDS = 2;
-// One warning per outage, not one per request: a quiet spell this long ends an outage.
-const OUTAGE_LOG_GAP_MS = 30_000;
 
 function requestIdOf(c: Context<AppEnv>): string | undefined {
   return c.get("requestId");
@@ -62,18 +60,7 @@ function requestIdOf(c: Context<AppEnv>): string | undefined {
  * shapes; anything unexpected is logged with the request id and answered 500.
  */
 export function errorHandler(log: Logger) {
-  let lastUnavailableAt = -Infinity;
-  /** Logs the first failure of an outage, without a stack; the rest of it stays quiet. */
-  function noteUnavailable(error: Error) {
-    const now = Date.now();
-    if (now - lastUnavailableAt > OUTAGE_LOG_GAP_MS) {
-      log.warn("database unavailable; answering 503 until it is back", {
-        code: (error as { code?: unknown }).code,
-        error: error.message,
-      });
-    }
-    lastUnavailableAt = now;
-  }
+  const outage = outageLogger(log, "database unavailable; answering 503 until it is back");
 
   return function onError(error: Error, c: Context<AppEnv>): Response {
     if (error instanceof HttpError) {
@@ -100,8 +87,7 @@ export function errorHandler(log: Logger) {
       });
       return c.json({ detail: "Request body could not be read" }, 400);
     }
-    if (isDatabaseUnavailable(error)) {
-      noteUnavailable(error);
+    if (outage(error)) {
       return c.json({ detail: DATABASE_UNAVAILABLE }, 503, {
         "Retry-After": String(RETRY_AFTER_SECONDS),
       });

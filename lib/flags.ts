@@ -7,7 +7,9 @@
  */
 import type { Sql } from "../db/client.ts";
 import { FLAGS_CHANNEL, listFlags } from "../db/feature_flags.ts";
+import { listenReliably } from "../db/listen.ts";
 import type { Logger } from "./logging.ts";
+import { outageLogger } from "./outage.ts";
 
 /** A process's flag cache. */
 export interface FlagCache {
@@ -26,6 +28,10 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
   let active = new Set<string>();
   let loading: Promise<void> | undefined;
   let again = false;
+  const outage = outageLogger(
+    log,
+    "feature flags: database unavailable; keeping the last known values",
+  );
 
   // Reloads are serialised and coalesced: a burst of changes costs at most two reads.
   function reload(): Promise<void> {
@@ -40,9 +46,11 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
           const flags = await listFlags(sql);
           active = new Set(flags.filter((f) => f.is_active).map((f) => f.codename));
         } catch (error) {
-          log.error("feature flags could not be reloaded; keeping the last known values", {
-            error,
-          });
+          if (!outage(error)) {
+            log.error("feature flags could not be reloaded; keeping the last known values", {
+              error,
+            });
+          }
         }
       } while (again);
     })().finally(() => loading = undefined);
@@ -50,19 +58,22 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
   }
 
   let first = true;
-  const listener = await sql.listen(FLAGS_CHANNEL, () => void reload(), () => {
-    // Called on the first LISTEN and after every reconnect: changes made while the
-    // connection was down sent notifications nobody heard.
-    if (!first) log.warn("feature flag listener reconnected; reloading flags");
-    first = false;
-    void reload();
+  const listening = await listenReliably(sql, FLAGS_CHANNEL, {
+    onNotify: () => void reload(),
+    onListen: () => {
+      // Called on the first LISTEN and after every reconnect: changes made while the
+      // connection was down sent notifications nobody heard.
+      if (!first) log.warn("feature flag listener reconnected; reloading flags");
+      first = false;
+      void reload();
+    },
   });
   await reload();
   return {
     isEnabled: (codename) => active.has(codename),
     reload,
     async stop() {
-      await listener.unlisten();
+      await listening.stop();
       await loading;
     },
   };

@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ping } from "../db/client.ts";
 import { migrationStatus } from "../db/migrate.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { outageLogger } from "../lib/outage.ts";
 
 const Status = z.object({ status: z.string() }).openapi("Status");
 const Unavailable = z.object({ detail: z.string() }).openapi("Unavailable");
@@ -15,6 +16,7 @@ const Unavailable = z.object({ detail: z.string() }).openapi("Unavailable");
 export function healthRoutes(deps: AppDeps) {
   const root = newRouter();
   const api = newRouter();
+  const outage = outageLogger(deps.log, "readiness: database unavailable; answering 503");
 
   root.openapi(
     createRoute({
@@ -43,7 +45,7 @@ export function healthRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const reason = await notReadyReason(deps);
+      const reason = await notReadyReason(deps, outage);
       if (reason !== undefined) return c.json({ detail: reason }, 503);
       return c.json({ status: "ready" }, 200);
     },
@@ -69,11 +71,14 @@ export function healthRoutes(deps: AppDeps) {
   return { root, api };
 }
 
-async function notReadyReason(deps: AppDeps): Promise<string | undefined> {
+async function notReadyReason(
+  deps: AppDeps,
+  outage: ReturnType<typeof outageLogger>,
+): Promise<string | undefined> {
   try {
     await ping(deps.sql);
   } catch (error) {
-    deps.log.warn("readiness: database unreachable", { error });
+    outage(error) || deps.log.warn("readiness: database unreachable", { error });
     return "Database is unreachable";
   }
   try {
@@ -84,6 +89,7 @@ async function notReadyReason(deps: AppDeps): Promise<string | undefined> {
       } (run: deno task migrate)`;
     }
   } catch (error) {
+    if (outage(error)) return "Database is unreachable";
     return error instanceof Error ? error.message : String(error);
   }
   return undefined;
