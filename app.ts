@@ -11,7 +11,8 @@ import { secureHeaders } from "hono/secure-headers";
 import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./lib/errors.ts";
 import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
 import { accessLog, historyContext, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
-import { docsRoutes, OPENAPI_PATH } from "./routes/docs.ts";
+import { REPLAYED_HEADER } from "./lib/idempotency.ts";
+import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -46,7 +47,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(cors({
     origin: config.corsOrigins,
     credentials: true,
-    exposeHeaders: [REQUEST_ID_HEADER],
+    exposeHeaders: [REQUEST_ID_HEADER, REPLAYED_HEADER],
   }));
   app.use(secureHeaders({
     strictTransportSecurity: config.environment === "local"
@@ -80,13 +81,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     type: "oauth2",
     flows: { password: { tokenUrl: `${API_PREFIX}/login/access-token`, scopes: {} } },
   });
-  app.doc31(OPENAPI_PATH, {
-    openapi: "3.1.0",
-    info: {
-      title: config.projectName,
-      version: "0.1.0",
-      description: "Tusk: a Deno backend where PostgreSQL is the only infrastructure.",
-    },
+  let document: unknown;
+  app.get(OPENAPI_PATH, (c) => {
+    document ??= withIdempotencyKeys(app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: config.projectName,
+        version: "0.1.0",
+        description: "Tusk: a Deno backend where PostgreSQL is the only infrastructure.",
+      },
+    }));
+    return c.json(document);
   });
 
   app.notFound(notFound);

@@ -1,12 +1,14 @@
 /**
  * `maintenance`: hourly clean-up of expired reset tokens, stale throttle
- * counters, and audit history older than `HISTORY_RETENTION_DAYS`.
+ * counters, expired idempotency keys, and audit history older than
+ * `HISTORY_RETENTION_DAYS`.
  *
  * @module
  */
 import { z } from "zod";
 import type { Sql } from "../db/client.ts";
 import { deleteEventsBefore, deleteOrphanContexts } from "../db/history.ts";
+import { deleteExpiredKeys } from "../db/idempotency_keys.ts";
 import { deleteStale } from "../db/rate_limits.ts";
 import { deleteStaleResetTokens } from "../db/reset_tokens.ts";
 import { defineJob } from "./define.ts";
@@ -52,12 +54,14 @@ export const maintenance = defineJob({
   async handler(_data, { sql, log, config, signal }) {
     const tokens = await deleteStaleResetTokens(sql);
     const counters = await deleteStale(sql, RATE_LIMIT_MAX_AGE_SECONDS);
+    const idempotencyKeys = await deleteExpiredKeys(sql, config.idempotencyTtlHours);
     const history = config.historyRetentionDays === undefined
       ? { events: 0, contexts: 0 }
       : await pruneHistory(sql, config.historyRetentionDays, signal);
     log.info("maintenance done", {
       reset_tokens_deleted: tokens,
       rate_limits_deleted: counters,
+      idempotency_keys_deleted: idempotencyKeys,
       history_events_deleted: history.events,
       history_contexts_deleted: history.contexts,
     });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 // The package's own locator; a static import also puts the assets in a `deno compile` binary.
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { AppEnv } from "../lib/http.ts";
+import { IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, REPLAYED_HEADER } from "../lib/idempotency.ts";
 
 /** Path of the OpenAPI document the page loads. */
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -81,4 +82,45 @@ export function docsRoutes(projectName: string): Hono<AppEnv> {
     });
   });
   return router;
+}
+
+interface Operation {
+  security?: unknown[];
+  parameters?: unknown[];
+  responses?: Record<string, unknown>;
+}
+
+/**
+ * Adds the optional `Idempotency-Key` header, and its 409 and 422 answers,
+ * to every authenticated POST, PUT, PATCH and DELETE operation of `document`.
+ */
+export function withIdempotencyKeys<D extends { paths?: Record<string, unknown> }>(document: D): D {
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const [method, value] of Object.entries(item as Record<string, unknown>)) {
+      const operation = value as Operation;
+      if (!IDEMPOTENT_METHODS.has(method.toUpperCase()) || !operation.security?.length) continue;
+      operation.parameters = [...(operation.parameters ?? []), {
+        name: IDEMPOTENCY_HEADER,
+        in: "header",
+        required: false,
+        description: "Makes a retry safe: the first response to this key (per user, kept " +
+          "IDEMPOTENCY_TTL_HOURS) is replayed to repeats of the same request, marked " +
+          `\`${REPLAYED_HEADER}: true\`.`,
+        schema: { type: "string", minLength: 1, maxLength: 255 },
+      }];
+      operation.responses = {
+        ...operation.responses,
+        409: {
+          description: "A request with this Idempotency-Key is still in progress",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/HTTPError" } } },
+        },
+      };
+      const responses = operation.responses as Record<string, unknown>;
+      responses["422"] ??= {
+        description: "This Idempotency-Key was already used with a different request",
+        content: { "application/json": { schema: { $ref: "#/components/schemas/HTTPError" } } },
+      };
+    }
+  }
+  return document;
 }

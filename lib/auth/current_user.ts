@@ -10,6 +10,7 @@ import type { Sql } from "../../db/client.ts";
 import { addHistoryMetadata } from "../../db/history_context.ts";
 import { getUserById } from "../../db/users.ts";
 import { HttpError } from "../errors.ts";
+import { runIdempotently } from "../idempotency.ts";
 import type { AppEnv } from "../http.ts";
 import { InvalidTokenError, verifyAccessToken } from "./jwt.ts";
 
@@ -20,7 +21,8 @@ function credentialsError(): HttpError {
 }
 
 /**
- * Resolves the bearer token to an active user and stores it as `c.get("user")`.
+ * Resolves the bearer token to an active user and stores it as `c.get("user")`;
+ * then runs the request under its `Idempotency-Key`, if it has one.
  *
  * @example
  * ```ts
@@ -28,7 +30,7 @@ function credentialsError(): HttpError {
  * ```
  */
 export function currentUser(
-  deps: { sql: Sql; config: { secretKey: string } },
+  deps: { sql: Sql; config: { secretKey: string; idempotencyTtlHours: number } },
 ): MiddlewareHandler<AppEnv> {
   return async function currentUser(c, next) {
     const header = c.req.header("Authorization");
@@ -53,7 +55,8 @@ export function currentUser(
     if (!user.is_active) throw new HttpError(400, "Inactive user");
     c.set("user", user);
     addHistoryMetadata({ user_id: user.id });
-    await next();
+    // Writes with an Idempotency-Key run (and are replayed) per user: so only from here on.
+    await runIdempotently(deps, c, next);
   };
 }
 
