@@ -136,7 +136,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   // Class 08: connection exceptions.
   if (typeof code === "string") return UNAVAILABLE.has(code) || code.startsWith("08");
   // node-postgres (under pg-boss) says a connection dropped only in words.
-  return error instanceof Error && /^Connection terminated/.test(error.message);
+  // (pg-boss passes some on as plain objects, with its queue name appended to the message.)
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === "string" && /^Connection terminated/.test(message);
 }
 
 /** True for a Postgres unique violation (SQLSTATE 23505), e.g. a duplicate email. */

@@ -79,7 +79,8 @@ export function startTusk(
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/tmp",
       DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
-      TUSK_ENV_FILE: "/nonexistent/.env",
+      // Inside the project (all the production permission sets may read), and never there.
+      TUSK_ENV_FILE: ".data/tests-read-no.env",
       NO_COLOR: "1",
       ...env,
     },
