@@ -37,17 +37,14 @@ export function ambientTransactions(sql: postgres.Sql): postgres.Sql {
       return Reflect.apply(target, thisArg, args);
     },
     get(target, property, receiver) {
-      const tx = storage.getStore();
-      if (tx !== undefined) {
-        if (property === "begin") {
-          return (...args: unknown[]) => {
-            const fn = args.at(-1) as TxFn;
-            return tx.savepoint((sp) => storage.run(sp, () => fn(sp)));
-          };
-        }
-        if (property === "unsafe") return tx.unsafe.bind(tx);
-      }
-      return Reflect.get(target, property, receiver);
+      // Only these two differ inside a transaction; every other property is the pool's.
+      const tx = property === "begin" || property === "unsafe" ? storage.getStore() : undefined;
+      if (tx === undefined) return Reflect.get(target, property, receiver);
+      if (property === "unsafe") return tx.unsafe.bind(tx);
+      return (...args: unknown[]) => {
+        const fn = args.at(-1) as TxFn;
+        return tx.savepoint((sp) => storage.run(sp, () => fn(sp)));
+      };
     },
   });
 }

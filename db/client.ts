@@ -73,7 +73,7 @@ export function createSql(url: string, options: ClientOptions): Sql {
  * requests would keep waiting long after the server is back; a reconnect is
  * only tried when a query needs the connection, so a short cap is cheap.
  */
-export function reconnectDelaySeconds(retries: number): number {
+function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.05 * 2 ** retries, 0.5) * (0.5 + Math.random() / 2);
 }
 

@@ -24,13 +24,10 @@ export interface ListenOptions {
   /** Called with each notification's payload. */
   onNotify: (payload: string) => void;
   /**
-   * Called once listening starts and again after every reconnect:
-   * notifications sent while the connection was down were lost, so callers
-   * catch up here (reload a cache, look for work).
+   * Called after every reconnect: notifications sent while the connection
+   * was down were lost, so callers catch up here (reload a cache, look for work).
    */
-  onListen?: () => void;
-  /** Called after a reconnect, before `onListen` (for a log line). */
-  onRelisten?: () => void;
+  onReconnect?: () => void;
   /** Pause between attempts while the server is unreachable, in ms (default 500). */
   retryMs?: number;
 }
@@ -41,7 +38,7 @@ export interface ListenOptions {
  *
  * @example
  * ```ts
- * const listening = await listenReliably(sql, "jobs", { onNotify: wake, onListen: wakeAll });
+ * const listening = await listenReliably(sql, "jobs", { onNotify: wake, onReconnect: wakeAll });
  * // ...
  * await listening.stop();
  * ```
@@ -74,9 +71,7 @@ export async function listenReliably(
       while (!stopped) {
         try {
           await listen();
-          if (stopped) return;
-          options.onRelisten?.();
-          options.onListen?.();
+          if (!stopped) options.onReconnect?.();
           return;
         } catch {
           // Still down (or starting up): the next attempt follows shortly.
@@ -93,7 +88,6 @@ export async function listenReliably(
     await connection.end({ timeout: 0 });
     throw error;
   }
-  options.onListen?.();
   return {
     async stop() {
       stopped = true;

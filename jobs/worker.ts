@@ -98,8 +98,10 @@ export async function startWorker(input: {
   // After a reconnect every queue looks again: jobs sent meanwhile notified nobody.
   const listening = await listenReliably(input.listenSql, channel, {
     onNotify: (queue) => wake(queue),
-    onListen: () => wake(),
-    onRelisten: () => log.warn("job wake-up listener reconnected"),
+    onReconnect: () => {
+      log.warn("job wake-up listener reconnected");
+      wake();
+    },
   });
 
   function freeSlot() {

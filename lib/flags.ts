@@ -57,14 +57,11 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
     return loading;
   }
 
-  let first = true;
   const listening = await listenReliably(sql, FLAGS_CHANNEL, {
     onNotify: () => void reload(),
-    onListen: () => {
-      // Called on the first LISTEN and after every reconnect: changes made while the
-      // connection was down sent notifications nobody heard.
-      if (!first) log.warn("feature flag listener reconnected; reloading flags");
-      first = false;
+    // Changes made while the connection was down sent notifications nobody heard.
+    onReconnect: () => {
+      log.warn("feature flag listener reconnected; reloading flags");
       void reload();
     },
   });

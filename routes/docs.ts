@@ -108,19 +108,19 @@ export function withIdempotencyKeys<D extends { paths?: Record<string, unknown> 
           `\`${REPLAYED_HEADER}: true\`.`,
         schema: { type: "string", minLength: 1, maxLength: 255 },
       }];
-      operation.responses = {
-        ...operation.responses,
-        409: {
-          description: "A request with this Idempotency-Key is still in progress",
-          content: { "application/json": { schema: { $ref: "#/components/schemas/HTTPError" } } },
-        },
-      };
-      const responses = operation.responses as Record<string, unknown>;
-      responses["422"] ??= {
-        description: "This Idempotency-Key was already used with a different request",
-        content: { "application/json": { schema: { $ref: "#/components/schemas/HTTPError" } } },
-      };
+      const responses = operation.responses ??= {};
+      responses["409"] = errorResponse("A request with this Idempotency-Key is still in progress");
+      responses["422"] ??= errorResponse(
+        "This Idempotency-Key was already used with a different request",
+      );
     }
   }
   return document;
+}
+
+function errorResponse(description: string) {
+  return {
+    description,
+    content: { "application/json": { schema: { $ref: "#/components/schemas/HTTPError" } } },
+  };
 }
