@@ -10,7 +10,13 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./lib/errors.ts";
 import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
-import { accessLog, historyContext, REQUEST_ID_HEADER, requestId } from "./lib/middleware.ts";
+import {
+  accessLog,
+  historyContext,
+  REQUEST_ID_HEADER,
+  requestId,
+  traceRoute,
+} from "./lib/middleware.ts";
 import { REPLAYED_HEADER } from "./lib/idempotency.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
@@ -41,6 +47,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = newRouter();
 
   app.use(requestId());
+  if (config.tracing) app.use(traceRoute());
   app.use(accessLog(log));
   app.use(historyContext(deps.sql));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));

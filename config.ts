@@ -56,6 +56,11 @@ export interface Config {
   port: number;
   /** Lowest log level written. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * `OTEL_DENO=true`: Deno exports OpenTelemetry (configured by the standard
+   * `OTEL_*` variables, which Deno reads itself) and Tusk adds its own spans.
+   */
+  tracing: boolean;
   /** Audit history events older than this many days are deleted hourly; undefined keeps all. */
   historyRetentionDays: number | undefined;
   /** How long an `Idempotency-Key` and its response are kept and replayed. */
@@ -252,6 +257,8 @@ const schema = z.object({
       error: "LOG_LEVEL: expected debug, info, warn or error",
     }).default("info"),
   ),
+  // Deno accepts only "true" and "false" (anything else: a warning, and tracing stays off).
+  OTEL_DENO: optionalText.transform((v) => v === "true"),
   // Unset: 0, read as "keep forever" (an explicit 0 is refused by the range).
   HISTORY_RETENTION_DAYS: integer("HISTORY_RETENTION_DAYS", 1, 36_500, 0),
   IDEMPOTENCY_TTL_HOURS: integer("IDEMPOTENCY_TTL_HOURS", 1, 8760, 24),
@@ -437,6 +444,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    tracing: e.OTEL_DENO,
     historyRetentionDays: e.HISTORY_RETENTION_DAYS || undefined,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     throttle: {

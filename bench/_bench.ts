@@ -57,6 +57,8 @@ const OPTIONS = {
   writes: { type: "string" },
   events: { type: "string" },
   queries: { type: "string" },
+  seconds: { type: "string" },
+  clients: { type: "string" },
 } as const;
 
 /**
@@ -82,7 +84,7 @@ export function benchArgs(): Partial<Record<keyof typeof OPTIONS, number>> {
   } catch (error) {
     console.error(
       `${(error as Error).message}\nOptions: --runs N; bench:jobs: --jobs N, --latency N; ` +
-        `bench:history: --writes N, --events N, --queries N`,
+        `bench:history: --writes N, --events N, --queries N; bench:tracing: --seconds N, --clients N`,
     );
     Deno.exit(2);
   }

@@ -1,5 +1,5 @@
 /**
- * What the pool wrappers (`acquire.ts`, `history_context.ts`) share: telling
+ * What the pool wrappers (`acquire.ts`, `history_context.ts`, `traced.ts`) share: telling
  * a tagged-template call from a helper call, and re-issuing `sql.begin()`
  * with its callback wrapped.
  *
@@ -21,7 +21,19 @@ export function beginWrapped(
   args: unknown[],
   wrap: (fn: TxFn) => TxFn,
 ): Promise<unknown> {
-  const begin = sql.begin.bind(sql) as (...a: unknown[]) => Promise<unknown>;
+  return callWrapped(sql.begin.bind(sql), args, wrap);
+}
+
+/**
+ * Calls `open([name or options,] fn)` (`sql.begin`, `tx.savepoint`) as `args`
+ * give it, with its callback replaced by `wrap(fn)`.
+ */
+export function callWrapped(
+  // deno-lint-ignore no-explicit-any -- begin and savepoint are overloaded; both end in a callback
+  open: (...a: any[]) => Promise<unknown>,
+  args: unknown[],
+  wrap: (fn: TxFn) => TxFn,
+): Promise<unknown> {
   const fn = wrap(args.at(-1) as TxFn);
-  return args.length > 1 ? begin(args[0], fn) : begin(fn);
+  return args.length > 1 ? open(args[0], fn) : open(fn);
 }

@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { boundedAcquire } from "./acquire.ts";
 import { ambientTransactions } from "./ambient.ts";
 import { historyAware } from "./history_context.ts";
+import { traced } from "./traced.ts";
 
 /** A postgres.js pool or transaction handle. */
 export type Sql = postgres.Sql;
@@ -28,6 +29,8 @@ export interface ClientOptions {
   acquireTimeoutMs?: number;
   /** Longest wait for a new connection to be established, in ms (default 10 s). */
   connectTimeoutMs?: number;
+  /** Trace queries and transactions with OpenTelemetry (see `traced.ts`). */
+  tracing?: boolean;
 }
 
 /**
@@ -58,13 +61,24 @@ export function createSql(url: string, options: ClientOptions): Sql {
       statement_timeout: statementTimeoutMs,
     },
   });
-  if (!options.acquireTimeoutMs) return historyAware(ambientTransactions(pool));
-  return historyAware(ambientTransactions(boundedAcquire(pool, {
-    slots: max,
-    waitMs: options.acquireTimeoutMs,
-    // Past its statement timeout and a connect timeout, a query's connection died unnoticed.
-    strandedMs: statementTimeoutMs > 0 ? statementTimeoutMs + connectTimeoutMs + 5000 : undefined,
-  })));
+  const bounded = options.acquireTimeoutMs
+    ? boundedAcquire(pool, {
+      slots: max,
+      waitMs: options.acquireTimeoutMs,
+      // Past its statement timeout and a connect timeout, a query's connection died unnoticed.
+      strandedMs: statementTimeoutMs > 0 ? statementTimeoutMs + connectTimeoutMs + 5000 : undefined,
+    })
+    : pool;
+  // Traced above the bounded wait (a span includes waiting for a connection), and below the
+  // wrappers that hand transactions around, so the handles they keep are traced ones.
+  const observed = options.tracing
+    ? traced(bounded, {
+      database: pool.options.database,
+      poolName: `tusk-${options.role}`,
+      max,
+    })
+    : bounded;
+  return historyAware(ambientTransactions(observed));
 }
 
 /**

@@ -50,6 +50,7 @@ export async function openDatabase(
     connectTimeoutMs: config.databaseConnectTimeoutMs,
     // Requests must not hang on the database; jobs and commands may wait their turn.
     acquireTimeoutMs: options.role === "api" ? config.databaseAcquireTimeoutMs : undefined,
+    tracing: config.tracing,
   });
   const unguard = guardDriverCrashes(options.log);
   return {

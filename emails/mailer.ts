@@ -5,10 +5,12 @@
  *
  * @module
  */
+import { type Attributes, type Span, SpanKind } from "@opentelemetry/api";
 import nodemailer from "nodemailer";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
+import { inSpan } from "../lib/telemetry.ts";
 import type { RenderedEmail } from "./templates.ts";
 
 /** Sends rendered emails; `close()` releases SMTP connections. */
@@ -22,6 +24,32 @@ export interface Mailer {
 
 // An SMTP server that does not answer must not hold a request for minutes.
 const SMTP_TIMEOUT_MS = 15_000;
+
+/**
+ * Runs one send in an `email.send` span: transport, template, and (from
+ * `deliver`) the message id and SMTP reply code. No address, subject or body.
+ */
+function sendTraced(
+  transport: Mailer["transport"],
+  email: RenderedEmail,
+  attributes: Attributes,
+  deliver: (span: Span) => Promise<void>,
+): Promise<void> {
+  return inSpan("email.send", {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      "email.transport": transport,
+      "email.template": email.template ?? "unknown",
+      ...attributes,
+    },
+  }, deliver);
+}
+
+/** The reply code of an SMTP server's final answer ("250 2.0.0 OK ..." is 250). */
+function smtpCode(response: unknown): number | undefined {
+  const code = typeof response === "string" ? Number(response.slice(0, 3)) : NaN;
+  return Number.isInteger(code) ? code : undefined;
+}
 
 /**
  * Creates the mailer for `config`. Connects to nothing until the first send.
@@ -43,11 +71,13 @@ export function createMailer(config: Config, log: Logger): Mailer {
       transport: "off",
       enabled: false,
       send(to, email) {
-        log.warn("email is disabled (set SMTP_HOST and EMAILS_FROM_EMAIL); not sent", {
-          to,
-          subject: email.subject,
+        return sendTraced("off", email, {}, () => {
+          log.warn("email is disabled (set SMTP_HOST and EMAILS_FROM_EMAIL); not sent", {
+            to,
+            subject: email.subject,
+          });
+          return Promise.resolve();
         });
-        return Promise.resolve();
       },
       close() {},
     };
@@ -61,14 +91,18 @@ export function createMailer(config: Config, log: Logger): Mailer {
     return {
       transport: "file",
       enabled: true,
-      async send(to, email) {
-        const info = await transport.sendMail({ from, to, ...email });
-        await Deno.mkdir(config.emailsDir, { recursive: true });
-        const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-        const base = join(config.emailsDir, `${stamp}-${crypto.randomUUID().slice(0, 8)}`);
-        await Deno.writeFile(`${base}.eml`, info.message as Uint8Array);
-        await Deno.writeTextFile(`${base}.html`, email.html);
-        log.info("email written", { to, subject: email.subject, file: `${base}.eml` });
+      send(to, email) {
+        const { template: _, ...content } = email;
+        return sendTraced("file", email, {}, async (span) => {
+          const info = await transport.sendMail({ from, to, ...content });
+          span.setAttribute("email.message_id", info.messageId);
+          await Deno.mkdir(config.emailsDir, { recursive: true });
+          const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+          const base = join(config.emailsDir, `${stamp}-${crypto.randomUUID().slice(0, 8)}`);
+          await Deno.writeFile(`${base}.eml`, info.message as Uint8Array);
+          await Deno.writeTextFile(`${base}.html`, content.html);
+          log.info("email written", { to, subject: content.subject, file: `${base}.eml` });
+        });
       },
       close() {},
     };
@@ -89,9 +123,21 @@ export function createMailer(config: Config, log: Logger): Mailer {
   return {
     transport: "smtp",
     enabled: true,
-    async send(to, email) {
-      const info = await transport.sendMail({ from, to, ...email });
-      log.info("email sent", { to, subject: email.subject, message_id: info.messageId });
+    send(to, email) {
+      const { template: _, ...content } = email;
+      const server = { "server.address": config.smtp.host, "server.port": config.smtp.port };
+      return sendTraced("smtp", email, server, async (span) => {
+        const info = await transport.sendMail({ from, to, ...content }).catch((error) => {
+          // nodemailer keeps the refusing server's reply code (e.g. 550) on the error.
+          const refused = (error as { responseCode?: unknown }).responseCode;
+          if (typeof refused === "number") span.setAttribute("smtp.response.code", refused);
+          throw error;
+        });
+        span.setAttribute("email.message_id", info.messageId);
+        const code = smtpCode(info.response);
+        if (code !== undefined) span.setAttribute("smtp.response.code", code);
+        log.info("email sent", { to, subject: content.subject, message_id: info.messageId });
+      });
     },
     close() {
       transport.close();

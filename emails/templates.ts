@@ -7,6 +7,8 @@
 
 /** A rendered email, ready for any transport. */
 export interface RenderedEmail {
+  /** Which template rendered it (for traces and logs; never sent). */
+  template?: string;
   subject: string;
   html: string;
   text: string;
@@ -69,7 +71,7 @@ ${button(values.link, "Reset password")}
     `We received a request to reset the password of your account. The link works once and ` +
     `expires in ${hours}:\n\n${values.link}\n\n` +
     `If you did not ask for this, ignore this email: your password stays as it is.\n`;
-  return { subject, html, text };
+  return { template: "reset-password", subject, html, text };
 }
 
 /** The email sent when a superuser creates an account; it never contains the password. */
@@ -89,7 +91,7 @@ ${button(values.link, "Go to the dashboard")}`,
   const text = `Welcome! An account was created for you with the username ${values.username}.\n\n` +
     `Ask the person who created it for your password, or set one with "Forgot password" on the ` +
     `login page:\n\n${values.link}\n`;
-  return { subject, html, text };
+  return { template: "new-account", subject, html, text };
 }
 
 /** The email sent by `POST /utils/test-email/`. */
@@ -103,5 +105,5 @@ export function testEmail(values: { projectName: string; email: string }): Rende
     }</p>\n  <p>If you can read this, email works.</p>`,
   );
   const text = `Test email for: ${values.email}\n\nIf you can read this, email works.\n`;
-  return { subject, html, text };
+  return { template: "test-email", subject, html, text };
 }

@@ -7,6 +7,7 @@
 import { PgBoss } from "pg-boss";
 import type { Logger } from "../lib/logging.ts";
 import { outageLogger } from "../lib/outage.ts";
+import { withoutSpans } from "../lib/telemetry.ts";
 import { deadLetterName, type JobPolicy, type JobSpec } from "./define.ts";
 import type { z } from "zod";
 
@@ -70,6 +71,24 @@ export interface BossOptions {
   cronIntervalSeconds?: number;
   /** Connections in pg-boss's own pool. */
   poolSize?: number;
+  /** Trace sends (carrying the trace context to the worker) and settles with OpenTelemetry. */
+  tracing?: boolean;
+}
+
+/**
+ * pg-boss's OpenTelemetry settings. With tracing on, a send stores the
+ * sender's trace context with the job, for the worker to continue. Its
+ * `receive` spans (one per fetch, most of them empty polls) and `complete`
+ * spans (batched across jobs of unrelated traces) are left out: the worker's
+ * `process` span says how each attempt ended.
+ */
+function telemetryOptions(tracing: boolean | undefined) {
+  if (!tracing) return { enabled: false };
+  return {
+    enabled: true,
+    propagateContext: true,
+    tracerProvider: withoutSpans(["receive ", "complete "]),
+  };
 }
 
 /** A pg-boss instance for a role; it never installs or alters the schema. */
@@ -92,6 +111,7 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
       ? { cronWorkerIntervalSeconds: options.cronIntervalSeconds }
       : {}),
     registerInstance: false,
+    openTelemetry: telemetryOptions(options.tracing),
   });
   const outage = outageLogger(
     options.log,
@@ -131,6 +151,7 @@ export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Pro
     supervise: false,
     schedule: false,
     registerInstance: false,
+    openTelemetry: telemetryOptions(false),
   });
   boss.on("error", (error) => log.error("job queue error", { error }));
   await boss.start();

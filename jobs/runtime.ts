@@ -42,6 +42,7 @@ export async function startJobs(input: {
     cronIntervalSeconds: config.jobs.cronIntervalSeconds,
     // Fetch loops and completions run in parallel; give them room beyond the API's few sends.
     poolSize: input.work ? 10 : 4,
+    tracing: config.tracing,
   });
   await startBoss(boss);
   const client = createJobClient(boss);

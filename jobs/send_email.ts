@@ -25,6 +25,7 @@ export const sendEmail = defineJob({
   name: "send-email",
   schema: z.object({
     to: z.email(),
+    template: z.string().max(100).optional(),
     subject: z.string().min(1).max(998),
     html: z.string(),
     text: z.string(),
@@ -35,7 +36,7 @@ export const sendEmail = defineJob({
     // which mints them in the worker); still, keep people's mail out of the archive.
     deleteAfterSeconds: 3600,
   },
-  async handler({ to, subject, html, text }, { mailer }) {
-    await mailer.send(to, { subject, html, text });
+  async handler({ to, ...email }, { mailer }) {
+    await mailer.send(to, email);
   },
 });

@@ -6,15 +6,18 @@
  *
  * @module
  */
+import type { Span } from "@opentelemetry/api";
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { listenReliably } from "../db/listen.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
 import type { Logger } from "../lib/logging.ts";
 import { outageLogger } from "../lib/outage.ts";
+import { recordFailure } from "../lib/telemetry.ts";
 import type { AnyJob } from "./boss.ts";
 import { BOSS_SCHEMA } from "./boss.ts";
 import type { JobContext } from "./define.ts";
+import { jobTracing, type Outcome } from "./telemetry.ts";
 
 /** Tuning of one worker process. */
 export interface WorkerOptions {
@@ -68,6 +71,7 @@ export async function startWorker(input: {
   log: Logger;
 }): Promise<Worker> {
   const { boss, jobs, deps, options, log } = input;
+  const tracing = deps.config.tracing ? jobTracing(boss) : undefined;
   const stats = { completed: 0, failed: 0 };
   let stopping = false;
   let free = options.concurrency;
@@ -150,9 +154,9 @@ export async function startWorker(input: {
     }
   }
 
-  function completeLater(queue: string, attempt: Attempt) {
+  function completeLater(queue: string, fetched: Attempt) {
     const list = completions.get(queue) ?? [];
-    list.push(attempt);
+    list.push({ id: fetched.id, retryCount: fetched.retryCount });
     completions.set(queue, list);
     if (list.length >= options.batchSize) flushCompletions();
     else if (!flushScheduled) {
@@ -165,7 +169,11 @@ export async function startWorker(input: {
   async function fail(queue: string, attempt: Attempt, error: unknown) {
     const e = error instanceof Error ? error : new Error(String(error));
     try {
-      await boss.fail(queue, attempt, { name: e.name, message: e.message, stack: e.stack });
+      await boss.fail(queue, { id: attempt.id, retryCount: attempt.retryCount }, {
+        name: e.name,
+        message: e.message,
+        stack: e.stack,
+      });
       stats.failed++;
     } catch (failError) {
       if (outage(failError)) return;
@@ -177,9 +185,45 @@ export async function startWorker(input: {
     }
   }
 
+  /** Runs one attempt of a fetched job; `span` (tracing on) hears of its failure. */
+  async function attempt(
+    job: AnyJob,
+    fetched: JobWithMetadata<unknown>,
+    abort: AbortController,
+    span?: Span,
+  ): Promise<Outcome> {
+    const attemptNo = fetched.retryCount + 1;
+    try {
+      const data = job.schema.parse(fetched.data);
+      // Every change the handler makes is recorded as this job attempt's.
+      await runInHistoryContext(
+        { job_id: fetched.id, job_name: job.name, attempt: attemptNo },
+        () =>
+          job.handler(data, {
+            ...deps,
+            id: fetched.id,
+            attempt: attemptNo,
+            signal: abort.signal,
+          }),
+        { sql: deps.sql },
+      );
+      if (abort.signal.aborted) return stopping ? "released" : "expired";
+      completeLater(job.name, fetched);
+      return "completed";
+    } catch (error) {
+      if (stopping && abort.signal.aborted) return "released";
+      if (span) recordFailure(span, error);
+      if (!outage(error)) {
+        log.warn("job failed", { job: job.name, id: fetched.id, attempt: attemptNo, error });
+      }
+      await fail(job.name, fetched, error);
+      return fetched.retryCount < fetched.retryLimit ? "retry" : "failed";
+    }
+  }
+
   /** Runs one fetched job in a slot its fetch already reserved. */
   function run(job: AnyJob, fetched: JobWithMetadata<unknown>) {
-    const attempt = { id: fetched.id, retryCount: fetched.retryCount };
+    const ref = { id: fetched.id, retryCount: fetched.retryCount };
     const abort = new AbortController();
     const expiry = setTimeout(
       () => abort.abort(new Error("job expired")),
@@ -187,39 +231,15 @@ export async function startWorker(input: {
     );
     const heartbeat = fetched.heartbeatSeconds
       ? setInterval(
-        () => boss.touch(job.name, attempt).catch(() => {}),
+        () => boss.touch(job.name, ref).catch(() => {}),
         fetched.heartbeatSeconds * 500,
       )
       : undefined;
     const done = (async () => {
       try {
-        const data = job.schema.parse(fetched.data);
-        const attemptNo = fetched.retryCount + 1;
-        // Every change the handler makes is recorded as this job attempt's.
-        await runInHistoryContext(
-          { job_id: fetched.id, job_name: job.name, attempt: attemptNo },
-          () =>
-            job.handler(data, {
-              ...deps,
-              id: fetched.id,
-              attempt: attemptNo,
-              signal: abort.signal,
-            }),
-          { sql: deps.sql },
-        );
-        if (!abort.signal.aborted) completeLater(job.name, attempt);
-      } catch (error) {
-        if (!stopping || !abort.signal.aborted) {
-          if (!outage(error)) {
-            log.warn("job failed", {
-              job: job.name,
-              id: fetched.id,
-              attempt: fetched.retryCount + 1,
-              error,
-            });
-          }
-          await fail(job.name, attempt, error);
-        }
+        if (tracing) {
+          await tracing.process(job.name, fetched, (span) => attempt(job, fetched, abort, span));
+        } else await attempt(job, fetched, abort);
       } finally {
         clearTimeout(expiry);
         clearInterval(heartbeat);
@@ -227,7 +247,7 @@ export async function startWorker(input: {
         freeSlot();
       }
     })();
-    running.set(fetched.id, { attempt, queue: job.name, abort, done });
+    running.set(fetched.id, { attempt: ref, queue: job.name, abort, done });
   }
 
   async function fetchLoop(job: AnyJob) {
@@ -240,7 +260,11 @@ export async function startWorker(input: {
       free -= want;
       let batch: JobWithMetadata<unknown>[];
       try {
-        batch = await boss.fetch(job.name, { batchSize: want, includeMetadata: true });
+        batch = await boss.fetch(job.name, {
+          batchSize: want,
+          includeMetadata: true,
+          ...tracing?.fetchOptions,
+        });
       } catch (error) {
         for (let i = 0; i < want; i++) freeSlot();
         if (!outage(error)) log.error("fetching jobs failed; retrying", { queue: job.name, error });

@@ -5,12 +5,14 @@
  *
  * @module
  */
+import { trace } from "@opentelemetry/api";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./http.ts";
 import type { Logger } from "./logging.ts";
 import { outageLogger } from "./outage.ts";
+import { recordFailure } from "./telemetry.ts";
 import { RequestValidationError } from "./validation.ts";
 
 /**
@@ -87,7 +89,10 @@ export function errorHandler(log: Logger) {
       });
       return c.json({ detail: "Request body could not be read" }, 400);
     }
+    // Server-side failures mark the request's span (when tracing is on); client errors do not.
+    const span = trace.getActiveSpan();
     if (outage(error)) {
+      if (span) recordFailure(span, error);
       return c.json({ detail: DATABASE_UNAVAILABLE }, 503, {
         "Retry-After": String(RETRY_AFTER_SECONDS),
       });
@@ -95,6 +100,7 @@ export function errorHandler(log: Logger) {
     const code = (error as { code?: unknown }).code;
     const known = typeof code === "string" ? PG_ERRORS[code] : undefined;
     if (known) return c.json({ detail: known[1] }, known[0]);
+    if (span) recordFailure(span, error);
     const requestId = requestIdOf(c);
     log.error("unhandled error", {
       request_id: requestId,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { traceIds } from "./telemetry.ts";
 
 /** Log severity, lowest first. */
 export type Level = "debug" | "info" | "warn" | "error";
@@ -27,12 +28,16 @@ export interface LoggerOptions {
   write?: (line: string, level: Level) => void;
   /** Fields added to every line, e.g. `{ role: "api" }`. */
   base?: Fields;
+  /** Add the active span's `trace_id` and `span_id` to lines written inside one (tracing on). */
+  traceIds?: boolean;
 }
 
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
+// console.warn, not console.error, for warnings: Deno's telemetry takes the severity from the call.
 function defaultWrite(line: string, level: Level) {
-  if (level === "error" || level === "warn") console.error(line);
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
   else console.log(line);
 }
 
@@ -60,6 +65,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   function emit(level: Level, msg: string, fields?: Fields) {
     if (ORDER[level] < min) return;
     const line: Fields = { time: new Date().toISOString(), level, msg, ...options.base };
+    if (options.traceIds) Object.assign(line, traceIds());
     for (const [key, value] of Object.entries(fields ?? {})) line[key] = serialise(value);
     write(JSON.stringify(line), level);
   }

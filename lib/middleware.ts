@@ -1,9 +1,10 @@
 /**
- * Request-scoped middleware: request id, the access log, and the history
- * context every write of the request carries.
+ * Request-scoped middleware: request id, the access log, the history
+ * context every write of the request carries, and the request's span.
  *
  * @module
  */
+import { trace } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { Sql } from "../db/client.ts";
@@ -87,5 +88,32 @@ export function accessLog(log: Logger): MiddlewareHandler<AppEnv> {
         request_id: c.get("requestId"),
       });
     }
+  };
+}
+
+/**
+ * Names the request's server span (made by `Deno.serve` when tracing is on)
+ * after its route template, `GET /api/v1/items/{id}`, and adds `http.route`
+ * and the request id to it. Installed only when tracing is on.
+ *
+ * @example
+ * ```ts
+ * if (config.tracing) app.use(requestId(), traceRoute());
+ * ```
+ */
+export function traceRoute(): MiddlewareHandler<AppEnv> {
+  return async function traceRoute(c, next) {
+    const span = trace.getActiveSpan();
+    if (span !== undefined) {
+      span.setAttribute("tusk.request_id", c.get("requestId"));
+      const route = handlerRoute(c);
+      if (route !== null) {
+        // Hono writes parameters as :id (with an optional {regex}); OpenTelemetry and OpenAPI as {id}.
+        const template = route.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
+        span.setAttribute("http.route", template);
+        span.updateName(`${c.req.method} ${template}`);
+      }
+    }
+    await next();
   };
 }

@@ -21,6 +21,7 @@ import {
 } from "../db/history.ts";
 import { currentHistoryContext, withHistoryContext } from "../db/history_context.ts";
 import { HttpError } from "../lib/errors.ts";
+import { inSpan } from "../lib/telemetry.ts";
 
 const CHANGED = "The row has changed since this event";
 
@@ -50,40 +51,44 @@ export async function unknownHistoryTable(sql: Sql, table: string): Promise<stri
  * deleted) and returns the new `revert` event. Refuses (409) when the row has
  * changed since, unless `force`; 404 for an unknown event.
  */
-export async function revertEvent(
+export function revertEvent(
   sql: Sql,
   id: string,
   options: { force?: boolean } = {},
 ): Promise<HistoryEvent> {
-  const event = await getEvent(sql, id);
-  if (event === undefined) throw new HttpError(404, "History event not found");
-  try {
-    return await withHistoryContext({ label: "revert", reverted_event: event.id }, async (tx) => {
-      const table = await getTracked(tx, event.table);
-      if (table === undefined) {
-        throw new HttpError(
-          409,
-          `The table ${event.table} is no longer tracked, so its events cannot be reverted`,
-        );
-      }
-      await undo(tx, table, event, options.force ?? false);
-      const [made] = (await listEvents(tx, { context_id: currentHistoryContext()!.id }, {
-        skip: 0,
-        limit: 1,
-        order: "desc",
-      })).data;
-      if (made === undefined) {
-        throw new HttpError(409, "Nothing to revert: the row already matches");
-      }
-      return made;
-    }, { sql });
-  } catch (error) {
-    const pg = error as { code?: string; constraint_name?: string };
-    const words = pg.code === undefined ? undefined : CONSTRAINT_WORDS[pg.code];
-    if (words === undefined) throw error;
-    const name = pg.constraint_name ? ` (${pg.constraint_name})` : "";
-    throw new HttpError(409, `The revert would break a constraint${name}: ${words}`);
-  }
+  const attributes = { "tusk.history.event_id": id, "tusk.history.force": options.force ?? false };
+  return inSpan("history.revert", { attributes }, async (span) => {
+    const event = await getEvent(sql, id);
+    if (event === undefined) throw new HttpError(404, "History event not found");
+    span.setAttributes({ "db.collection.name": event.table, "tusk.history.op": event.op });
+    try {
+      return await withHistoryContext({ label: "revert", reverted_event: event.id }, async (tx) => {
+        const table = await getTracked(tx, event.table);
+        if (table === undefined) {
+          throw new HttpError(
+            409,
+            `The table ${event.table} is no longer tracked, so its events cannot be reverted`,
+          );
+        }
+        await undo(tx, table, event, options.force ?? false);
+        const [made] = (await listEvents(tx, { context_id: currentHistoryContext()!.id }, {
+          skip: 0,
+          limit: 1,
+          order: "desc",
+        })).data;
+        if (made === undefined) {
+          throw new HttpError(409, "Nothing to revert: the row already matches");
+        }
+        return made;
+      }, { sql });
+    } catch (error) {
+      const pg = error as { code?: string; constraint_name?: string };
+      const words = pg.code === undefined ? undefined : CONSTRAINT_WORDS[pg.code];
+      if (words === undefined) throw error;
+      const name = pg.constraint_name ? ` (${pg.constraint_name})` : "";
+      throw new HttpError(409, `The revert would break a constraint${name}: ${words}`);
+    }
+  });
 }
 
 async function undo(tx: Tx, table: TrackedTable, event: HistoryEvent, force: boolean) {

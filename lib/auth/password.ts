@@ -6,6 +6,7 @@
  */
 import { hash, verify } from "@node-rs/argon2";
 import bcrypt from "bcryptjs";
+import { inSpan } from "../telemetry.ts";
 
 // Algorithm.Argon2id is an ambient const enum the type checker will not let us read: its value is 2.
 const ARGON2ID = 2;
@@ -33,7 +34,12 @@ export interface Verification {
  * ```
  */
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
+  // The slowest step of a login or sign-up, by design: traced so it shows in the request's trace.
+  return inSpan(
+    "password.hash",
+    { attributes: { "tusk.password.algorithm": "argon2id" } },
+    () => hash(password, ARGON2),
+  );
 }
 
 /**
@@ -44,7 +50,20 @@ export function hashPassword(password: string): Promise<string> {
  * const { ok, needsRehash } = await verifyPassword("secret", user.hashed_password);
  * ```
  */
-export async function verifyPassword(password: string, stored: string): Promise<Verification> {
+export function verifyPassword(password: string, stored: string): Promise<Verification> {
+  const algorithm = stored.startsWith("$argon2")
+    ? "argon2"
+    : stored.startsWith("$2")
+    ? "bcrypt"
+    : "none";
+  return inSpan(
+    "password.verify",
+    { attributes: { "tusk.password.algorithm": algorithm } },
+    () => verifyAgainst(password, stored),
+  );
+}
+
+async function verifyAgainst(password: string, stored: string): Promise<Verification> {
   if (stored.startsWith("$argon2")) {
     const ok = await verify(stored, password).catch(() => false);
     return { ok, needsRehash: ok && !stored.startsWith(CURRENT_PARAMS) };

@@ -19,6 +19,7 @@ import { dbCommand } from "./db.ts";
 import { flagsCommand } from "./flags.ts";
 import { historyCommand } from "./history.ts";
 import { migrateCommand } from "./migrate.ts";
+import { tracesCommand } from "./traces.ts";
 import { usersCommand } from "./users.ts";
 
 const HELP = `Usage: tusk <command> [options]     (deno task cli <command> ...)
@@ -35,6 +36,7 @@ Commands:
   history [--table T] [--row ID] [--user EMAIL] [--limit N] [--json]
                         recorded changes (audit history), newest first
   db url | db psql      print the database URL, or open psql on it
+  traces [--port N]     a local OpenTelemetry receiver printing each trace as a tree
 
 Every command takes --help. Configuration comes from the environment and .env
 (see .env.example); without DATABASE_URL the embedded Postgres is used.`;
@@ -126,11 +128,19 @@ async function dispatch(
       }
       const config = loadConfig(env);
       if (command === "worker" || command === "scheduler") {
-        const log = createLogger({ level: config.logLevel, base: { role: command } });
+        const log = createLogger({
+          level: config.logLevel,
+          base: { role: command },
+          traceIds: config.tracing,
+        });
         await runRole(command, config, log);
       } else {
         const dev = command === "dev";
-        const log = createLogger({ level: config.logLevel, base: { role: "api" } });
+        const log = createLogger({
+          level: config.logLevel,
+          base: { role: "api" },
+          traceIds: config.tracing,
+        });
         await runServer(config, log, {
           migrate: dev,
           work: dev,
@@ -157,6 +167,8 @@ async function dispatch(
         () => run(args, env),
       );
     }
+    case "traces":
+      return await tracesCommand(args);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}.\n\n${HELP}`);
   }

@@ -1,45 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
-import { SMTPServer } from "smtp-server";
 import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
 import { freePort } from "../_process.ts";
-
-interface Received {
-  from: string;
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server on loopback that keeps what it receives. */
-async function smtpServer(port = freePort()) {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Uint8Array[] = [];
-      stream.on("data", (c: Uint8Array) => chunks.push(c));
-      stream.on("end", () => {
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw: new TextDecoder().decode(Uint8Array.from(chunks.flatMap((c) => [...c]))),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    port,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { type Received, smtpEnv, smtpServer } from "../_smtp.ts";
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
@@ -47,17 +13,6 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_0
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function smtpEnv(port: number): Record<string, string> {
-  return {
-    SMTP_HOST: "127.0.0.1",
-    SMTP_PORT: String(port),
-    SMTP_TLS: "false",
-    EMAILS_FROM_EMAIL: "tusk@example.com",
-    EMAILS_FROM_NAME: "Tusk Mailer",
-    EMAIL_TRANSPORT: "smtp",
-  };
 }
 
 Deno.test("SMTP: recovery, new-account and test emails arrive with the right content", async () => {

@@ -1,0 +1,206 @@
+/**
+ * OpenTelemetry for postgres.js, which has no instrumentation of its own: a
+ * client span per query (OpenTelemetry's database conventions), a parent
+ * span per transaction and savepoint, and the pool's use as metrics.
+ *
+ * Spans carry the statement as postgres.js sends it, with `$1`-style
+ * placeholders: never a parameter's value. Installed by `createSql` only when
+ * tracing is on, so a process without it pays nothing.
+ *
+ * @module
+ */
+import { type Attributes, context, type Span, SpanKind, trace } from "@opentelemetry/api";
+import type postgres from "postgres";
+import { meter, recordFailure, tracer } from "../lib/telemetry.ts";
+import { callWrapped, isTemplate } from "./_pool_wrap.ts";
+
+/** Options for {@link traced}. */
+export interface TracedOptions {
+  /** The database name (`db.namespace`). */
+  database: string;
+  /** The pool's `application_name`, naming it in the pool metrics. */
+  poolName: string;
+  /** Connections in the pool. */
+  max: number;
+}
+
+/** What postgres.js resolves a query with: rows plus the statement's facts. */
+interface QueryResult {
+  command?: string | null;
+  count?: number | null;
+  statement?: { string?: string } | null;
+}
+
+// The first table a statement reads or writes, to name its span ("SELECT users").
+const TARGET = /\b(?:from|into|update|join)\s+((?:"?[\w$]+"?\.)?"?[\w$]+"?)/i;
+
+/**
+ * Wraps a postgres.js pool so that its queries, transactions and savepoints
+ * are traced.
+ *
+ * @example
+ * ```ts
+ * const sql = traced(postgres(url), { database: "app", poolName: "tusk-api", max: 10 });
+ * ```
+ */
+export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql {
+  const base: Attributes = { "db.system.name": "postgresql", "db.namespace": options.database };
+  const duration = meter().createHistogram("db.client.operation.duration", {
+    description: "Duration of database client operations.",
+    unit: "s",
+  });
+  // Queries and transactions handed to the pool and not yet settled: each holds a connection or
+  // waits for one.
+  let inFlight = 0;
+  const pool = { "db.client.connection.pool.name": options.poolName };
+  meter().createObservableUpDownCounter("db.client.connection.count", {
+    description: "Connections in use (an estimate: queries and transactions in flight).",
+    unit: "{connection}",
+  }).addCallback((result) => {
+    result.observe(Math.min(inFlight, options.max), {
+      ...pool,
+      "db.client.connection.state": "used",
+    });
+  });
+  meter().createObservableUpDownCounter("db.client.connection.pending_requests", {
+    description: "Queries and transactions waiting for a connection.",
+    unit: "{request}",
+  }).addCallback((result) => result.observe(Math.max(0, inFlight - options.max), pool));
+  meter().createObservableUpDownCounter("db.client.connection.max", {
+    description: "The pool's size.",
+    unit: "{connection}",
+  }).addCallback((result) => result.observe(options.max, pool));
+
+  /** Traces `query` from its first `then` (when postgres.js runs it) until it settles. */
+  function instrument<Q>(query: Q, counted: boolean): Q {
+    const q = query as { then: PromiseLike<unknown>["then"] };
+    const then = q.then.bind(q);
+    let result: Promise<unknown> | undefined;
+    q.then = (onFulfilled, onRejected) => {
+      result ??= run(then, counted);
+      return result.then(onFulfilled, onRejected);
+    };
+    return query;
+  }
+
+  function run(then: PromiseLike<unknown>["then"], counted: boolean): Promise<unknown> {
+    const span = tracer().startSpan("postgresql", { kind: SpanKind.CLIENT, attributes: base });
+    const started = performance.now();
+    if (counted) inFlight++;
+    // Not made the active span: nothing postgres.js does makes spans of its own.
+    return Promise.resolve(then()).then(
+      (value) => {
+        finish(span, started, counted, value as QueryResult | QueryResult[]);
+        return value;
+      },
+      (error) => {
+        finish(span, started, counted, undefined, error);
+        throw error;
+      },
+    );
+  }
+
+  function finish(
+    span: Span,
+    started: number,
+    counted: boolean,
+    value: QueryResult | QueryResult[] | undefined,
+    error?: unknown,
+  ) {
+    if (counted) inFlight--;
+    // A simple (multi-statement) query resolves with one result per statement.
+    const last = Array.isArray(value) && Array.isArray(value.at(-1)) ? value.at(-1) : value;
+    const facts = (last ?? {}) as QueryResult;
+    const text = facts.statement?.string ?? (error as { query?: string } | undefined)?.query;
+    const operation = facts.command ?? text?.trimStart().split(/\s/, 1)[0]?.toUpperCase();
+    if (text !== undefined) span.setAttribute("db.query.text", text);
+    if (operation) {
+      span.setAttribute("db.operation.name", operation);
+      const target = text?.match(TARGET)?.[1]?.replaceAll('"', "");
+      span.updateName(target ? `${operation} ${target}` : operation);
+    }
+    if (typeof facts.count === "number") {
+      span.setAttribute("db.response.returned_rows", facts.count);
+    }
+    const metric: Attributes = { ...base, "db.operation.name": operation ?? "unknown" };
+    if (error !== undefined) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === "string") span.setAttribute("db.response.status_code", code);
+      recordFailure(span, error);
+      metric["error.type"] = typeof code === "string" ? code : "_OTHER";
+    }
+    span.end();
+    duration.record((performance.now() - started) / 1000, metric);
+  }
+
+  /**
+   * Runs a transaction or savepoint (`open` with `args`) inside a span of its
+   * own; its callback gets a traced handle.
+   */
+  function inBlock(
+    name: string,
+    counted: boolean,
+    // deno-lint-ignore no-explicit-any -- begin and savepoint are overloaded; both end in a callback
+    open: (...a: any[]) => Promise<unknown>,
+    args: unknown[],
+  ): Promise<unknown> {
+    const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: base });
+    const active = trace.setSpan(context.active(), span);
+    if (counted) inFlight++;
+    const opened = context.with(
+      active,
+      () => callWrapped(open, args, (fn) => (tx) => context.with(active, () => fn(tracedTx(tx)))),
+    );
+    return opened.then(
+      (value) => {
+        if (counted) inFlight--;
+        span.end();
+        return value;
+      },
+      (error) => {
+        if (counted) inFlight--;
+        recordFailure(span, error);
+        span.end();
+        throw error;
+      },
+    );
+  }
+
+  function tracedTx<T extends postgres.TransactionSql>(tx: T): T {
+    return new Proxy(tx, {
+      apply(target, thisArg, args: unknown[]) {
+        const query = Reflect.apply(target, thisArg, args);
+        return isTemplate(args[0]) ? instrument(query, false) : query;
+      },
+      get(target, property, receiver) {
+        if (property === "unsafe") {
+          return (...args: Parameters<postgres.TransactionSql["unsafe"]>) =>
+            instrument(target.unsafe(...args), false);
+        }
+        if (property === "savepoint") {
+          return (...args: unknown[]) =>
+            inBlock("savepoint", false, target.savepoint.bind(target), args);
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+  }
+
+  return new Proxy(sql, {
+    apply(target, thisArg, args: unknown[]) {
+      const query = Reflect.apply(target, thisArg, args);
+      return isTemplate(args[0]) ? instrument(query, true) : query;
+    },
+    get(target, property, receiver) {
+      if (property === "unsafe") {
+        return (...args: Parameters<postgres.Sql["unsafe"]>) =>
+          instrument(target.unsafe(...args), true);
+      }
+      if (property === "begin") {
+        return (...args: unknown[]) =>
+          inBlock("transaction", true, target.begin.bind(target), args);
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
