@@ -23,6 +23,7 @@ import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { registerUser } from "../lib/accounts.ts";
 import { createLogger } from "../lib/logging.ts";
+import { freePort, waitForHttp } from "../tests/_process.ts";
 import { benchArgs, benchDatabase, median } from "./_bench.ts";
 
 const args = benchArgs();
@@ -32,23 +33,6 @@ const CLIENTS = args.clients ?? 32;
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const SINK = fileURLToPath(new URL("./_otlp_sink.ts", import.meta.url));
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys", "--allow-ffi"];
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function waitForHttp(url: string) {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 /** Starts a server process; its output is discarded (a terminal would slow it down). */
 async function serve(main: string, env: Record<string, string>) {

@@ -15,6 +15,27 @@ export function isTemplate(value: unknown): value is TemplateStringsArray {
   return Array.isArray(value) && "raw" in value;
 }
 
+/**
+ * Replaces the first `then` of postgres.js's pending query (a lazy promise
+ * that runs on its first `then`) with `run(start)`, where `start()` runs the
+ * query. The query still runs at most once, however often it is awaited;
+ * fragments (templates nested in other queries) are never awaited, so never
+ * run.
+ */
+export function onFirstAwait<Q>(
+  query: Q,
+  run: (start: () => Promise<unknown>) => Promise<unknown>,
+): Q {
+  const q = query as { then: PromiseLike<unknown>["then"] };
+  const then = q.then.bind(q);
+  let result: Promise<unknown> | undefined;
+  q.then = (onFulfilled, onRejected) => {
+    result ??= run(() => Promise.resolve(then()));
+    return result.then(onFulfilled, onRejected);
+  };
+  return query;
+}
+
 /** Calls `sql.begin([options,] fn)` as `args` give it, with `fn` replaced by `wrap(fn)`. */
 export function beginWrapped(
   sql: postgres.Sql,

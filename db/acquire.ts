@@ -15,7 +15,7 @@
  * @module
  */
 import type postgres from "postgres";
-import { beginWrapped, isTemplate } from "./_pool_wrap.ts";
+import { beginWrapped, isTemplate, onFirstAwait } from "./_pool_wrap.ts";
 
 /** No connection became free within the bound; nothing of the query ran. */
 export class AcquireTimeoutError extends Error {
@@ -89,11 +89,6 @@ function slots(count: number, waitMs: number) {
   };
 }
 
-/** postgres.js's pending query: a lazy promise that runs on its first `then`. */
-interface PendingQuery {
-  then: PromiseLike<unknown>["then"];
-}
-
 /**
  * Wraps a pool so that queries and transactions wait at most `waitMs` for a
  * connection. Fragments (templates nested in other queries) are untouched:
@@ -109,14 +104,10 @@ export function boundedAcquire(sql: postgres.Sql, options: AcquireOptions): post
 
   /** Defers `query` until a slot is free; it runs at most once, however often awaited. */
   function bound<Q>(query: Q): Q {
-    const q = query as PendingQuery;
-    const then = q.then.bind(q);
-    let result: Promise<unknown> | undefined;
-    q.then = (onFulfilled, onRejected) => {
-      result ??= acquire().then((release) => settleWithin(then(), release));
-      return result.then(onFulfilled, onRejected);
-    };
-    return query;
+    return onFirstAwait(
+      query,
+      (start) => acquire().then((release) => settleWithin(start(), release)),
+    );
   }
 
   function settleWithin(run: PromiseLike<unknown>, release: Release): Promise<unknown> {

@@ -12,7 +12,7 @@
 import { type Attributes, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import type postgres from "postgres";
 import { meter, recordFailure, tracer } from "../lib/telemetry.ts";
-import { callWrapped, isTemplate } from "./_pool_wrap.ts";
+import { callWrapped, isTemplate, onFirstAwait } from "./_pool_wrap.ts";
 
 /** Options for {@link traced}. */
 export interface TracedOptions {
@@ -71,43 +71,32 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
     unit: "{connection}",
   }).addCallback((result) => result.observe(options.max, pool));
 
-  /** Traces `query` from its first `then` (when postgres.js runs it) until it settles. */
+  /** Traces `query` from when postgres.js runs it (its first `then`) until it settles. */
   function instrument<Q>(query: Q, counted: boolean): Q {
-    const q = query as { then: PromiseLike<unknown>["then"] };
-    const then = q.then.bind(q);
-    let result: Promise<unknown> | undefined;
-    q.then = (onFulfilled, onRejected) => {
-      result ??= run(then, counted);
-      return result.then(onFulfilled, onRejected);
-    };
-    return query;
-  }
-
-  function run(then: PromiseLike<unknown>["then"], counted: boolean): Promise<unknown> {
-    const span = tracer().startSpan("postgresql", { kind: SpanKind.CLIENT, attributes: base });
-    const started = performance.now();
-    if (counted) inFlight++;
-    // Not made the active span: nothing postgres.js does makes spans of its own.
-    return Promise.resolve(then()).then(
-      (value) => {
-        finish(span, started, counted, value as QueryResult | QueryResult[]);
+    return onFirstAwait(query, async (start) => {
+      const span = tracer().startSpan("postgresql", { kind: SpanKind.CLIENT, attributes: base });
+      const started = performance.now();
+      if (counted) inFlight++;
+      // Not made the active span: nothing postgres.js does makes spans of its own.
+      try {
+        const value = await start();
+        finish(span, started, value as QueryResult | QueryResult[]);
         return value;
-      },
-      (error) => {
-        finish(span, started, counted, undefined, error);
+      } catch (error) {
+        finish(span, started, undefined, error);
         throw error;
-      },
-    );
+      } finally {
+        if (counted) inFlight--;
+      }
+    });
   }
 
   function finish(
     span: Span,
     started: number,
-    counted: boolean,
     value: QueryResult | QueryResult[] | undefined,
     error?: unknown,
   ) {
-    if (counted) inFlight--;
     // A simple (multi-statement) query resolves with one result per statement.
     const last = Array.isArray(value) && Array.isArray(value.at(-1)) ? value.at(-1) : value;
     const facts = (last ?? {}) as QueryResult;
@@ -137,7 +126,7 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
    * Runs a transaction or savepoint (`open` with `args`) inside a span of its
    * own; its callback gets a traced handle.
    */
-  function inBlock(
+  async function inBlock(
     name: string,
     counted: boolean,
     // deno-lint-ignore no-explicit-any -- begin and savepoint are overloaded; both end in a callback
@@ -147,60 +136,53 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
     const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: base });
     const active = trace.setSpan(context.active(), span);
     if (counted) inFlight++;
-    const opened = context.with(
-      active,
-      () => callWrapped(open, args, (fn) => (tx) => context.with(active, () => fn(tracedTx(tx)))),
-    );
-    return opened.then(
-      (value) => {
-        if (counted) inFlight--;
-        span.end();
-        return value;
-      },
-      (error) => {
-        if (counted) inFlight--;
-        recordFailure(span, error);
-        span.end();
-        throw error;
-      },
-    );
+    try {
+      return await context.with(
+        active,
+        () =>
+          callWrapped(
+            open,
+            args,
+            (fn) => (tx) => context.with(active, () => fn(handle(tx, false))),
+          ),
+      );
+    } catch (error) {
+      recordFailure(span, error);
+      throw error;
+    } finally {
+      if (counted) inFlight--;
+      span.end();
+    }
   }
 
-  function tracedTx<T extends postgres.TransactionSql>(tx: T): T {
-    return new Proxy(tx, {
+  /**
+   * The pool (`pool` true: its queries and transactions hold a connection
+   * each, so they count as in flight) or a transaction handle, traced: its
+   * queries, and its transactions (`begin`) or savepoints.
+   */
+  function handle<T extends postgres.Sql | postgres.TransactionSql>(sql: T, pool: boolean): T {
+    const block = pool ? "begin" : "savepoint";
+    return new Proxy(sql, {
       apply(target, thisArg, args: unknown[]) {
         const query = Reflect.apply(target, thisArg, args);
-        return isTemplate(args[0]) ? instrument(query, false) : query;
+        return isTemplate(args[0]) ? instrument(query, pool) : query;
       },
       get(target, property, receiver) {
         if (property === "unsafe") {
-          return (...args: Parameters<postgres.TransactionSql["unsafe"]>) =>
-            instrument(target.unsafe(...args), false);
+          return (...args: Parameters<postgres.Sql["unsafe"]>) =>
+            instrument((target as postgres.Sql).unsafe(...args), pool);
         }
-        if (property === "savepoint") {
+        if (property === block) {
+          const open = Reflect.get(target, property, receiver) as (
+            ...a: unknown[]
+          ) => Promise<unknown>;
           return (...args: unknown[]) =>
-            inBlock("savepoint", false, target.savepoint.bind(target), args);
+            inBlock(pool ? "transaction" : "savepoint", pool, open.bind(target), args);
         }
         return Reflect.get(target, property, receiver);
       },
     });
   }
 
-  return new Proxy(sql, {
-    apply(target, thisArg, args: unknown[]) {
-      const query = Reflect.apply(target, thisArg, args);
-      return isTemplate(args[0]) ? instrument(query, true) : query;
-    },
-    get(target, property, receiver) {
-      if (property === "unsafe") {
-        return (...args: Parameters<postgres.Sql["unsafe"]>) =>
-          instrument(target.unsafe(...args), true);
-      }
-      if (property === "begin") {
-        return (...args: unknown[]) =>
-          inBlock("transaction", true, target.begin.bind(target), args);
-      }
-      return Reflect.get(target, property, receiver);
-    },
-  });
+  return handle(sql, true);
 }

@@ -28,21 +28,23 @@ const SMTP_TIMEOUT_MS = 15_000;
 /**
  * Runs one send in an `email.send` span: transport, template, and (from
  * `deliver`) the message id and SMTP reply code. No address, subject or body.
+ * `deliver` gets the message without its template name, which is not sent.
  */
 function sendTraced(
   transport: Mailer["transport"],
   email: RenderedEmail,
   attributes: Attributes,
-  deliver: (span: Span) => Promise<void>,
+  deliver: (span: Span, content: Omit<RenderedEmail, "template">) => Promise<void>,
 ): Promise<void> {
+  const { template, ...content } = email;
   return inSpan("email.send", {
     kind: SpanKind.CLIENT,
     attributes: {
       "email.transport": transport,
-      "email.template": email.template ?? "unknown",
+      "email.template": template ?? "unknown",
       ...attributes,
     },
-  }, deliver);
+  }, (span) => deliver(span, content));
 }
 
 /** The reply code of an SMTP server's final answer ("250 2.0.0 OK ..." is 250). */
@@ -92,8 +94,7 @@ export function createMailer(config: Config, log: Logger): Mailer {
       transport: "file",
       enabled: true,
       send(to, email) {
-        const { template: _, ...content } = email;
-        return sendTraced("file", email, {}, async (span) => {
+        return sendTraced("file", email, {}, async (span, content) => {
           const info = await transport.sendMail({ from, to, ...content });
           span.setAttribute("email.message_id", info.messageId);
           await Deno.mkdir(config.emailsDir, { recursive: true });
@@ -120,13 +121,12 @@ export function createMailer(config: Config, log: Logger): Mailer {
     greetingTimeout: SMTP_TIMEOUT_MS,
     socketTimeout: SMTP_TIMEOUT_MS,
   });
+  const server = { "server.address": config.smtp.host, "server.port": config.smtp.port };
   return {
     transport: "smtp",
     enabled: true,
     send(to, email) {
-      const { template: _, ...content } = email;
-      const server = { "server.address": config.smtp.host, "server.port": config.smtp.port };
-      return sendTraced("smtp", email, server, async (span) => {
+      return sendTraced("smtp", email, server, async (span, content) => {
         const info = await transport.sendMail({ from, to, ...content }).catch((error) => {
           // nodemailer keeps the refusing server's reply code (e.g. 550) on the error.
           const refused = (error as { responseCode?: unknown }).responseCode;

@@ -163,6 +163,18 @@ export function startTusk(
   };
 }
 
+/** Polls `check` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Polls `url` until it answers `expected`, or throws after `timeoutMs`. */
 export async function waitForHttp(
   url: string,

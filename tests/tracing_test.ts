@@ -7,8 +7,8 @@ import type { OtlpSpan } from "../lib/otlp/decode.ts";
 import { type Receiver, startReceiver } from "../lib/otlp/receiver.ts";
 import { TEST_SECRET, testApp } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
-import { makeUser } from "./_factories.ts";
-import { freePort, startTusk, TEST_ROLE_ENTRY, waitForHttp } from "./_process.ts";
+import { login, makeUser } from "./_factories.ts";
+import { freePort, startTusk, TEST_ROLE_ENTRY, waitFor, waitForHttp } from "./_process.ts";
 import { smtpEnv, smtpServer } from "./_smtp.ts";
 import { EFFECTS_TABLE_SQL, failOnce, TEST_JOBS } from "./fixtures/test_jobs.ts";
 
@@ -47,8 +47,11 @@ async function startStack(db: TestDatabase, env: Record<string, string>, traced:
   });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
   await worker.waitForOutput(/worker ready/, 30_000);
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
+    /** Like `app.request()`, over the network: for the factories' `login()`. */
+    request: (path: string | URL | Request, init?: RequestInit) => fetch(`${url}${path}`, init),
     api,
     worker,
     /** SIGTERM both and wait: each exports what it still holds as it exits. */
@@ -58,24 +61,6 @@ async function startStack(db: TestDatabase, env: Record<string, string>, traced:
       for (const p of [api, worker]) assert.equal((await p.status).code, 0, p.output());
     },
   };
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function loginToken(url: string, email: string, password: string): Promise<string> {
-  const res = await fetch(`${url}/api/v1/login/access-token`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ username: email, password }),
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).access_token;
 }
 
 function randomHex(bytes: number): string {
@@ -135,7 +120,7 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
     const { email, password } = await makeUser(db.sql, { password: "Sw0rdfish-known-to-the-test" });
 
     // A login (password verification is a span), then a recovery continuing the caller's trace.
-    const accessToken = await loginToken(stack.url, email, password);
+    const accessToken = await login(stack, email, password);
     const traceId = randomHex(16);
     const callerSpanId = randomHex(8);
     const requestId = `trace-test-${randomHex(4)}`;

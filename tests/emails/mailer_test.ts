@@ -4,16 +4,8 @@ import { simpleParser } from "mailparser";
 import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
-import { freePort } from "../_process.ts";
+import { freePort, waitFor } from "../_process.ts";
 import { type Received, smtpEnv, smtpServer } from "../_smtp.ts";
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 Deno.test("SMTP: recovery, new-account and test emails arrive with the right content", async () => {
   const smtp = await smtpServer();

@@ -16,6 +16,7 @@ import {
   TEST_JOBS,
   tick,
 } from "../fixtures/test_jobs.ts";
+import { waitFor } from "../_process.ts";
 
 const ALL_JOBS = [...JOBS, ...TEST_JOBS];
 const quiet = createLogger({ level: "error" });
@@ -26,14 +27,6 @@ async function jobsApp(options: { work?: boolean } = {}) {
   await db.sql.unsafe(EFFECTS_TABLE_SQL);
   const started = await testApp(db, { jobs: ALL_JOBS, work: options.work });
   return { db, ...started };
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function job(db: TestDatabase, id: string) {

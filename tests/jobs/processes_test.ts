@@ -4,7 +4,7 @@ import { JOBS } from "../../jobs/registry.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { TEST_SECRET, testApp } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
-import { startTusk, TEST_ROLE_ENTRY, type TuskProcess } from "../_process.ts";
+import { startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitFor } from "../_process.ts";
 import { EFFECTS_TABLE_SQL, recordEffect, slowEffect, TEST_JOBS } from "../fixtures/test_jobs.ts";
 
 const ALL_JOBS = [...JOBS, ...TEST_JOBS];
@@ -37,14 +37,6 @@ async function startRole(
   const proc = startTusk([role], env, { entry: TEST_ROLE_ENTRY });
   await proc.waitForOutput(new RegExp(`${role} ready`), 30_000);
   return proc;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function jobState(db: TestDatabase, id: string): Promise<string | undefined> {
