@@ -18,6 +18,7 @@ import {
   traceRoute,
 } from "./lib/middleware.ts";
 import { REPLAYED_HEADER } from "./lib/idempotency.ts";
+import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -38,7 +39,7 @@ export const API_PREFIX = "/api/v1";
  *
  * @example
  * ```ts
- * const app = createApp({ config, sql, migrations, log });
+ * const app = createApp({ config, sql, migrations, log, mailer, analytics });
  * const res = await app.request("/healthz");
  * ```
  */
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", jobRoutes(deps));
   api.route("/", flagRoutes(deps));
   api.route("/", historyRoutes(deps));
+  api.route("/", analyticsRoutes(deps));
   if (config.environment === "local") api.route("/", privateRoutes(deps));
 
   app.route("/", health.root);

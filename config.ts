@@ -78,6 +78,12 @@ export interface Config {
   };
   /** Root of local state: embedded Postgres data, the generated local secret. */
   dataDir: string;
+  analytics: {
+    /** `PARQUET_DATA_PATH`: where the export writes its Parquet files and manifest. */
+    dir: string;
+    /** `ANALYTICS_EXPORT_CRON`: when the scheduler runs the export (UTC); undefined: never. */
+    exportCron: string | undefined;
+  };
   embeddedPostgres: { dir: string; port: number };
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
@@ -131,6 +137,28 @@ function integer(name: string, min: number, max: number, fallback: number) {
       return z.NEVER;
     }
     return n;
+  });
+}
+
+// Nightly, at an hour most deployments are quiet.
+const DEFAULT_EXPORT_CRON = "0 3 * * *";
+const CRON_FIELD = /^[0-9A-Za-z*?LW#/,-]+$/;
+
+/** A 5-field cron expression (6 with seconds), or `off`; unset gives `fallback`. */
+function cron(name: string, fallback: string) {
+  return z.string().trim().optional().transform((raw, ctx) => {
+    if (raw === undefined || raw === "") return fallback;
+    if (raw.toLowerCase() === "off") return undefined;
+    const fields = raw.split(/\s+/);
+    if ((fields.length !== 5 && fields.length !== 6) || !fields.every((f) => CRON_FIELD.test(f))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name}: expected a cron expression such as "0 3 * * *" (minute hour ` +
+          `day month weekday, UTC) or "off", got ${JSON.stringify(raw)}`,
+      });
+      return z.NEVER;
+    }
+    return fields.join(" ");
   });
 }
 
@@ -267,6 +295,8 @@ const schema = z.object({
   RECOVERY_EMAIL_LIMIT_PER_HOUR: integer("RECOVERY_EMAIL_LIMIT_PER_HOUR", 1, 1_000_000, 3),
   RECOVERY_LIMIT_PER_HOUR: integer("RECOVERY_LIMIT_PER_HOUR", 1, 1_000_000, 10),
   TUSK_DATA_DIR: optionalText.transform((v) => v ?? ".data"),
+  PARQUET_DATA_PATH: optionalText,
+  ANALYTICS_EXPORT_CRON: cron("ANALYTICS_EXPORT_CRON", DEFAULT_EXPORT_CRON),
   EMBEDDED_PG_DIR: optionalText,
   EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024, 1024 ** 3, 1024 * 1024),
@@ -454,6 +484,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       recoveryPerClient: e.RECOVERY_LIMIT_PER_HOUR,
     },
     dataDir: e.TUSK_DATA_DIR,
+    analytics: {
+      dir: e.PARQUET_DATA_PATH ?? join(e.TUSK_DATA_DIR, "parquet"),
+      exportCron: e.ANALYTICS_EXPORT_CRON,
+    },
     embeddedPostgres: {
       dir: e.EMBEDDED_PG_DIR ?? join(e.TUSK_DATA_DIR, "postgres"),
       port: e.EMBEDDED_PG_PORT,

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { analyticsReports } from "../analytics/reports.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { listEvents } from "../db/history.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
@@ -116,6 +117,7 @@ async function api(sql: Sql) {
     migrations: await loadMigrations(),
     log,
     mailer: createMailer(config, log),
+    analytics: analyticsReports(config.analytics.dir, log),
   });
   await registerUser(sql, { email: "api@example.com", password: "bench password" });
   const login = await app.request("/api/v1/login/access-token", {

@@ -62,3 +62,11 @@ export async function jobQueue(sql: Sql, id: string): Promise<string | undefined
   const [row] = await sql<{ name: string }[]>`select name from pgboss.job where id = ${id}`;
   return row?.name;
 }
+
+/** The id of a waiting or running job in queue `name` (the oldest), or undefined. */
+export async function unfinishedJob(sql: Sql, name: string): Promise<string | undefined> {
+  const [row] = await sql<{ id: string }[]>`
+    select id from pgboss.job where name = ${name} and state <= 'active'
+    order by created_on limit 1`;
+  return row?.id;
+}

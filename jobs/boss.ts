@@ -53,7 +53,7 @@ export function queueOptions(job: AnyJob) {
     ...(p.retentionSeconds ? { retentionSeconds: p.retentionSeconds } : {}),
     ...(p.deleteAfterSeconds !== undefined ? { deleteAfterSeconds: p.deleteAfterSeconds } : {}),
     ...(p.deadLetter === false ? {} : { deadLetter: deadLetterName(job.name) }),
-    policy: p.singleton ? "singleton" : "standard",
+    policy: p.exclusive ? "exclusive" : p.singleton ? "singleton" : "standard",
     // Inserts NOTIFY workers, which then fetch at once instead of at their next poll.
     notify: true,
   };

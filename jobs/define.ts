@@ -46,6 +46,11 @@ export interface JobPolicy {
   priority?: number;
   /** At most one queued job per singleton key (pg-boss `singleton` policy). */
   singleton?: boolean;
+  /**
+   * At most one job waiting or running (pg-boss `exclusive` policy): a send
+   * while one is there is dropped (`delay()` resolves with null).
+   */
+  exclusive?: boolean;
   /** Route jobs that fail their last retry to `<name>__dead`; default true. */
   deadLetter?: boolean;
 }
@@ -66,7 +71,8 @@ export interface JobSpec<S extends z.ZodType> {
   schema: S;
   handler: (data: z.infer<S>, ctx: JobContext) => Promise<unknown> | unknown;
   policy?: JobPolicy;
-  schedules?: CodeSchedule<z.input<S>>[];
+  /** Cron schedules, fixed or read from the configuration. */
+  schedules?: CodeSchedule<z.input<S>>[] | ((config: Config) => CodeSchedule<z.input<S>>[]);
 }
 
 /** Options for enqueueing. */

@@ -49,7 +49,7 @@ export async function startJobs(input: {
   const unbind = bindJobClient(client);
   let worker: Worker | undefined;
   try {
-    if (input.schedule) await syncSchedules(boss, input.jobs, log);
+    if (input.schedule) await syncSchedules(boss, input.jobs, config, log);
     if (input.work) {
       worker = await startWorker({
         boss,

@@ -6,16 +6,25 @@
  * @module
  */
 import type { PgBoss } from "pg-boss";
+import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
 import type { AnyJob } from "./boss.ts";
 
 const CODE_PREFIX = "code/";
 
 /** Applies the declared schedules; returns how many were set and removed. */
-export async function syncSchedules(boss: PgBoss, jobs: AnyJob[], log: Logger) {
+export async function syncSchedules(
+  boss: PgBoss,
+  jobs: AnyJob[],
+  config: Config,
+  log: Logger,
+) {
   const declared = new Set<string>();
   for (const job of jobs) {
-    for (const schedule of job.schedules ?? []) {
+    const schedules = typeof job.schedules === "function"
+      ? job.schedules(config)
+      : job.schedules ?? [];
+    for (const schedule of schedules) {
       const key = `${CODE_PREFIX}${schedule.key ?? "default"}`;
       const data = job.schema.parse(schedule.data) as object;
       await boss.schedule(job.name, schedule.cron, data, { tz: schedule.tz ?? "UTC", key });

@@ -38,4 +38,6 @@ export interface AppDeps {
   migrations: import("../db/migrate.ts").Migration[];
   log: import("./logging.ts").Logger;
   mailer: import("../emails/mailer.ts").Mailer;
+  /** The analytics reports (DuckDB over the exported files), opened on first use. */
+  analytics: import("../analytics/reports.ts").AnalyticsReports;
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/database.ts";
@@ -73,10 +74,19 @@ export async function runServer(
       work: options.work,
       schedule: options.schedule,
     });
+    const analytics = analyticsReports(config.analytics.dir, log);
     try {
-      const app = createApp({ config, sql: db.sql, migrations, log, mailer: services.mailer });
+      const app = createApp({
+        config,
+        sql: db.sql,
+        migrations,
+        log,
+        mailer: services.mailer,
+        analytics,
+      });
       await serveUntilSignal(app, config, log, signals);
     } finally {
+      await analytics.close();
       await services.stop();
     }
   } finally {

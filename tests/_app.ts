@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import { type Config, loadConfig } from "../config.ts";
 import type { Sql } from "../db/client.ts";
@@ -73,14 +74,17 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
     });
     db.defer(() => services!.stop());
   }
+  const analytics = analyticsReports(config.analytics.dir, log);
+  if ("defer" in db) db.defer(() => analytics.close());
   const app = createApp({
     config,
     sql,
     migrations: options.migrations ?? await loadMigrations(),
     log,
     mailer,
+    analytics,
   });
-  return { app, logs, config, jobs: services?.jobs, flags: services?.flags };
+  return { app, logs, config, jobs: services?.jobs, flags: services?.flags, analytics };
 }
 
 /**

@@ -14,6 +14,7 @@ import { processEnv } from "../dotenv.ts";
 import { createLogger } from "../logging.ts";
 import { runRole } from "../roles.ts";
 import { runServer, StartupError } from "../server.ts";
+import { analyticsCommand } from "./analytics.ts";
 import { CliError, UsageError } from "./_io.ts";
 import { dbCommand } from "./db.ts";
 import { flagsCommand } from "./flags.ts";
@@ -35,6 +36,8 @@ Commands:
   flags <command>       list, create, toggle, set, delete
   history [--table T] [--row ID] [--user EMAIL] [--limit N] [--json]
                         recorded changes (audit history), newest first
+  analytics export | status
+                        export users and items to Parquet now, or show the last export
   db url | db psql      print the database URL, or open psql on it
   traces [--port N]     a local OpenTelemetry receiver printing each trace as a tree
 
@@ -153,6 +156,7 @@ async function dispatch(
     case "users":
     case "flags":
     case "db":
+    case "analytics":
     case "history": {
       const run = {
         migrate: migrateCommand,
@@ -160,6 +164,7 @@ async function dispatch(
         flags: flagsCommand,
         db: dbCommand,
         history: historyCommand,
+        analytics: analyticsCommand,
       }[command];
       // Audit history names the command behind every change it makes (secrets masked).
       return await runInHistoryContext(

@@ -5,7 +5,7 @@ import { toSeconds } from "../../jobs/define.ts";
 import { JOBS } from "../../jobs/registry.ts";
 import { syncSchedules } from "../../jobs/schedules.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { testApp } from "../_app.ts";
+import { testApp, testConfig } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { bearer, call, login, makeUser } from "../_factories.ts";
 import {
@@ -117,9 +117,10 @@ Deno.test("syncSchedules() applies code schedules, drops undeclared ones, keeps 
   const runtimeKey = await tick.scheduleCron("*/5 * * * *", { source: "runtime" }, { key: "mine" });
   assert.equal(runtimeKey, "runtime/mine");
   await assert.rejects(() => tick.scheduleCron("* * * * *", {} as never), JobPayloadError);
-  await syncSchedules(boss, ALL_JOBS, quiet);
+  await syncSchedules(boss, ALL_JOBS, testConfig(), quiet);
   const rows = await db.sql`select name, key, cron from pgboss.schedule order by name, key`;
   assert.deepEqual(rows.map((r) => [r.name, r.key, r.cron]), [
+    ["export-analytics", "code/default", "0 3 * * *"],
     ["maintenance", "code/default", "17 * * * *"],
     ["test-tick", "code/default", "* * * * *"],
     ["test-tick", "runtime/mine", "*/5 * * * *"],
