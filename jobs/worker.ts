@@ -132,25 +132,30 @@ export async function startWorker(input: {
     });
   }
 
+  /** Completes `attempts` in one round trip, storing `output` (if any) as their output. */
+  function settle(queue: string, attempts: Attempt[], output?: object) {
+    const flush = boss.complete(queue, attempts, output).then(
+      () => {
+        stats.completed += attempts.length;
+      },
+      (error) => {
+        if (outage(error)) return;
+        log.error("completing jobs failed; they will expire and retry", {
+          queue,
+          count: attempts.length,
+          error,
+        });
+      },
+    );
+    flushes.add(flush);
+    flush.finally(() => flushes.delete(flush));
+  }
+
   function flushCompletions() {
     flushScheduled = false;
     for (const [queue, attempts] of completions) {
       completions.delete(queue);
-      const flush = boss.complete(queue, attempts).then(
-        () => {
-          stats.completed += attempts.length;
-        },
-        (error) => {
-          if (outage(error)) return;
-          log.error("completing jobs failed; they will expire and retry", {
-            queue,
-            count: attempts.length,
-            error,
-          });
-        },
-      );
-      flushes.add(flush);
-      flush.finally(() => flushes.delete(flush));
+      settle(queue, attempts);
     }
   }
 
@@ -196,7 +201,7 @@ export async function startWorker(input: {
     try {
       const data = job.schema.parse(fetched.data);
       // Every change the handler makes is recorded as this job attempt's.
-      await runInHistoryContext(
+      const output = await runInHistoryContext(
         { job_id: fetched.id, job_name: job.name, attempt: attemptNo },
         () =>
           job.handler(data, {
@@ -208,7 +213,10 @@ export async function startWorker(input: {
         { sql: deps.sql },
       );
       if (abort.signal.aborted) return stopping ? "released" : "expired";
-      completeLater(job.name, fetched);
+      // A handler's object result is kept as the job's output (as pg-boss's own work() does).
+      if (output !== null && typeof output === "object") {
+        settle(job.name, [{ id: fetched.id, retryCount: fetched.retryCount }], output);
+      } else completeLater(job.name, fetched);
       return "completed";
     } catch (error) {
       if (stopping && abort.signal.aborted) return "released";
