@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import ipaddr from "ipaddr.js";
+import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
 /** Deployment environment; anything but `local` refuses placeholder secrets. */
@@ -142,19 +143,30 @@ function integer(name: string, min: number, max: number, fallback: number) {
 
 // Nightly, at an hour most deployments are quiet.
 const DEFAULT_EXPORT_CRON = "0 3 * * *";
-const CRON_FIELD = /^[0-9A-Za-z*?LW#/,-]+$/;
 
-/** A 5-field cron expression (6 with seconds), or `off`; unset gives `fallback`. */
+/**
+ * A cron expression as pg-boss's scheduler reads it (5 fields, or 6 with
+ * seconds), or `off`; unset gives `fallback`. Checked here, so a bad one stops
+ * every role at start rather than only the scheduler.
+ */
 function cron(name: string, fallback: string) {
   return z.string().trim().optional().transform((raw, ctx) => {
     if (raw === undefined || raw === "") return fallback;
     if (raw.toLowerCase() === "off") return undefined;
     const fields = raw.split(/\s+/);
-    if ((fields.length !== 5 && fields.length !== 6) || !fields.every((f) => CRON_FIELD.test(f))) {
+    let reason = fields.length === 5 || fields.length === 6 ? undefined : `${fields.length} fields`;
+    if (reason === undefined) {
+      try {
+        CronExpressionParser.parse(fields.join(" "), { tz: "UTC", strict: false });
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+    }
+    if (reason !== undefined) {
       ctx.addIssue({
         code: "custom",
         message: `${name}: expected a cron expression such as "0 3 * * *" (minute hour ` +
-          `day month weekday, UTC) or "off", got ${JSON.stringify(raw)}`,
+          `day month weekday, UTC) or "off", got ${JSON.stringify(raw)} (${reason})`,
       });
       return z.NEVER;
     }

@@ -177,3 +177,25 @@ Deno.test("loadConfig() reads LOG_LEVEL, throttle limits, and IPv6 trusted proxi
   assert.match(found.join("\n"), /LOGIN_LIMIT_PER_ACCOUNT: expected an integer from 1/);
   assert.match(found.join("\n"), /"fd00::\/200" is not an IP address/);
 });
+
+Deno.test("loadConfig() reads PARQUET_DATA_PATH and ANALYTICS_EXPORT_CRON (nightly by default, off, or refused)", () => {
+  const defaults = loadConfig({ SECRET_KEY: "x", TUSK_DATA_DIR: "/srv/tusk" });
+  assert.equal(defaults.analytics.dir, join("/srv/tusk", "parquet"));
+  assert.equal(defaults.analytics.exportCron, "0 3 * * *");
+  const set = loadConfig({
+    SECRET_KEY: "x",
+    PARQUET_DATA_PATH: "/data/parquet",
+    ANALYTICS_EXPORT_CRON: "  */15   * * * 1-5 ",
+  });
+  assert.equal(set.analytics.dir, "/data/parquet");
+  assert.equal(set.analytics.exportCron, "*/15 * * * 1-5");
+  assert.equal(
+    loadConfig({ SECRET_KEY: "x", ANALYTICS_EXPORT_CRON: "off" }).analytics.exportCron,
+    undefined,
+  );
+  for (const bad of ["nightly", "0 3 * *", "61 * * * *", "0 3 * * * * *", "0 25 * * *"]) {
+    const found = problems({ SECRET_KEY: "x", ANALYTICS_EXPORT_CRON: bad });
+    assert.equal(found.length, 1, `${bad}: ${found}`);
+    assert.match(found[0]!, /^ANALYTICS_EXPORT_CRON: expected a cron expression/);
+  }
+});

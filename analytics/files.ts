@@ -1,20 +1,24 @@
 /**
  * Where the analytics files live, and how a finished export replaces the last
- * one in a single atomic step.
+ * one without a reader ever seeing a half-written file or a mixed pair.
  *
  * ```
  * PARQUET_DATA_PATH/
- *   current -> exports/<generation>            swapped by one rename
- *   users_analytics.parquet -> current/users_analytics.parquet
- *   items_analytics.parquet -> current/items_analytics.parquet
- *   manifest.json -> current/manifest.json
- *   exports/<generation>/                      one finished export
- *   exports/.partial-<id>/                     an export being written
+ *   manifest.json                  the current export: names its generation
+ *   users_analytics.parquet        the current generation's files, by the template's names
+ *   items_analytics.parquet
+ *   exports/<generation>/          one finished export: both files and its manifest
+ *   exports/.partial-<id>/         an export being written
  * ```
  *
- * Readers resolve `current` once per query and read both files from that
- * generation, so they never see a mixed pair; the generation before the
- * current one is kept for readers that resolved it just before a swap.
+ * Publishing renames the finished directory into `exports/`, then replaces
+ * each top-level file with a hard link to the new one (each by one rename),
+ * then replaces `manifest.json` by one rename: that is the moment readers
+ * switch. Tusk's readers read `manifest.json` once per query and take both
+ * files from its generation's directory, so they never mix two exports; the
+ * generation before the current one is kept for readers that resolved it just
+ * before a swap. (No symlinks: Deno allows them only with unscoped read and
+ * write permissions, which the worker's permission set does not have.)
  *
  * @module
  */
@@ -37,9 +41,9 @@ export function parquetName(table: ExportTable): string {
 }
 
 export const MANIFEST = "manifest.json";
-const CURRENT = "current";
 const EXPORTS = "exports";
 const PARTIAL = ".partial-";
+const TEMP = ".tmp";
 // The current generation and the one before it.
 const KEEP = 2;
 
@@ -49,17 +53,23 @@ export interface Generation {
   manifest: Manifest;
 }
 
+// What generationName() makes; anything else in a manifest is refused rather than followed.
+const GENERATION = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+
 /** The current export, or undefined when none has finished yet. */
 export async function currentGeneration(root: string): Promise<Generation | undefined> {
-  let dir: string;
+  let text: string;
   try {
-    dir = await Deno.realPath(join(root, CURRENT));
+    text = await Deno.readTextFile(join(root, MANIFEST));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  const manifest = JSON.parse(await Deno.readTextFile(join(dir, MANIFEST))) as Manifest;
-  return { dir, manifest };
+  const manifest = JSON.parse(text) as Manifest;
+  if (typeof manifest.generation !== "string" || !GENERATION.test(manifest.generation)) {
+    throw new Error(`${join(root, MANIFEST)} names no export generation`);
+  }
+  return { dir: join(root, EXPORTS, manifest.generation), manifest };
 }
 
 /** A fresh directory for an export to write into, beside the finished ones. */
@@ -69,27 +79,28 @@ export async function partialDir(root: string): Promise<string> {
   return dir;
 }
 
-/** Deletes partial directories left by exports that died (call while holding the export lock). */
+/** Deletes what exports that died left behind (call while holding the export lock). */
 export async function removeAbandoned(root: string): Promise<void> {
   for (const entry of await list(join(root, EXPORTS))) {
     if (entry.startsWith(PARTIAL)) {
       await Deno.remove(join(root, EXPORTS, entry), { recursive: true });
     }
   }
+  for (const entry of await list(root)) {
+    if (entry.endsWith(TEMP)) await Deno.remove(join(root, entry));
+  }
 }
 
 /**
- * Makes a finished partial directory the current generation: renames it, then
- * swaps `current` with one rename, then deletes generations no reader needs.
+ * Makes a finished partial directory the current generation: renames it into
+ * `exports/`, replaces the top-level files and then `manifest.json` (each by
+ * one rename), then deletes generations no reader needs.
  */
 export async function publish(root: string, partial: string, generation: string): Promise<void> {
   const target = join(root, EXPORTS, generation);
   await Deno.rename(partial, target);
-  const link = join(root, `.${CURRENT}-${crypto.randomUUID()}`);
-  await Deno.symlink(join(EXPORTS, generation), link);
-  await Deno.rename(link, join(root, CURRENT));
-  for (const name of [parquetName("users"), parquetName("items"), MANIFEST]) {
-    await ensureLink(join(root, name), join(CURRENT, name));
+  for (const name of [parquetName("items"), parquetName("users"), MANIFEST]) {
+    await replaceWith(join(target, name), join(root, name));
   }
   const finished = (await list(join(root, EXPORTS))).filter((e) => !e.startsWith(PARTIAL)).sort();
   for (const old of finished.slice(0, -KEEP)) {
@@ -102,13 +113,15 @@ export function generationName(at: Date): string {
   return `${at.toISOString().replace(/[-:.]/g, "")}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-async function ensureLink(path: string, target: string) {
+/** Puts `source` at `path` in one rename: a hard link where the file system has them, else a copy. */
+async function replaceWith(source: string, path: string) {
+  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}${TEMP}`;
   try {
-    await Deno.lstat(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    await Deno.symlink(target, path);
+    await Deno.link(source, temp);
+  } catch {
+    await Deno.copyFile(source, temp);
   }
+  await Deno.rename(temp, path);
 }
 
 async function list(dir: string): Promise<string[]> {

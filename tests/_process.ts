@@ -58,6 +58,8 @@ export interface StartOptions {
    * process group (through `setsid`), the way a terminal or systemd runs it.
    */
   task?: string;
+  /** Deno permission flags instead of {@link TEST_PERMISSIONS}. */
+  permissions?: string[];
 }
 
 /**
@@ -70,7 +72,12 @@ export function startTusk(
   options: StartOptions = {},
 ): TuskProcess {
   const [command, commandArgs] = options.task === undefined
-    ? [Deno.execPath(), ["run", ...TEST_PERMISSIONS, options.entry ?? MAIN, ...args]]
+    ? [Deno.execPath(), [
+      "run",
+      ...(options.permissions ?? TEST_PERMISSIONS),
+      options.entry ?? MAIN,
+      ...args,
+    ]]
     : ["setsid", [Deno.execPath(), "task", "--quiet", options.task, ...args]];
   const child = new Deno.Command(command, {
     args: commandArgs,

@@ -266,3 +266,41 @@ Deno.test("a CLI change is recorded with the command (password masked); tusk his
     assert.match(r.out, message);
   }
 });
+
+Deno.test("analytics export prints rows, bytes and seconds; status shows the export; bad calls exit 1", async () => {
+  await using db = await migratedDatabase();
+  const dir = await Deno.makeTempDir({ prefix: "tusk-cli-analytics-" });
+  db.defer(() => Deno.remove(dir, { recursive: true }));
+  const env = { DATABASE_URL: db.url, SECRET_KEY: TEST_SECRET, PARQUET_DATA_PATH: dir };
+  const run = async (args: string[]) => {
+    await using proc = startTusk(args, env);
+    const { code } = await proc.status;
+    return { code, out: proc.output() };
+  };
+  const none = await run(["analytics", "status"]);
+  assert.equal(none.code, 0, none.out);
+  assert.match(none.out, /no export yet/);
+
+  const [u] = await db.sql`insert into users (email, hashed_password)
+    values ('cli@example.com', 'secret-hash') returning id`;
+  await db.sql`insert into items (title, owner_id) select 'i' || g, ${u!.id}
+    from generate_series(1, 250) g`;
+  const made = await run(["analytics", "export"]);
+  assert.equal(made.code, 0, made.out);
+  assert.match(made.out, /^users\s+1\s+[\d.]+ [kM]?B\s+users_analytics\.parquet$/m);
+  assert.match(made.out, /^items\s+250\s+[\d.]+ [kM]?B\s+items_analytics\.parquet$/m);
+  assert.match(made.out, /exported 251 rows \([\d.]+ [kM]?B\) in \d+\.\d\d s to /);
+  const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+  assert.equal(manifest.tables.items.rows, 250);
+
+  const status = await run(["analytics", "status"]);
+  assert.equal(status.code, 0, status.out);
+  assert.match(status.out, new RegExp(`exported at ${manifest.exported_at}`));
+  assert.match(status.out, /no export is running/);
+
+  for (const args of [["analytics"], ["analytics", "frobnicate"], ["analytics", "export", "x"]]) {
+    const r = await run(args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}`);
+    assert.match(r.out, /Usage: tusk analytics/);
+  }
+});

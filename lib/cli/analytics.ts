@@ -18,7 +18,10 @@ Commands:
             already running (a job, another export command), wait for it and show its result
   status    when the files were exported, their rows and sizes, and whether an export runs`;
 
-function megabytes(bytes: number): string {
+/** 812 B, 45.3 kB, 16.81 MB. */
+function size(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
   return `${(bytes / 1e6).toFixed(2)} MB`;
 }
 
@@ -28,7 +31,7 @@ function printManifest(manifest: Manifest) {
     (["users", "items"] as const).map((t) => [
       t,
       String(manifest.tables[t].rows),
-      megabytes(manifest.tables[t].bytes),
+      size(manifest.tables[t].bytes),
       manifest.tables[t].file,
     ]),
   );
@@ -55,7 +58,7 @@ export async function analyticsCommand(
           const rows = manifest.tables.users.rows + manifest.tables.items.rows;
           const bytes = manifest.tables.users.bytes + manifest.tables.items.bytes;
           console.log(
-            `exported ${rows} rows (${megabytes(bytes)}) in ${
+            `exported ${rows} rows (${size(bytes)}) in ${
               manifest.duration_seconds.toFixed(2)
             } s to ${dir}; snapshot taken at ${manifest.exported_at}`,
           );
