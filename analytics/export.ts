@@ -71,7 +71,6 @@ export interface ExportResult {
 export async function exportAnalytics(sql: Sql, options: ExportOptions): Promise<ExportResult> {
   const { dir, log, signal } = options;
   return await inSpan("analytics.export", {}, async (span) => {
-    const started = performance.now();
     // The generation that was current when this export first found the lock taken.
     let before: string | null | undefined;
     for (;;) {
@@ -79,7 +78,7 @@ export async function exportAnalytics(sql: Sql, options: ExportOptions): Promise
       try {
         const result = await sql.begin(
           "isolation level repeatable read read only",
-          (tx) => exportInSnapshot(tx, dir, log, signal, started, before),
+          (tx) => exportInSnapshot(tx, dir, log, signal, before),
         );
         span.setAttributes({
           "tusk.analytics.joined": result.joined,
@@ -105,9 +104,9 @@ async function exportInSnapshot(
   root: string,
   log: Logger,
   signal: AbortSignal | undefined,
-  started: number,
   before: string | null | undefined,
 ): Promise<ExportResult> {
+  const started = performance.now();
   const snapshotAt = await beginExport(tx);
   if (snapshotAt === null) throw new LockBusy();
   if (before !== undefined) {
@@ -126,28 +125,13 @@ async function exportInSnapshot(
     const tables = {} as Manifest["tables"];
     for (const table of TABLES) {
       signal?.throwIfAborted();
-      const csv = join(partial, `${table}.csv`);
-      const file = parquetName(table);
-      await inSpan(`analytics.copy ${table}`, {}, async () => {
-        await writeAll(await copyOut(tx, table), csv, signal);
-      });
-      const rows = await inSpan(`analytics.parquet ${table}`, {}, async () => {
-        const result = await con!.run(
-          `copy (select * from read_csv(${literal(csv)}, ${csvOptions(table)}))
-           to ${
-            literal(join(partial, file))
-          } (format parquet, compression zstd, row_group_size ${ROW_GROUP_ROWS})`,
-        );
-        return result.rowsChanged;
-      });
-      await Deno.remove(csv);
-      tables[table] = { rows, bytes: (await Deno.stat(join(partial, file))).size, file };
+      tables[table] = await exportTable(tx, con, partial, table, signal);
     }
     const generation = generationName(snapshotAt);
     const manifest: Manifest = {
       exported_at: snapshotAt.toISOString(),
       finished_at: new Date().toISOString(),
-      duration_seconds: Math.round(performance.now() - started) / 1000,
+      duration_seconds: seconds(performance.now() - started),
       generation,
       tables,
     };
@@ -168,6 +152,44 @@ async function exportInSnapshot(
     con?.closeSync();
     duck?.closeSync();
   }
+}
+
+/** One table: COPY out of Postgres into a scratch CSV file, then DuckDB writes its Parquet file. */
+async function exportTable(
+  tx: Tx,
+  con: DuckDBConnection,
+  partial: string,
+  table: ExportTable,
+  signal: AbortSignal | undefined,
+): Promise<Manifest["tables"][ExportTable]> {
+  const csv = join(partial, `${table}.csv`);
+  const file = parquetName(table);
+  const copyStarted = performance.now();
+  await inSpan(`analytics.copy ${table}`, {}, async () => {
+    await writeAll(await copyOut(tx, table), csv, signal);
+  });
+  const parquetStarted = performance.now();
+  const rows = await inSpan(`analytics.parquet ${table}`, {}, async () => {
+    const result = await con.run(
+      `copy (select * from read_csv(${literal(csv)}, ${csvOptions(table)}))
+       to ${literal(join(partial, file))}
+       (format parquet, compression zstd, row_group_size ${ROW_GROUP_ROWS})`,
+    );
+    return result.rowsChanged;
+  });
+  await Deno.remove(csv);
+  return {
+    rows,
+    bytes: (await Deno.stat(join(partial, file))).size,
+    file,
+    copy_seconds: seconds(parquetStarted - copyStarted),
+    parquet_seconds: seconds(performance.now() - parquetStarted),
+  };
+}
+
+/** Milliseconds as seconds, to the millisecond. */
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000;
 }
 
 /** The current generation; an unreadable one counts as none (this export will replace it). */

@@ -32,7 +32,14 @@ export interface Manifest {
   finished_at: string;
   duration_seconds: number;
   generation: string;
-  tables: Record<ExportTable, { rows: number; bytes: number; file: string }>;
+  tables: Record<ExportTable, {
+    rows: number;
+    bytes: number;
+    file: string;
+    /** Time spent streaming the table out of Postgres, then writing its Parquet file. */
+    copy_seconds: number;
+    parquet_seconds: number;
+  }>;
 }
 
 /** The Parquet file name of a table (the FastAPI template's names). */
@@ -40,6 +47,7 @@ export function parquetName(table: ExportTable): string {
   return `${table}_analytics.parquet`;
 }
 
+/** The manifest's file name, at the top level and in each generation. */
 export const MANIFEST = "manifest.json";
 const EXPORTS = "exports";
 const PARTIAL = ".partial-";

@@ -17,7 +17,7 @@ export class NoExportError extends Error {
   constructor() {
     super(
       "No analytics export yet. Run one now with POST /api/v1/analytics/export (superuser) or " +
-        "`deno task cli analytics export`; the scheduler also runs one at ANALYTICS_EXPORT_CRON.",
+        "`deno task cli analytics export`; the scheduler also runs one at ANALYTICS_EXPORT_CRON",
     );
     this.name = "NoExportError";
   }
@@ -31,11 +31,13 @@ export class ReportFailedError extends Error {
   }
 }
 
+/** One row of `items_by_user`. */
 export interface ItemsByUser {
   email: string;
   item_count: number;
 }
 
+/** One row of `active_users`. */
 export interface ActiveUser {
   user_id: string;
   email: string;
@@ -43,6 +45,7 @@ export interface ActiveUser {
   item_count: number;
 }
 
+/** One day of `items_per_day`. */
 export interface ItemsOnDay {
   day: string;
   item_count: number;

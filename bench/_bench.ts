@@ -59,6 +59,7 @@ const OPTIONS = {
   queries: { type: "string" },
   seconds: { type: "string" },
   clients: { type: "string" },
+  items: { type: "string" },
 } as const;
 
 /**
@@ -84,7 +85,8 @@ export function benchArgs(): Partial<Record<keyof typeof OPTIONS, number>> {
   } catch (error) {
     console.error(
       `${(error as Error).message}\nOptions: --runs N; bench:jobs: --jobs N, --latency N; ` +
-        `bench:history: --writes N, --events N, --queries N; bench:tracing: --seconds N, --clients N`,
+        `bench:history: --writes N, --events N, --queries N; bench:tracing: --seconds N, --clients N; ` +
+        `bench:analytics: --items N, --queries N`,
     );
     Deno.exit(2);
   }

@@ -16,16 +16,11 @@
  *
  * @module
  */
-import { analyticsReports } from "../analytics/reports.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { listEvents } from "../db/history.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
-import { createApp } from "../app.ts";
-import { loadConfig } from "../config.ts";
-import { createMailer } from "../emails/mailer.ts";
-import { registerUser } from "../lib/accounts.ts";
-import { createLogger } from "../lib/logging.ts";
+import { benchApp } from "./_app.ts";
 import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
 
 const args = benchArgs();
@@ -109,22 +104,7 @@ async function requestRate(request: (i: number) => Response | Promise<Response>)
 }
 
 async function api(sql: Sql) {
-  const log = createLogger({ level: "error" });
-  const config = loadConfig({ SECRET_KEY: "b".repeat(40), EMAIL_TRANSPORT: "off" });
-  const app = createApp({
-    config,
-    sql,
-    migrations: await loadMigrations(),
-    log,
-    mailer: createMailer(config, log),
-    analytics: analyticsReports(config.analytics.dir, log),
-  });
-  await registerUser(sql, { email: "api@example.com", password: "bench password" });
-  const login = await app.request("/api/v1/login/access-token", {
-    method: "POST",
-    body: new URLSearchParams({ username: "api@example.com", password: "bench password" }),
-  });
-  const auth = `Bearer ${(await login.json()).access_token}`;
+  const { app, auth } = await benchApp(sql);
   const headers = { Authorization: auth, "Content-Type": "application/json" };
   const rates = {
     insert: { tracked: [] as number[], untracked: [] as number[] },
