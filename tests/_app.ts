@@ -29,6 +29,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     FRONTEND_HOST: "http://localhost:5173",
     EMAIL_TRANSPORT: "off",
     WORKER_POLL_INTERVAL_MS: "100",
+    // Never the developer's exports; tests that export pass a scratch directory of their own.
+    PARQUET_DATA_PATH: `.data/test-parquet-none-${crypto.randomUUID()}`,
     ...overrides,
   });
 }
