@@ -1,0 +1,21 @@
+#!/bin/sh
+# The image's entry: runs `tusk ROLE ...` (main.ts) under the role's permission
+# set from deno.json, with the service name tracing reports for it.
+set -eu
+
+role="${1:-serve}"
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${POSTGRES_SERVER:-}" ]; then
+  echo "tusk: set DATABASE_URL (postgres://user:password@host:5432/db), or the POSTGRES_* variables: this image has no embedded Postgres" >&2
+  exit 1
+fi
+
+case "$role" in
+  serve) set=serve service=tusk-api ;;
+  worker) set=worker service=tusk-worker ;;
+  scheduler) set=scheduler service=tusk-scheduler ;;
+  *) set=cli service=tusk-cli ;;
+esac
+export OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-$service}"
+
+# --cached-only: everything the app needs is in the image; it never downloads at run time.
+exec deno run --cached-only --unstable-no-legacy-abort -P="$set" /app/main.ts "$@"
