@@ -20,11 +20,15 @@ export interface DuckOptions {
 /** DuckDB's native module could not be loaded in this process; the message says why. */
 export class AnalyticsUnavailableError extends Error {
   constructor(cause: unknown) {
+    const where = Deno.build.standalone
+      ? "this compiled binary (deno compile does not carry the library beside DuckDB's addon, " +
+        "denoland/deno#29203)"
+      : "this process";
     super(
-      "Analytics is not available in this process: DuckDB's native module could not be " +
+      `Analytics is not available in ${where}: DuckDB's native module could not be ` +
         `loaded (${cause instanceof Error ? cause.message : String(cause)}). Everything else ` +
-        "works; run analytics from `deno task start` / `deno run`, where the module loads " +
-        "from node_modules (see the README's Analytics section)",
+        "works; run analytics from `deno task start` / `deno run` or the container image, " +
+        "where the module loads from node_modules (see the README's Analytics section)",
     );
     this.name = "AnalyticsUnavailableError";
   }

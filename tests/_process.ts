@@ -60,6 +60,8 @@ export interface StartOptions {
   task?: string;
   /** Deno permission flags instead of {@link TEST_PERMISSIONS}. */
   permissions?: string[];
+  /** Run from this directory (with the project's deno.json named explicitly) instead of the root. */
+  cwd?: string;
 }
 
 /**
@@ -74,6 +76,7 @@ export function startTusk(
   const [command, commandArgs] = options.task === undefined
     ? [Deno.execPath(), [
       "run",
+      ...(options.cwd === undefined ? [] : ["--config", `${ROOT}deno.json`]),
       ...(options.permissions ?? TEST_PERMISSIONS),
       options.entry ?? MAIN,
       ...args,
@@ -81,7 +84,7 @@ export function startTusk(
     : ["setsid", [Deno.execPath(), "task", "--quiet", options.task, ...args]];
   const child = new Deno.Command(command, {
     args: commandArgs,
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/tmp",
