@@ -45,4 +45,5 @@ export async function runRole(
   } finally {
     await db.close();
   }
+  log.info("stopped");
 }

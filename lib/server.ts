@@ -92,6 +92,8 @@ export async function runServer(
   } finally {
     await db.close();
   }
+  // Everything is closed: what remains is the runtime's own exit.
+  log.info("stopped");
 }
 
 async function serveUntilSignal(

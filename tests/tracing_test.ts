@@ -17,6 +17,9 @@ const CLIENT = 3;
 const PRODUCER = 4;
 const CONSUMER = 5;
 
+// Far longer than a clean exit takes (well under a second here), far shorter than a CI timeout.
+const EXIT_GRACE_MS = 15_000;
+
 /** The API (`main.ts serve`) and a worker as separate processes, sharing one database. */
 async function startStack(db: TestDatabase, env: Record<string, string>, traced: boolean) {
   const port = freePort();
@@ -54,11 +57,31 @@ async function startStack(db: TestDatabase, env: Record<string, string>, traced:
     request: (path: string | URL | Request, init?: RequestInit) => fetch(`${url}${path}`, init),
     api,
     worker,
-    /** SIGTERM both and wait: each exports what it still holds as it exits. */
+    /**
+     * SIGTERM both and wait: each exports what it still holds as it exits. Deno can hang in
+     * its OpenTelemetry flush at exit (denoland/deno#33157, open; seen here about once in
+     * ten full runs, after Tusk had closed everything): a process that logged "stopped" (its
+     * shutdown done) but is still there after EXIT_GRACE_MS is killed with a warning instead
+     * of hanging the suite. Any other failure to exit 0 fails the test.
+     */
     async stop() {
       api.kill("SIGTERM");
       worker.kill("SIGTERM");
-      for (const p of [api, worker]) assert.equal((await p.status).code, 0, p.output());
+      for (const p of [api, worker]) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const exited = await Promise.race([
+          p.status.then(() => true),
+          new Promise<false>((r) => timer = setTimeout(() => r(false), EXIT_GRACE_MS)),
+        ]);
+        clearTimeout(timer);
+        if (!exited && /"msg":"stopped"/.test(p.output())) {
+          console.warn(`pid ${p.pid} shut down but did not exit (denoland/deno#33157); killed`);
+          p.kill("SIGKILL");
+          await p.status;
+          continue;
+        }
+        assert.equal((await p.status).code, 0, p.output());
+      }
     },
   };
 }
