@@ -30,6 +30,14 @@ export interface LoggerOptions {
   base?: Fields;
   /** Add the active span's `trace_id` and `span_id` to lines written inside one (tracing on). */
   traceIds?: boolean;
+  /**
+   * Gather debug and info lines and write them to stdout together, at most
+   * {@link FLUSH_MS} later (warnings and errors go at once, after them). A
+   * `console.log` per request line costs a server a third of its throughput.
+   * Lines are written on every exit but a crash of the runtime itself. Leave
+   * it off when tracing: Deno exports only `console` output as OTLP logs.
+   */
+  buffered?: boolean;
 }
 
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -40,6 +48,46 @@ function defaultWrite(line: string, level: Level) {
   else if (level === "warn") console.warn(line);
   else console.log(line);
 }
+
+// Short enough that a tail -f feels live; long enough that a busy server writes once per many
+// requests. Past BUFFER_BYTES the lines go at once.
+const FLUSH_MS = 20;
+const BUFFER_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+let pending: string[] = [];
+let pendingBytes = 0;
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+/** Writes the gathered lines to stdout now. */
+export function flushLogs() {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = undefined;
+  if (pending.length === 0) return;
+  const bytes = encoder.encode(pending.join("\n") + "\n");
+  pending = [];
+  pendingBytes = 0;
+  for (let offset = 0; offset < bytes.length;) {
+    offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  }
+}
+
+function bufferedWrite(line: string, level: Level) {
+  if (level === "warn" || level === "error") {
+    flushLogs();
+    return defaultWrite(line, level);
+  }
+  pending.push(line);
+  pendingBytes += line.length + 1;
+  if (pendingBytes >= BUFFER_BYTES) return flushLogs();
+  if (timer === undefined) {
+    const scheduled = setTimeout(flushLogs, FLUSH_MS);
+    // The flush never keeps a process alive; exits flush through the unload event.
+    Deno.unrefTimer(scheduled);
+    timer = scheduled;
+  }
+}
+
+let flushOnExit = false;
 
 /** Errors do not survive JSON.stringify; keep what an operator needs. */
 function serialise(value: unknown): unknown {
@@ -61,7 +109,11 @@ function serialise(value: unknown): unknown {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = ORDER[options.level ?? "info"];
-  const write = options.write ?? defaultWrite;
+  if (options.buffered && !flushOnExit) {
+    flushOnExit = true;
+    globalThis.addEventListener("unload", flushLogs);
+  }
+  const write = options.write ?? (options.buffered ? bufferedWrite : defaultWrite);
   function emit(level: Level, msg: string, fields?: Fields) {
     if (ORDER[level] < min) return;
     const line: Fields = { time: new Date().toISOString(), level, msg, ...options.base };

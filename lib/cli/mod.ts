@@ -135,6 +135,7 @@ async function dispatch(
           level: config.logLevel,
           base: { role: command },
           traceIds: config.tracing,
+          buffered: !config.tracing,
         });
         await runRole(command, config, log);
       } else {
@@ -143,6 +144,7 @@ async function dispatch(
           level: config.logLevel,
           base: { role: "api" },
           traceIds: config.tracing,
+          buffered: !config.tracing,
         });
         await runServer(config, log, {
           migrate: dev,

@@ -1,0 +1,318 @@
+/**
+ * The HTTP hot path against its floors, in one run: `Deno.serve` and Hono
+ * hello worlds, Tusk's `/healthz`, `GET /items/{id}`, `POST /items/`,
+ * `/users/me` and login (a real `deno task start` process on its own
+ * database), and pgbench running the same statements at the same
+ * concurrency; then the API's RSS. Load comes from `wrk` (Debian's package).
+ * Prints the table, and with `--write` puts it and an SVG chart of the ratios
+ * into BENCHMARKS.md and `bench/http.svg`.
+ *
+ * Usage: deno task bench:http [--runs 3] [--seconds 10] [--clients 32] [--write]
+ * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres).
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { createSql } from "../db/client.ts";
+import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { installJobs } from "../jobs/boss.ts";
+import { JOBS } from "../jobs/registry.ts";
+import { registerUser } from "../lib/accounts.ts";
+import { hashPassword } from "../lib/auth/password.ts";
+import { createLogger } from "../lib/logging.ts";
+import { freePort, waitForHttp } from "../tests/_process.ts";
+import { benchDatabase, median } from "./_bench.ts";
+import { barChart, type Row, toMarkdown } from "./_http_report.ts";
+
+const flags = Deno.args.filter((a) => a !== "--");
+const WRITE = flags.includes("--write");
+function option(name: string, fallback: number): number {
+  const i = flags.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(flags[i + 1]);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} takes a whole number, not ${flags[i + 1]}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+const RUNS = option("runs", 3);
+const SECONDS = option("seconds", 10);
+const CLIENTS = option("clients", 32);
+// Login is bounded by argon2id on the cores: measured at low concurrency, one client per core.
+const LOGIN_CLIENTS = navigator.hardwareConcurrency;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const FLOOR = fileURLToPath(new URL("./_floor.ts", import.meta.url));
+const PASSWORD = "bench password";
+
+/** Where a tool is, or exits 1 with how to install it. */
+function locate(tool: string, install: string): string {
+  const found = new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "piped" })
+    .outputSync();
+  if (found.success) return new TextDecoder().decode(found.stdout).trim();
+  console.error(`bench:http needs ${tool}: ${install}`);
+  Deno.exit(1);
+}
+
+/** A server process; `await using` stops it. */
+async function spawn(args: string[], env: Record<string, string>, url: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForHttp(url, 200, 60_000);
+  return {
+    pid: child.pid,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/** One wrk run: requests per second; throws on errors or non-2xx answers. */
+async function wrk(url: string, clients: number, script?: string): Promise<number> {
+  const { stdout, stderr, success } = await new Deno.Command("wrk", {
+    args: ["-t1", `-c${clients}`, `-d${SECONDS}s`, ...(script ? ["-s", script] : []), url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  if (!success) throw new Error(`wrk failed: ${new TextDecoder().decode(stderr)}`);
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out) ?? /Socket errors: (.*)/.exec(out);
+  if (bad) throw new Error(`wrk against ${url}: ${bad[0]}\n${out}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+}
+
+/** One pgbench run of `script` (the same statements an endpoint runs): transactions per second. */
+async function pgbench(url: string, script: string, vars: Record<string, string>) {
+  const u = new URL(url);
+  const { stdout, stderr, success } = await new Deno.Command("pgbench", {
+    args: [
+      "-n",
+      "-M",
+      "prepared",
+      `-c${CLIENTS}`,
+      "-j2",
+      `-T${SECONDS}`,
+      "-f",
+      script,
+      ...Object.entries(vars).flatMap(([k, v]) => ["-D", `${k}=${v}`]),
+      "-h",
+      u.hostname,
+      "-p",
+      u.port || "5432",
+      "-U",
+      decodeURIComponent(u.username),
+      u.pathname.slice(1),
+    ],
+    env: { PGPASSWORD: decodeURIComponent(u.password) },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  if (!success) throw new Error(`pgbench failed: ${new TextDecoder().decode(stderr)}${out}`);
+  return Number(/tps = ([\d.]+)/.exec(out)![1]);
+}
+
+async function writeFile(dir: string, name: string, text: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, text);
+  return path;
+}
+
+/** Runs the benchmark, prints the table, and with --write updates BENCHMARKS.md and the chart. */
+export async function main() {
+  locate("wrk", "apt-get install -y wrk");
+  locate("pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
+  await using db = await benchDatabase("http");
+  const scratch = await Deno.makeTempDir({ prefix: "tusk-bench-http-" });
+  const sql = createSql(db.url, { role: "cli", poolSize: 2 });
+  let userId: string;
+  let itemId: string;
+  try {
+    await migrateUp(sql, await loadMigrations());
+    await installJobs(db.url, JOBS, createLogger({ level: "error" }));
+    const user = await registerUser(sql, { email: "bench@example.com", password: PASSWORD });
+    userId = user.id;
+    const [item] = await sql<{ id: string }[]>`
+      insert into items (title, owner_id) values ('benchmarked', ${user.id}) returning id`;
+    itemId = item!.id;
+  } finally {
+    await sql.end();
+  }
+
+  const results: Record<string, number[]> = {};
+  const add = (key: string, value: number) => (results[key] ??= []).push(value);
+  let rssBytes = 0;
+  try {
+    const env = {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      DATABASE_URL: db.url,
+      SECRET_KEY: "b".repeat(40),
+      ENVIRONMENT: "production",
+      EMAIL_TRANSPORT: "off",
+      // A login per second per client would trip the throttles meant for attackers.
+      LOGIN_LIMIT_PER_ACCOUNT: "1000000",
+      LOGIN_LIMIT_PER_CLIENT: "1000000",
+    };
+    for (let run = 0; run < RUNS; run++) {
+      for (const kind of ["deno", "hono"]) {
+        const port = freePort();
+        const url = `http://127.0.0.1:${port}/`;
+        await using _ = await spawn(["run", "--allow-net", FLOOR, kind, String(port)], env, url);
+        add(kind, await wrk(url, CLIENTS));
+      }
+      const port = freePort();
+      const base = `http://127.0.0.1:${port}`;
+      // As a user runs it: `deno task start` (the serve permission set).
+      await using api = await spawn(
+        ["task", "--quiet", "start"],
+        { ...env, PORT: String(port) },
+        `${base}/healthz`,
+      );
+      const login = await fetch(`${base}/api/v1/login/access-token`, {
+        method: "POST",
+        body: new URLSearchParams({ username: "bench@example.com", password: PASSWORD }),
+      });
+      const token = (await login.json()).access_token as string;
+      const auth = `wrk.headers["Authorization"] = "Bearer ${token}"\n`;
+      const get = await writeFile(scratch, "get.lua", auth);
+      const post = await writeFile(
+        scratch,
+        "post.lua",
+        `${auth}wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n` +
+          `wrk.body = '{"title": "bench item", "description": "made by wrk"}'\n`,
+      );
+      const form = await writeFile(
+        scratch,
+        "login.lua",
+        `wrk.method = "POST"\n` +
+          `wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n` +
+          `wrk.body = "username=bench%40example.com&password=bench%20password"\n`,
+      );
+      add("healthz", await wrk(`${base}/healthz`, CLIENTS));
+      add("get_item", await wrk(`${base}/api/v1/items/${itemId}`, CLIENTS, get));
+      add("users_me", await wrk(`${base}/api/v1/users/me`, CLIENTS, get));
+      add("post_item", await wrk(`${base}/api/v1/items/`, CLIENTS, post));
+      add("login", await wrk(`${base}/api/v1/login/access-token`, LOGIN_CLIENTS, form));
+      const status = await Deno.readTextFile(`/proc/${api.pid}/status`).catch(() => "");
+      rssBytes = Math.max(rssBytes, Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024);
+
+      // The statements those endpoints run: the token's user, then the item; and the insert
+      // in its own transaction with the history context set, as the API makes it.
+      const read = await writeFile(
+        scratch,
+        "read.sql",
+        "select * from users where id = :uid;\nselect * from items where id = :iid;\n",
+      );
+      const write = await writeFile(
+        scratch,
+        "write.sql",
+        "select * from users where id = :uid;\nbegin;\n" +
+          // A new context per request, as the API makes one.
+          "select set_config('tusk.history_context', json_build_object('id', gen_random_uuid(), " +
+          "'metadata', json_build_object('method', 'POST', 'route', '/api/v1/items/'))::text, true);\n" +
+          "insert into items (title, description, owner_id) values ('bench item', 'made by pgbench', :uid) returning *;\n" +
+          "commit;\n",
+      );
+      add("pg_read", await pgbench(db.url, read, { uid: userId, iid: itemId }));
+      add("pg_write", await pgbench(db.url, write, { uid: userId }));
+    }
+    const m = (key: string) => median(results[key]!);
+    const hashMs = await argon2Ms();
+    const loginBound = navigator.hardwareConcurrency * 1000 / hashMs;
+    const rows: Row[] = [
+      { label: "`Deno.serve` hello world", rate: m("deno"), ratio: 1, of: "Deno.serve" },
+      {
+        label: "Hono hello world",
+        rate: m("hono"),
+        ratio: m("hono") / m("deno"),
+        of: "Deno.serve",
+      },
+      {
+        label: "Tusk `GET /healthz`",
+        rate: m("healthz"),
+        ratio: m("healthz") / m("deno"),
+        of: "Deno.serve",
+        goal: 0.5,
+      },
+      { label: "pgbench: the user + item reads", rate: m("pg_read"), ratio: 1, of: "pgbench" },
+      {
+        label: "Tusk `GET /api/v1/items/{id}`",
+        rate: m("get_item"),
+        ratio: m("get_item") / m("pg_read"),
+        of: "pgbench reads",
+        goal: 0.4,
+      },
+      {
+        label: "Tusk `GET /api/v1/users/me`",
+        rate: m("users_me"),
+        ratio: m("users_me") / m("pg_read"),
+        of: "pgbench reads",
+      },
+      {
+        label: "pgbench: the user read + item insert",
+        rate: m("pg_write"),
+        ratio: 1,
+        of: "pgbench",
+      },
+      {
+        label: "Tusk `POST /api/v1/items/`",
+        rate: m("post_item"),
+        ratio: m("post_item") / m("pg_write"),
+        of: "pgbench insert",
+        goal: 0.4,
+      },
+      {
+        label: `Tusk login (${LOGIN_CLIENTS} clients)`,
+        rate: m("login"),
+        ratio: m("login") / loginBound,
+        of: `argon2id bound (${loginBound.toFixed(0)}/s)`,
+      },
+    ];
+    const table = toMarkdown(rows, {
+      date: new Date().toISOString().slice(0, 10),
+      runs: RUNS,
+      seconds: SECONDS,
+      clients: CLIENTS,
+      rssMb: rssBytes / 1e6,
+      hashMs,
+    });
+    console.log(`\n${table}`);
+    if (WRITE) {
+      await Deno.writeTextFile(`${ROOT}bench/http.svg`, barChart(rows));
+      const path = `${ROOT}BENCHMARKS.md`;
+      const text = await Deno.readTextFile(path);
+      const start = "<!-- bench:http -->";
+      const end = "<!-- /bench:http -->";
+      const block = `${start}\n${table}\n\n![bench:http ratios](bench/http.svg)\n${end}`;
+      await Deno.writeTextFile(
+        path,
+        text.includes(start)
+          ? text.replace(new RegExp(`${start}[\\s\\S]*${end}`), block)
+          : `${text.trimEnd()}\n\n## HTTP: the hot path against its floors\n\n${block}\n`,
+      );
+      console.log("bench:http: wrote BENCHMARKS.md and bench/http.svg");
+    }
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+/** Milliseconds of one argon2id hash as Tusk makes it (median of 9). */
+async function argon2Ms(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const started = performance.now();
+    await hashPassword(PASSWORD);
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+if (import.meta.main) await main();
