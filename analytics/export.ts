@@ -43,7 +43,7 @@ const LOCK_RETRY_MS = 500;
 const WRITE_BUFFER = 1 << 20;
 // DuckDB's buffers, measured with 1,000,000 items (bench:analytics): this limit, 61,440-row
 // groups (half DuckDB's default) and 8 MiB CSV buffers (default 32) keep the process's peak
-// RSS near 270 MB instead of 380 MB, at no cost in speed. DuckDB spills to the scratch
+// RSS near 200 MB instead of 330-400 MB, at no cost in speed. DuckDB spills to the scratch
 // directory rather than grow past the limit.
 const DUCK_MEMORY = "128MB";
 const ROW_GROUP_ROWS = 61_440;

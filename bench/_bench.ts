@@ -60,13 +60,17 @@ const OPTIONS = {
   seconds: { type: "string" },
   clients: { type: "string" },
   items: { type: "string" },
+  write: { type: "boolean" },
 } as const;
 
+type NumberOption = Exclude<keyof typeof OPTIONS, "write">;
+
 /**
- * The command line's options, as numbers. A `--` (as in `deno task bench -- --runs 3`) is
- * skipped; an unknown option or a value that is not a positive number exits 2 with the list.
+ * The command line's options, as numbers (`--write`: true when given). A `--` (as in
+ * `deno task bench -- --runs 3`) is skipped; an unknown option or a value that is not a
+ * positive number exits 2 with the list.
  */
-export function benchArgs(): Partial<Record<keyof typeof OPTIONS, number>> {
+export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: boolean } {
   try {
     const { values } = parseArgs({
       args: Deno.args.filter((a) => a !== "--"),
@@ -75,6 +79,7 @@ export function benchArgs(): Partial<Record<keyof typeof OPTIONS, number>> {
     });
     return Object.fromEntries(
       Object.entries(values).map(([key, raw]) => {
+        if (typeof raw === "boolean") return [key, raw];
         const n = Number(raw);
         if (!Number.isInteger(n) || n < 1) {
           throw new Error(`--${key} takes a whole number, not ${raw}`);
@@ -86,7 +91,7 @@ export function benchArgs(): Partial<Record<keyof typeof OPTIONS, number>> {
     console.error(
       `${(error as Error).message}\nOptions: --runs N; bench:jobs: --jobs N, --latency N; ` +
         `bench:history: --writes N, --events N, --queries N; bench:tracing: --seconds N, --clients N; ` +
-        `bench:analytics: --items N, --queries N`,
+        `bench:analytics: --items N, --queries N; bench:http: --seconds N, --clients N, --write`,
     );
     Deno.exit(2);
   }

@@ -20,36 +20,24 @@ import { JOBS } from "../jobs/registry.ts";
 import { registerUser } from "../lib/accounts.ts";
 import { hashPassword } from "../lib/auth/password.ts";
 import { createLogger } from "../lib/logging.ts";
-import { freePort, waitForHttp } from "../tests/_process.ts";
-import { benchDatabase, median } from "./_bench.ts";
+import { freePort, hasCommand, waitForHttp } from "../tests/_process.ts";
+import { benchArgs, benchDatabase, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
 
-const flags = Deno.args.filter((a) => a !== "--");
-const WRITE = flags.includes("--write");
-function option(name: string, fallback: number): number {
-  const i = flags.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(flags[i + 1]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} takes a whole number, not ${flags[i + 1]}`);
-    Deno.exit(2);
-  }
-  return n;
-}
-const RUNS = option("runs", 3);
-const SECONDS = option("seconds", 10);
-const CLIENTS = option("clients", 32);
+const args = benchArgs();
+const WRITE = args.write ?? false;
+const RUNS = args.runs ?? 3;
+const SECONDS = args.seconds ?? 10;
+const CLIENTS = args.clients ?? 32;
 // Login is bounded by argon2id on the cores: measured at low concurrency, one client per core.
 const LOGIN_CLIENTS = navigator.hardwareConcurrency;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./_floor.ts", import.meta.url));
 const PASSWORD = "bench password";
 
-/** Where a tool is, or exits 1 with how to install it. */
-function locate(tool: string, install: string): string {
-  const found = new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "piped" })
-    .outputSync();
-  if (found.success) return new TextDecoder().decode(found.stdout).trim();
+/** Exits 1 saying how to install `tool` unless it is on PATH. */
+function needTool(tool: string, install: string) {
+  if (hasCommand(tool)) return;
   console.error(`bench:http needs ${tool}: ${install}`);
   Deno.exit(1);
 }
@@ -126,8 +114,8 @@ async function writeFile(dir: string, name: string, text: string): Promise<strin
 
 /** Runs the benchmark, prints the table, and with --write updates BENCHMARKS.md and the chart. */
 export async function main() {
-  locate("wrk", "apt-get install -y wrk");
-  locate("pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
+  needTool("wrk", "apt-get install -y wrk");
+  needTool("pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
   await using db = await benchDatabase("http");
   const scratch = await Deno.makeTempDir({ prefix: "tusk-bench-http-" });
   const sql = createSql(db.url, { role: "cli", poolSize: 2 });

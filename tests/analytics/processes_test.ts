@@ -2,19 +2,17 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { TEST_SECRET } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
-import { bearer, makeUser } from "../_factories.ts";
+import { bearer, login, makeUser } from "../_factories.ts";
 import { freePort, startTusk, TEST_PERMISSIONS, waitFor, waitForHttp } from "../_process.ts";
 import { knownData } from "./_data.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-async function token(base: string, email: string, password: string): Promise<string> {
-  const res = await fetch(`${base}/api/v1/login/access-token`, {
-    method: "POST",
-    body: new URLSearchParams({ username: email, password }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  return (await res.json()).access_token;
+/** The factories' `login()` against a server process. */
+function over(base: string) {
+  return {
+    request: (path: string | URL | Request, init?: RequestInit) => fetch(`${base}${path}`, init),
+  };
 }
 
 async function get(url: string, headers: Record<string, string>) {
@@ -44,7 +42,7 @@ Deno.test("`deno task start` and `start-worker` under their permission sets: the
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/readyz`, 200, 60_000);
   await worker.waitForOutput(/worker ready/);
-  const auth = bearer(await token(base, admin.email, admin.password));
+  const auth = bearer(await login(over(base), admin.email, admin.password));
 
   const queued = await fetch(`${base}/api/v1/analytics/export`, { method: "POST", headers: auth });
   assert.equal(queued.status, 202);
@@ -100,7 +98,7 @@ Deno.test("where DuckDB cannot load (no FFI for it, as in a compiled binary), an
   });
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/readyz`, 200, 60_000);
-  const auth = bearer(await token(base, admin.email, admin.password));
+  const auth = bearer(await login(over(base), admin.email, admin.password));
   assert.equal((await get(`${base}/api/v1/users/me`, auth)).status, 200);
   const report = await get(`${base}/api/v1/analytics/items_by_user`, auth);
   assert.equal(report.status, 503);

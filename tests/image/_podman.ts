@@ -6,6 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { hasCommand } from "../_process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // Where debootstrap's tree is kept between runs (inside .data, which git ignores).
@@ -54,8 +55,7 @@ export function ok(result: Result, what: string): string {
 /** Why podman cannot run containers here, or undefined when it can. */
 export async function podmanMissing(): Promise<string | undefined> {
   for (const tool of ["podman", "runc", "debootstrap"]) {
-    const found = await sh("sh", ["-c", `command -v ${tool}`]);
-    if (found.code !== 0) {
+    if (!hasCommand(tool)) {
       return `${tool} is not installed (apt-get install -y podman runc debootstrap)`;
     }
   }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { createSql, databaseUrl } from "../../db/client.ts";
 import { TEST_SECRET } from "../_app.ts";
+import { bearer, login } from "../_factories.ts";
 import { freePort, waitFor, waitForHttp } from "../_process.ts";
 import { buildImage, ensureBase, podman, podmanMissing, runDetached, runOnce } from "./_podman.ts";
 
@@ -91,12 +92,11 @@ Deno.test({
       const health = await podman(["healthcheck", "run", api.name]);
       assert.equal(health.code, 0, `HEALTHCHECK: ${health.out}`);
 
-      const login = await fetch(`${base}/api/v1/login/access-token`, {
-        method: "POST",
-        body: new URLSearchParams({ username: env.FIRST_SUPERUSER, password: "image-password-1" }),
-      });
-      assert.equal(login.status, 200);
-      const auth = { Authorization: `Bearer ${(await login.json()).access_token}` };
+      const server = {
+        request: (path: string | URL | Request, init?: RequestInit) =>
+          fetch(`${base}${path}`, init),
+      };
+      const auth = bearer(await login(server, env.FIRST_SUPERUSER, "image-password-1"));
       // A job the API queues and the worker container runs (DuckDB included).
       const queued = await fetch(`${base}/api/v1/analytics/export`, {
         method: "POST",
