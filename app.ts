@@ -5,18 +5,11 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { secureHeaders } from "hono/secure-headers";
 import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./lib/errors.ts";
 import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
-import {
-  accessLog,
-  historyContext,
-  REQUEST_ID_HEADER,
-  requestId,
-  traceRoute,
-} from "./lib/middleware.ts";
+import { edge, REQUEST_ID_HEADER } from "./lib/edge.ts";
+import { historyContext, traceRoute } from "./lib/middleware.ts";
 import { REPLAYED_HEADER } from "./lib/idempotency.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
@@ -47,22 +40,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const { config, log } = deps;
   const app = newRouter();
 
-  app.use(requestId());
-  if (config.tracing) app.use(traceRoute());
-  app.use(accessLog(log));
-  app.use(historyContext(deps.sql));
-  app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
-  app.use(cors({
-    origin: config.corsOrigins,
-    credentials: true,
+  app.use(edge({
+    corsOrigins: config.corsOrigins,
     exposeHeaders: [REQUEST_ID_HEADER, REPLAYED_HEADER],
-  }));
-  app.use(secureHeaders({
     strictTransportSecurity: config.environment === "local"
       ? false
       : "max-age=31536000; includeSubDomains",
-    crossOriginResourcePolicy: false,
+    log,
   }));
+  if (config.tracing) app.use(traceRoute());
+  app.use(historyContext(deps.sql));
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
   app.use(bodyLimit({
     maxSize: config.maxBodyBytes,
     onError: () => {
