@@ -63,7 +63,7 @@ export function createSql(url: string, options: ClientOptions): Sql {
   });
   const bounded = options.acquireTimeoutMs
     ? boundedAcquire(pool, {
-      slots: max,
+      connections: max,
       waitMs: options.acquireTimeoutMs,
       // Past its statement timeout and a connect timeout, a query's connection died unnoticed.
       strandedMs: statementTimeoutMs > 0 ? statementTimeoutMs + connectTimeoutMs + 5000 : undefined,

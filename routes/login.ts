@@ -89,7 +89,7 @@ export function loginRoutes(deps: AppDeps) {
       if (verdict.needsRehash) {
         await updateUser(sql, user.id, { hashed_password: await hashPassword(password) });
       }
-      const token = await signAccessToken(
+      const token = signAccessToken(
         config.secretKey,
         { sub: user.id, ver: user.token_version },
         config.accessTokenExpireMinutes,

@@ -43,7 +43,7 @@ export function currentUser(
     const token = space < 0 ? "" : header.slice(space + 1).trim();
     let claims;
     try {
-      claims = await verifyAccessToken(deps.config.secretKey, token);
+      claims = verifyAccessToken(deps.config.secretKey, token);
     } catch (error) {
       if (error instanceof InvalidTokenError) throw credentialsError();
       throw error;

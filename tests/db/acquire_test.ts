@@ -65,3 +65,23 @@ Deno.test("queries used as fragments are not bounded or run on their own", async
     await sql.end();
   }
 });
+
+Deno.test("queries share a busy connection, a transaction waits for a whole one, and queries behind it go when it gives up", async () => {
+  await using db = await migratedDatabase();
+  const sql = createSql(db.url, { role: "api", poolSize: 1, acquireTimeoutMs: BOUND_MS });
+  try {
+    await sql`select 1`;
+    const sleeper = sql`select pg_sleep(1.2)`.then(() => "slept");
+    await new Promise((r) => setTimeout(r, 50));
+    // The connection is busy, but a query may still be handed over behind the sleeper.
+    const pipelined = sql`select 1 as n`.then((rows) => rows[0]!.n);
+    // A transaction needs the whole connection: it waits, and gives up at the bound.
+    const tx = sql.begin((t) => t`select 1`);
+    // Queued behind the transaction; it is let through when the transaction gives up.
+    const behind = sql`select 2 as n`.then((rows) => rows[0]!.n);
+    await assert.rejects(tx, AcquireTimeoutError);
+    assert.deepEqual(await Promise.all([sleeper, pipelined, behind]), ["slept", 1, 2]);
+  } finally {
+    await sql.end();
+  }
+});
