@@ -53,6 +53,7 @@ export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
 const OPTIONS = {
   runs: { type: "string" },
   jobs: { type: "string" },
+  depth: { type: "string" },
   latency: { type: "string" },
   writes: { type: "string" },
   events: { type: "string" },
@@ -89,7 +90,9 @@ export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: b
     );
   } catch (error) {
     console.error(
-      `${(error as Error).message}\nOptions: --runs N; bench:jobs: --jobs N, --latency N; ` +
+      `${
+        (error as Error).message
+      }\nOptions: --runs N; bench:jobs: --jobs N, --depth N, --latency N; ` +
         `bench:history: --writes N, --events N, --queries N; bench:tracing: --seconds N, --clients N; ` +
         `bench:analytics: --items N, --queries N; bench:http: --seconds N, --clients N, --write`,
     );

@@ -27,6 +27,9 @@ export function toMarkdown(
     seconds: number;
     clients: number;
     rssMb: number;
+    /** The RSS with `lowMemoryFlags` in `DENO_V8_FLAGS`. */
+    lowMemoryRssMb: number;
+    lowMemoryFlags: string;
     hashMs: number;
   },
 ): string {
@@ -39,9 +42,13 @@ export function toMarkdown(
       } of ${r.of} | ${r.goal === undefined ? "" : `>= ${r.goal}`} |`
     ),
     `| Tusk API RSS after the runs | ${fmt(run.rssMb)} MB | | < 120 MB |`,
+    `| Tusk API RSS after the runs, low-memory V8 setting | ${
+      fmt(run.lowMemoryRssMb)
+    } MB | | < 120 MB |`,
   ];
   return `${lines.join("\n")}\n\n\`wrk -t1 -c${run.clients}\`, ${run.seconds} s per run; ` +
-    `pgbench \`-M prepared -c${run.clients}\`; argon2id hash ${run.hashMs.toFixed(0)} ms.`;
+    `pgbench \`-M prepared -c${run.clients}\`; argon2id hash ${run.hashMs.toFixed(0)} ms; ` +
+    `low-memory V8 setting: \`DENO_V8_FLAGS=${run.lowMemoryFlags}\`.`;
 }
 
 function escape(text: string): string {

@@ -33,6 +33,9 @@ const CLIENTS = args.clients ?? 32;
 const LOGIN_CLIENTS = navigator.hardwareConcurrency;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./_floor.ts", import.meta.url));
+const DRIVER_FLOOR = fileURLToPath(new URL("./_driver_floor.ts", import.meta.url));
+// The documented low-memory setting (README, Performance): smaller young generation, capped old one.
+const LOW_MEMORY_V8_FLAGS = "--max-semi-space-size=4,--max-old-space-size=96";
 const PASSWORD = "bench password";
 
 /** Exits 1 saying how to install `tool` unless it is on PATH. */
@@ -52,19 +55,29 @@ async function spawn(args: string[], env: Record<string, string>, url: string) {
     stderr: "null",
   }).spawn();
   await waitForHttp(url, 200, 60_000);
+  let stopped: Promise<unknown> | undefined;
   return {
     pid: child.pid,
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
+    /** Stops the server (once, however often called). */
+    [Symbol.asyncDispose]() {
+      stopped ??= (child.kill("SIGTERM"), child.status);
+      return stopped.then(() => {});
     },
   };
 }
 
-/** One wrk run: requests per second; throws on errors or non-2xx answers. */
+// Unmeasured load first: a fresh process's JIT runs the first seconds at half speed or less.
+const WARM_UP_SECONDS = 2;
+
+/** One wrk run after a warm-up: requests per second; throws on errors or non-2xx answers. */
 async function wrk(url: string, clients: number, script?: string): Promise<number> {
+  await wrkOnce(url, clients, WARM_UP_SECONDS, script);
+  return await wrkOnce(url, clients, SECONDS, script);
+}
+
+async function wrkOnce(url: string, clients: number, seconds: number, script?: string) {
   const { stdout, stderr, success } = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${clients}`, `-d${SECONDS}s`, ...(script ? ["-s", script] : []), url],
+    args: ["-t1", `-c${clients}`, `-d${seconds}s`, ...(script ? ["-s", script] : []), url],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -73,6 +86,18 @@ async function wrk(url: string, clients: number, script?: string): Promise<numbe
   const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out) ?? /Socket errors: (.*)/.exec(out);
   if (bad) throw new Error(`wrk against ${url}: ${bad[0]}\n${out}`);
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+}
+
+/** The driver's floor (`_driver_floor.ts`) in its own process: pairs of reads per second. */
+async function driverFloor(url: string, userId: string, itemId: string): Promise<number> {
+  const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", DRIVER_FLOOR, url, userId, itemId, String(SECONDS), String(CLIENTS)],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!success) throw new Error(`the driver floor failed: ${new TextDecoder().decode(stderr)}`);
+  return Number(new TextDecoder().decode(stdout).trim());
 }
 
 /** One pgbench run of `script` (the same statements an endpoint runs): transactions per second. */
@@ -136,6 +161,7 @@ export async function main() {
   const results: Record<string, number[]> = {};
   const add = (key: string, value: number) => (results[key] ??= []).push(value);
   let rssBytes = 0;
+  let lowMemoryRssBytes = 0;
   try {
     const env = {
       PATH: Deno.env.get("PATH") ?? "",
@@ -149,7 +175,7 @@ export async function main() {
       LOGIN_LIMIT_PER_CLIENT: "1000000",
     };
     for (let run = 0; run < RUNS; run++) {
-      for (const kind of ["deno", "hono"]) {
+      for (const kind of ["deno", "headers", "hono"]) {
         const port = freePort();
         const url = `http://127.0.0.1:${port}/`;
         await using _ = await spawn(["run", "--allow-net", FLOOR, kind, String(port)], env, url);
@@ -208,13 +234,33 @@ export async function main() {
           "commit;\n",
       );
       add("pg_read", await pgbench(db.url, read, { uid: userId, iid: itemId }));
+      add("driver_read", await driverFloor(db.url, userId, itemId));
       add("pg_write", await pgbench(db.url, write, { uid: userId }));
+
+      // The same API with the low-memory V8 setting: what it costs in throughput, and its RSS.
+      await api[Symbol.asyncDispose]();
+      const lowPort = freePort();
+      const lowBase = `http://127.0.0.1:${lowPort}`;
+      await using low = await spawn(
+        ["task", "--quiet", "start"],
+        { ...env, PORT: String(lowPort), DENO_V8_FLAGS: LOW_MEMORY_V8_FLAGS },
+        `${lowBase}/healthz`,
+      );
+      add("low_healthz", await wrk(`${lowBase}/healthz`, CLIENTS));
+      add("low_get_item", await wrk(`${lowBase}/api/v1/items/${itemId}`, CLIENTS, get));
+      lowMemoryRssBytes = Math.max(lowMemoryRssBytes, await largestRss(low.pid));
     }
     const m = (key: string) => median(results[key]!);
     const hashMs = await argon2Ms();
     const loginBound = navigator.hardwareConcurrency * 1000 / hashMs;
     const rows: Row[] = [
       { label: "`Deno.serve` hello world", rate: m("deno"), ratio: 1, of: "Deno.serve" },
+      {
+        label: "`Deno.serve` JSON with Tusk's response headers",
+        rate: m("headers"),
+        ratio: m("headers") / m("deno"),
+        of: "Deno.serve",
+      },
       {
         label: "Hono hello world",
         rate: m("hono"),
@@ -228,6 +274,12 @@ export async function main() {
         of: "Deno.serve",
         goal: 0.5,
       },
+      {
+        label: "Tusk `GET /healthz`, against the same headers",
+        rate: m("healthz"),
+        ratio: m("healthz") / m("headers"),
+        of: "Deno.serve + headers",
+      },
       { label: "pgbench: the user + item reads", rate: m("pg_read"), ratio: 1, of: "pgbench" },
       {
         label: "Tusk `GET /api/v1/items/{id}`",
@@ -235,6 +287,18 @@ export async function main() {
         ratio: m("get_item") / m("pg_read"),
         of: "pgbench reads",
         goal: 0.4,
+      },
+      {
+        label: "postgres.js alone: the same reads through Tusk's pool, no HTTP",
+        rate: m("driver_read"),
+        ratio: m("driver_read") / m("pg_read"),
+        of: "pgbench reads",
+      },
+      {
+        label: "Tusk `GET /api/v1/items/{id}`, against postgres.js alone",
+        rate: m("get_item"),
+        ratio: m("get_item") / m("driver_read"),
+        of: "postgres.js alone",
       },
       {
         label: "Tusk `GET /api/v1/users/me`",
@@ -261,6 +325,18 @@ export async function main() {
         ratio: m("login") / loginBound,
         of: `argon2id bound (${loginBound.toFixed(0)}/s)`,
       },
+      {
+        label: "Tusk `GET /healthz`, low-memory V8 setting",
+        rate: m("low_healthz"),
+        ratio: m("low_healthz") / m("healthz"),
+        of: "default setting",
+      },
+      {
+        label: "Tusk `GET /api/v1/items/{id}`, low-memory V8 setting",
+        rate: m("low_get_item"),
+        ratio: m("low_get_item") / m("get_item"),
+        of: "default setting",
+      },
     ];
     const table = toMarkdown(rows, {
       date: new Date().toISOString().slice(0, 10),
@@ -268,6 +344,8 @@ export async function main() {
       seconds: SECONDS,
       clients: CLIENTS,
       rssMb: rssBytes / 1e6,
+      lowMemoryRssMb: lowMemoryRssBytes / 1e6,
+      lowMemoryFlags: LOW_MEMORY_V8_FLAGS,
       hashMs,
     });
     console.log(`\n${table}`);

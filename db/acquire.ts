@@ -15,6 +15,7 @@
  * @module
  */
 import type postgres from "postgres";
+import { type After, deadlines } from "../lib/deadlines.ts";
 import { beginWrapped, isTemplate, onFirstAwait } from "./_pool_wrap.ts";
 
 /** No connection became free within the bound; nothing of the query ran. */
@@ -62,47 +63,8 @@ const PIPELINE = 4;
 
 type Release = () => void;
 
-/**
- * Deadlines kept in one list and checked by one timer, running only while a
- * deadline is pending: a timer per query cost about a sixth of the API's
- * throughput on reads. Deadlines fire up to `tickMs` late.
- */
-function deadlines(tickMs: number) {
-  const pending = new Set<{ at: number; fire: () => void }>();
-  let timer: ReturnType<typeof setInterval> | undefined;
-
-  function sweep() {
-    const now = performance.now();
-    for (const entry of pending) {
-      if (entry.at <= now) {
-        pending.delete(entry);
-        entry.fire();
-      }
-    }
-    stopWhenIdle();
-  }
-
-  function stopWhenIdle() {
-    if (pending.size === 0 && timer !== undefined) {
-      clearInterval(timer);
-      timer = undefined;
-    }
-  }
-
-  /** Calls `fire` in about `ms`, unless the returned function is called first. */
-  return function after(ms: number, fire: () => void): () => void {
-    const entry = { at: performance.now() + ms, fire };
-    pending.add(entry);
-    timer ??= setInterval(sweep, tickMs);
-    return () => {
-      pending.delete(entry);
-      stopWhenIdle();
-    };
-  };
-}
-
 /** A weighted counting semaphore, first come first served, whose waiters give up after `waitMs`. */
-function slots(count: number, waitMs: number, after: ReturnType<typeof deadlines>) {
+function slots(count: number, waitMs: number, after: After) {
   let free = count;
   const waiting: { n: number; grant: (release: Release) => void }[] = [];
 

@@ -118,7 +118,11 @@ function contextSetting(context: HistoryContext): string {
 }
 
 function withoutUndefined(metadata: HistoryMetadata): HistoryMetadata {
-  return Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined));
+  const kept: HistoryMetadata = {};
+  for (const key in metadata) {
+    if (metadata[key] !== undefined) kept[key] = metadata[key];
+  }
+  return kept;
 }
 
 const WRITE = /^\s*(?:insert|update|delete|merge)\b/i;

@@ -11,6 +11,7 @@ import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { listenReliably } from "../db/listen.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
+import { deadlines } from "../lib/deadlines.ts";
 import type { Logger } from "../lib/logging.ts";
 import { outageLogger } from "../lib/outage.ts";
 import { recordFailure } from "../lib/telemetry.ts";
@@ -89,6 +90,8 @@ export async function startWorker(input: {
     "worker: database unavailable; jobs in flight will expire and be retried once it is back",
   );
   let flushScheduled = false;
+  // Expiry is in seconds: checked once a second, on one timer for every job in flight.
+  const after = deadlines(1000);
 
   function wake(queue?: string) {
     for (const [name, wakers] of queueWakers) {
@@ -233,9 +236,9 @@ export async function startWorker(input: {
   function run(job: AnyJob, fetched: JobWithMetadata<unknown>) {
     const ref = { id: fetched.id, retryCount: fetched.retryCount };
     const abort = new AbortController();
-    const expiry = setTimeout(
-      () => abort.abort(new Error("job expired")),
+    const cancelExpiry = after(
       fetched.expireInSeconds * 1000,
+      () => abort.abort(new Error("job expired")),
     );
     const heartbeat = fetched.heartbeatSeconds
       ? setInterval(
@@ -249,7 +252,7 @@ export async function startWorker(input: {
           await tracing.process(job.name, fetched, (span) => attempt(job, fetched, abort, span));
         } else await attempt(job, fetched, abort);
       } finally {
-        clearTimeout(expiry);
+        cancelExpiry();
         clearInterval(heartbeat);
         running.delete(fetched.id);
         freeSlot();

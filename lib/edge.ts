@@ -66,14 +66,8 @@ export interface EdgeOptions {
 export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
   const { log } = options;
   const origins = new Set(options.corsOrigins);
-  const cors: [string, string][] = [["Access-Control-Allow-Credentials", "true"]];
-  if (options.exposeHeaders.length > 0) {
-    cors.push(["Access-Control-Expose-Headers", options.exposeHeaders.join(",")]);
-  }
-  const always: [string, string][] = [...cors, ...SECURITY_HEADERS];
-  if (options.strictTransportSecurity !== false) {
-    always.push(["Strict-Transport-Security", options.strictTransportSecurity]);
-  }
+  const cors = corsHeaders(options);
+  const always = answerHeaders(options);
 
   return async function edge(c, next) {
     const started = performance.now();
@@ -104,6 +98,33 @@ export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
       });
     }
   };
+}
+
+function corsHeaders(options: Pick<EdgeOptions, "exposeHeaders">): [string, string][] {
+  const cors: [string, string][] = [["Access-Control-Allow-Credentials", "true"]];
+  if (options.exposeHeaders.length > 0) {
+    cors.push(["Access-Control-Expose-Headers", options.exposeHeaders.join(",")]);
+  }
+  return cors;
+}
+
+/**
+ * The headers {@link edge} sets on every answer but a preflight, besides
+ * `Vary`, `X-Request-Id` and an allowed origin (`bench:http`'s floor sends them too).
+ *
+ * @example
+ * ```ts
+ * answerHeaders({ exposeHeaders: ["X-Request-Id"], strictTransportSecurity: false });
+ * ```
+ */
+export function answerHeaders(
+  options: Pick<EdgeOptions, "exposeHeaders" | "strictTransportSecurity">,
+): [string, string][] {
+  const headers = [...corsHeaders(options), ...SECURITY_HEADERS];
+  if (options.strictTransportSecurity !== false) {
+    headers.push(["Strict-Transport-Security", options.strictTransportSecurity]);
+  }
+  return headers;
 }
 
 /** The answer to a CORS preflight (any OPTIONS request): 204 with what may be sent. */

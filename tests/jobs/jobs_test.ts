@@ -86,6 +86,20 @@ Deno.test("a handler gets its payload, id and attempt; its result completes the 
   );
 });
 
+Deno.test("a job still running at its expiry is aborted by its worker, and its retry completes", async () => {
+  const { db } = await jobsApp({ work: true });
+  await using _ = db;
+  // test-record expires after 2 s; its first attempt would sleep 20 s unless aborted.
+  const started = performance.now();
+  const id = (await recordEffect.delay({ key: "expiring", firstAttemptMs: 20_000 }))!;
+  await waitFor(async () => (await job(db, id))?.state === "completed", 15_000);
+  assert.ok(performance.now() - started < 15_000);
+  assert.deepEqual(
+    (await db.sql`select key, attempt from job_effects`).map((r) => [r.key, r.attempt]),
+    [["expiring", 2]],
+  );
+});
+
 Deno.test("a failing job is retried with backoff, records its error, then goes to its dead-letter queue", async () => {
   const { db, logs } = await jobsApp({ work: true });
   await using _ = db;
