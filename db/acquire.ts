@@ -4,11 +4,12 @@
  * outage or under overload a request would hang.
  *
  * So the API hands postgres.js at most a few queries per connection (a
- * transaction counts as a whole connection), and keeps the rest waiting here, where giving up is safe:
- * a query that waited past the bound rejects with {@link AcquireTimeoutError}
- * (answered 503) and was never sent. (Cancelling a query postgres.js already
- * holds is not: one cancelled while its connection is being opened leaves that
- * connection out of the pool for good.) A query handed over settles by itself:
+ * transaction counts as a whole connection), and keeps the rest waiting here,
+ * where giving up is safe: a query that waited past the bound rejects with
+ * {@link AcquireTimeoutError} (answered 503) and was never sent. (Cancelling
+ * a query postgres.js already holds is not: one cancelled while its
+ * connection is being opened leaves that connection out of the pool for
+ * good.) A query handed over settles by itself:
  * it runs (bounded by the statement timeout) or its connection attempt fails
  * (bounded by the connect timeout).
  *

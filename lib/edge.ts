@@ -7,7 +7,7 @@
  * runs, which makes Hono build a placeholder `Response` and then copy its
  * headers into the real one, header by header, twice. Here the headers are
  * worked out once at start-up and set once, on the answer itself; `/healthz`
- * serves about twice as fast for it (BENCHMARKS.md, bench:http).
+ * serves about half again as fast for it (BENCHMARKS.md, bench:http).
  *
  * @module
  */
