@@ -1,16 +1,18 @@
 /**
  * The driver's floor for `bench:http`: the statements of `GET /items/{id}`
- * (the token's user, then the item) run straight through Tusk's pool, as the
- * API configures it, by `clients` concurrent loops, with no HTTP. Prints
+ * (the token's user, then the item) run straight through Tusk's pool, opened
+ * as the API opens it, by `clients` concurrent loops, with no HTTP. Prints
  * pairs per second.
  *
  * Usage: deno run -A bench/_driver_floor.ts DATABASE_URL USER_ID ITEM_ID SECONDS CLIENTS
  *
  * @module
  */
-import { createSql } from "../db/client.ts";
+import { loadConfig } from "../config.ts";
+import { openDatabase } from "../db/database.ts";
 import { getItem } from "../db/items.ts";
 import { getUserById } from "../db/users.ts";
+import { createLogger } from "../lib/logging.ts";
 
 if (import.meta.main) {
   const [url, userId, itemId, seconds, clients] = Deno.args as [
@@ -20,8 +22,10 @@ if (import.meta.main) {
     string,
     string,
   ];
-  // As db/database.ts opens it for the api role, with its defaults.
-  const sql = createSql(url, { role: "api", poolSize: 10, acquireTimeoutMs: 2000 });
+  // The pool exactly as the API opens it, with the configuration's defaults.
+  const config = loadConfig({ DATABASE_URL: url, SECRET_KEY: "b".repeat(40) });
+  const db = await openDatabase(config, { role: "api", log: createLogger({ level: "error" }) });
+  const sql = db.sql;
   try {
     const loop = async (until: number) => {
       let n = 0;
@@ -42,6 +46,6 @@ if (import.meta.main) {
     await run(2000); // warm-up, as the HTTP runs get
     console.log(Math.round(await run(Number(seconds) * 1000)));
   } finally {
-    await sql.end();
+    await db.close();
   }
 }

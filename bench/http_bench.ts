@@ -253,90 +253,60 @@ export async function main() {
     const m = (key: string) => median(results[key]!);
     const hashMs = await argon2Ms();
     const loginBound = navigator.hardwareConcurrency * 1000 / hashMs;
+    // A row whose rate is `key`'s median, as a ratio of `base`'s (itself, for a baseline).
+    const row = (label: string, key: string, base: string, of: string, goal?: number): Row => ({
+      label,
+      rate: m(key),
+      ratio: m(key) / m(base),
+      of,
+      goal,
+    });
     const rows: Row[] = [
-      { label: "`Deno.serve` hello world", rate: m("deno"), ratio: 1, of: "Deno.serve" },
-      {
-        label: "`Deno.serve` JSON with Tusk's response headers",
-        rate: m("headers"),
-        ratio: m("headers") / m("deno"),
-        of: "Deno.serve",
-      },
-      {
-        label: "Hono hello world",
-        rate: m("hono"),
-        ratio: m("hono") / m("deno"),
-        of: "Deno.serve",
-      },
-      {
-        label: "Tusk `GET /healthz`",
-        rate: m("healthz"),
-        ratio: m("healthz") / m("deno"),
-        of: "Deno.serve",
-        goal: 0.5,
-      },
-      {
-        label: "Tusk `GET /healthz`, against the same headers",
-        rate: m("healthz"),
-        ratio: m("healthz") / m("headers"),
-        of: "Deno.serve + headers",
-      },
-      { label: "pgbench: the user + item reads", rate: m("pg_read"), ratio: 1, of: "pgbench" },
-      {
-        label: "Tusk `GET /api/v1/items/{id}`",
-        rate: m("get_item"),
-        ratio: m("get_item") / m("pg_read"),
-        of: "pgbench reads",
-        goal: 0.4,
-      },
-      {
-        label: "postgres.js alone: the same reads through Tusk's pool, no HTTP",
-        rate: m("driver_read"),
-        ratio: m("driver_read") / m("pg_read"),
-        of: "pgbench reads",
-      },
-      {
-        label: "Tusk `GET /api/v1/items/{id}`, against postgres.js alone",
-        rate: m("get_item"),
-        ratio: m("get_item") / m("driver_read"),
-        of: "postgres.js alone",
-      },
-      {
-        label: "Tusk `GET /api/v1/users/me`",
-        rate: m("users_me"),
-        ratio: m("users_me") / m("pg_read"),
-        of: "pgbench reads",
-      },
-      {
-        label: "pgbench: the user read + item insert",
-        rate: m("pg_write"),
-        ratio: 1,
-        of: "pgbench",
-      },
-      {
-        label: "Tusk `POST /api/v1/items/`",
-        rate: m("post_item"),
-        ratio: m("post_item") / m("pg_write"),
-        of: "pgbench insert",
-        goal: 0.4,
-      },
+      row("`Deno.serve` hello world", "deno", "deno", "Deno.serve"),
+      row("`Deno.serve` JSON with Tusk's response headers", "headers", "deno", "Deno.serve"),
+      row("Hono hello world", "hono", "deno", "Deno.serve"),
+      row("Tusk `GET /healthz`", "healthz", "deno", "Deno.serve", 0.5),
+      row(
+        "Tusk `GET /healthz`, against the same headers",
+        "healthz",
+        "headers",
+        "Deno.serve + headers",
+      ),
+      row("pgbench: the user + item reads", "pg_read", "pg_read", "pgbench"),
+      row("Tusk `GET /api/v1/items/{id}`", "get_item", "pg_read", "pgbench reads", 0.4),
+      row(
+        "postgres.js alone: the same reads through Tusk's pool, no HTTP",
+        "driver_read",
+        "pg_read",
+        "pgbench reads",
+      ),
+      row(
+        "Tusk `GET /api/v1/items/{id}`, against postgres.js alone",
+        "get_item",
+        "driver_read",
+        "postgres.js alone",
+      ),
+      row("Tusk `GET /api/v1/users/me`", "users_me", "pg_read", "pgbench reads"),
+      row("pgbench: the user read + item insert", "pg_write", "pg_write", "pgbench"),
+      row("Tusk `POST /api/v1/items/`", "post_item", "pg_write", "pgbench insert", 0.4),
       {
         label: `Tusk login (${LOGIN_CLIENTS} clients)`,
         rate: m("login"),
         ratio: m("login") / loginBound,
         of: `argon2id bound (${loginBound.toFixed(0)}/s)`,
       },
-      {
-        label: "Tusk `GET /healthz`, low-memory V8 setting",
-        rate: m("low_healthz"),
-        ratio: m("low_healthz") / m("healthz"),
-        of: "default setting",
-      },
-      {
-        label: "Tusk `GET /api/v1/items/{id}`, low-memory V8 setting",
-        rate: m("low_get_item"),
-        ratio: m("low_get_item") / m("get_item"),
-        of: "default setting",
-      },
+      row(
+        "Tusk `GET /healthz`, low-memory V8 setting",
+        "low_healthz",
+        "healthz",
+        "default setting",
+      ),
+      row(
+        "Tusk `GET /api/v1/items/{id}`, low-memory V8 setting",
+        "low_get_item",
+        "get_item",
+        "default setting",
+      ),
     ];
     const table = toMarkdown(rows, {
       date: new Date().toISOString().slice(0, 10),
