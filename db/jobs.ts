@@ -70,3 +70,64 @@ export async function unfinishedJob(sql: Sql, name: string): Promise<string | un
     order by created_on limit 1`;
   return row?.id;
 }
+
+/** Jobs that finished in the last hour, per queue. */
+export async function recentlyFinished(
+  sql: Sql,
+): Promise<Map<string, { completed: number; failed: number }>> {
+  const rows = await sql<{ name: string; completed: number; failed: number }[]>`
+    select name,
+      count(*) filter (where state = 'completed')::int as completed,
+      count(*) filter (where state = 'failed')::int as failed
+    from pgboss.job
+    where state in ('completed', 'failed') and completed_on > now() - interval '1 hour'
+    group by name
+  `;
+  return new Map(rows.map(({ name, ...counts }) => [name, counts]));
+}
+
+/** A job as a list shows it. */
+export interface JobRow {
+  id: string;
+  name: string;
+  state: string;
+  retry_count: number;
+  retry_limit: number;
+  created_on: Date;
+  started_on: Date | null;
+  completed_on: Date | null;
+}
+
+/** A page of queue `name`'s jobs, newest first, in `state` when given, and the total. */
+export async function listJobs(
+  sql: Sql,
+  filter: { name: string; state?: string },
+  page: { skip: number; limit: number },
+): Promise<{ data: JobRow[]; count: number }> {
+  const where = filter.state === undefined
+    ? sql`name = ${filter.name}`
+    : sql`name = ${filter.name} and state = ${filter.state}::pgboss.job_state`;
+  const [total] = await sql<{ count: number }[]>`
+    select count(*)::int as count from pgboss.job where ${where}`;
+  const data = await sql<JobRow[]>`
+    select id, name, state::text, retry_count, retry_limit, created_on, started_on, completed_on
+    from pgboss.job where ${where}
+    order by created_on desc, id desc offset ${page.skip} limit ${page.limit}
+  `;
+  return { data, count: total!.count };
+}
+
+/** The ids of queue `name`'s failed jobs. */
+export async function failedJobIds(sql: Sql, name: string): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    select id from pgboss.job where name = ${name} and state = 'failed' order by created_on`;
+  return rows.map((r) => r.id);
+}
+
+/** The newest job of queue `name`, or undefined. */
+export async function latestJob(sql: Sql, name: string): Promise<JobRow | undefined> {
+  const [row] = await sql<JobRow[]>`
+    select id, name, state::text, retry_count, retry_limit, created_on, started_on, completed_on
+    from pgboss.job where name = ${name} order by created_on desc limit 1`;
+  return row;
+}

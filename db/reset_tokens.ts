@@ -4,14 +4,8 @@
  *
  * @module
  */
+import { digest, randomToken } from "./_tokens.ts";
 import type { Sql, Tx } from "./client.ts";
-
-// 256 bits: well past the 128 an attacker would have to guess.
-const TOKEN_BYTES = 32;
-
-async function digest(token: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-}
 
 /** Creates a token for `userId` valid for `hours`; returns the token to email. */
 export async function createResetToken(
@@ -19,11 +13,7 @@ export async function createResetToken(
   userId: string,
   hours: number,
 ): Promise<string> {
-  const bytes = crypto.getRandomValues(new Uint8Array(TOKEN_BYTES));
-  const token = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
-    /=+$/,
-    "",
-  );
+  const token = randomToken();
   await sql`
     insert into password_reset_tokens (token_hash, user_id, expires_at)
     values (${await digest(token)}, ${userId}, now() + make_interval(hours => ${hours}))

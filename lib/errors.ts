@@ -53,8 +53,15 @@ export const DATABASE_UNAVAILABLE = "Database unavailable, try again shortly";
 // Long enough for a restart or a failover to finish; short enough that clients retry soon.
 const RETRY_AFTER_SECONDS = 2;
 
-function requestIdOf(c: Context<AppEnv>): string | undefined {
-  return c.get("requestId");
+function requestIdOf(c: Context): string | undefined {
+  return (c as Context<AppEnv>).get("requestId");
+}
+
+/** What an error is answered with: status, JSON body and extra headers. */
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  body: { detail: unknown; request_id?: string };
+  headers?: Record<string, string>;
 }
 
 /**
@@ -62,24 +69,46 @@ function requestIdOf(c: Context<AppEnv>): string | undefined {
  * shapes; anything unexpected is logged with the request id and answered 500.
  */
 export function errorHandler(log: Logger) {
+  const answer = errorAnswers(log);
+  return function onError(error: Error, c: Context<AppEnv>): Response {
+    const { status, body, headers } = answer(error, c);
+    return c.json(body, status, headers);
+  };
+}
+
+/**
+ * The classification behind {@link errorHandler}, for callers that render
+ * errors their own way (the console answers HTML): the same statuses and
+ * details, the same logging.
+ */
+export function errorAnswers(log: Logger) {
   const outage = outageLogger(log, "database unavailable; answering 503 until it is back");
 
-  return function onError(error: Error, c: Context<AppEnv>): Response {
+  // Any app's context (the console's has more variables): only the request id is read.
+  return function answer(error: Error, c: Context): ErrorAnswer {
     if (error instanceof HttpError) {
-      return c.json({ detail: error.message }, error.status, error.headers);
+      return { body: { detail: error.message }, status: error.status, headers: error.headers };
     }
     if (error instanceof RequestValidationError) {
-      return c.json({ detail: error.detail }, 422);
+      return { body: { detail: error.detail }, status: 422 };
     }
     if (error instanceof HTTPException) {
       if (error.status === 400 && /malformed json/i.test(error.message)) {
-        return c.json({
-          detail: [{ type: "json_invalid", loc: ["body", 0], msg: "JSON decode error", input: {} }],
-        }, 422);
+        return {
+          body: {
+            detail: [{
+              type: "json_invalid",
+              loc: ["body", 0],
+              msg: "JSON decode error",
+              input: {},
+            }],
+          },
+          status: 422,
+        };
       }
       const status = error.status as ContentfulStatusCode;
       const detail = error.message || (error.res ? error.res.statusText : "") || "Error";
-      return c.json({ detail }, status);
+      return { body: { detail }, status };
     }
     if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset) {
       // The client went away (or the server is draining) while its body was still arriving.
@@ -87,19 +116,21 @@ export function errorHandler(log: Logger) {
         request_id: requestIdOf(c),
         error: error.message,
       });
-      return c.json({ detail: "Request body could not be read" }, 400);
+      return { body: { detail: "Request body could not be read" }, status: 400 };
     }
     // Server-side failures mark the request's span (when tracing is on); client errors do not.
     const span = trace.getActiveSpan();
     if (outage(error)) {
       if (span) recordFailure(span, error);
-      return c.json({ detail: DATABASE_UNAVAILABLE }, 503, {
-        "Retry-After": String(RETRY_AFTER_SECONDS),
-      });
+      return {
+        body: { detail: DATABASE_UNAVAILABLE },
+        status: 503,
+        headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+      };
     }
     const code = (error as { code?: unknown }).code;
     const known = typeof code === "string" ? PG_ERRORS[code] : undefined;
-    if (known) return c.json({ detail: known[1] }, known[0]);
+    if (known) return { body: { detail: known[1] }, status: known[0] };
     if (span) recordFailure(span, error);
     const requestId = requestIdOf(c);
     log.error("unhandled error", {
@@ -108,7 +139,7 @@ export function errorHandler(log: Logger) {
       path: c.req.path,
       error,
     });
-    return c.json({ detail: "Internal Server Error", request_id: requestId }, 500);
+    return { body: { detail: "Internal Server Error", request_id: requestId }, status: 500 };
   };
 }
 

@@ -4,23 +4,11 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { isUniqueViolation } from "../db/client.ts";
-import {
-  createFlag,
-  deleteFlag,
-  type FeatureFlag,
-  listFlags,
-  updateFlag,
-} from "../db/feature_flags.ts";
+import { type FeatureFlag, listFlags } from "../db/feature_flags.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { addFlag, changeFlag, Codename, removeFlag } from "../services/flags.ts";
 import { BEARER, HttpErrorBody, json, jsonRequest, Message } from "./_schemas.ts";
-
-/** A flag's codename: a letter, then letters, digits, `_`, `.` or `-`; at most 100. */
-export const Codename = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,99}$/, {
-  message: "Use a letter, then letters, digits, _, . or - (at most 100 characters)",
-});
 
 const FlagPublic = z.object({
   codename: z.string(),
@@ -90,14 +78,7 @@ export function flagRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      try {
-        return c.json(detail(await createFlag(sql, c.req.valid("json"))), 200);
-      } catch (error) {
-        if (isUniqueViolation(error)) {
-          throw new HttpError(409, "A feature flag with this codename already exists");
-        }
-        throw error;
-      }
+      return c.json(detail(await addFlag(sql, c.req.valid("json"))), 200);
     },
   );
 
@@ -114,8 +95,7 @@ export function flagRoutes(deps: AppDeps) {
       responses: { 200: json(FlagDetail, "The flag"), 404: json(HttpErrorBody, "No such flag") },
     }),
     async (c) => {
-      const flag = await updateFlag(sql, c.req.valid("param").codename, c.req.valid("json"));
-      if (flag === undefined) throw new HttpError(404, "Feature flag not found");
+      const flag = await changeFlag(sql, c.req.valid("param").codename, c.req.valid("json"));
       return c.json(detail(flag), 200);
     },
   );
@@ -133,9 +113,7 @@ export function flagRoutes(deps: AppDeps) {
       responses: { 200: json(Message, "Deleted"), 404: json(HttpErrorBody, "No such flag") },
     }),
     async (c) => {
-      if (!(await deleteFlag(sql, c.req.valid("param").codename))) {
-        throw new HttpError(404, "Feature flag not found");
-      }
+      await removeFlag(sql, c.req.valid("param").codename);
       return c.json({ message: "Feature flag deleted successfully" }, 200);
     },
   );

@@ -6,11 +6,10 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { JobWithMetadata } from "pg-boss";
-import { jobQueue, queueInfo } from "../db/jobs.ts";
-import { currentJobClient } from "../jobs/client.ts";
+import { queueInfo } from "../db/jobs.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { actOnJob, findJob } from "../services/jobs.ts";
 import { BEARER, HttpErrorBody, IdParam, json } from "./_schemas.ts";
 
 const Counts = z.object({
@@ -74,13 +73,6 @@ export function jobRoutes(deps: AppDeps) {
   const router = newRouter();
   const admin = [currentUser(deps), superuserOnly()];
 
-  async function findJob(id: string): Promise<JobWithMetadata<unknown>> {
-    const queue = await jobQueue(sql, id);
-    const job = queue === undefined ? null : await currentJobClient().boss.getJobById(queue, id);
-    if (!job) throw new HttpError(404, "Job not found");
-    return job;
-  }
-
   router.openapi(
     createRoute({
       method: "get",
@@ -110,11 +102,10 @@ export function jobRoutes(deps: AppDeps) {
       request: { params: IdParam("job_id") },
       responses: { 200: json(JobStatus, "The job"), 404: json(HttpErrorBody, "No such job") },
     }),
-    async (c) => c.json(toStatus(await findJob(c.req.valid("param").job_id as string)), 200),
+    async (c) => c.json(toStatus(await findJob(sql, c.req.valid("param").job_id as string)), 200),
   );
 
   for (const action of ["retry", "cancel"] as const) {
-    const allowed = action === "retry" ? ["failed", "cancelled"] : ["created", "retry", "active"];
     router.openapi(
       createRoute({
         method: "post",
@@ -134,21 +125,8 @@ export function jobRoutes(deps: AppDeps) {
         },
       }),
       async (c) => {
-        const job = await findJob(c.req.valid("param").job_id as string);
-        if (!allowed.includes(job.state)) {
-          throw new HttpError(
-            409,
-            `Only ${allowed.join(", ")} jobs can be ${
-              action === "retry" ? "retried" : "cancelled"
-            }; this one is ${job.state}`,
-          );
-        }
-        const boss = currentJobClient().boss;
-        if (action === "cancel") await boss.cancel(job.name, job.id);
-        // pg-boss re-queues failed jobs with retry() and cancelled ones with resume().
-        else if (job.state === "failed") await boss.retry(job.name, job.id);
-        else await boss.resume(job.name, job.id);
-        return c.json(toStatus(await findJob(job.id)), 200);
+        const job = await actOnJob(sql, c.req.valid("param").job_id as string, action);
+        return c.json(toStatus(job), 200);
       },
     );
   }

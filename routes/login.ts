@@ -4,19 +4,13 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { getUserByEmail, updateUser } from "../db/users.ts";
+import { getUserByEmail } from "../db/users.ts";
 import { passwordRecovery, recoveryEmail } from "../jobs/password_recovery.ts";
 import { resetPassword } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { signAccessToken } from "../lib/auth/jwt.ts";
-import { hashPassword, verifyDummy, verifyPassword } from "../lib/auth/password.ts";
-import {
-  assertNotThrottled,
-  consume,
-  record,
-  reset,
-  throttlePolicies,
-} from "../lib/auth/throttle.ts";
+import { authenticate } from "../lib/auth/login.ts";
+import { consume, throttlePolicies } from "../lib/auth/throttle.ts";
 import { clientAddress } from "../lib/client_address.ts";
 import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
@@ -42,7 +36,6 @@ const LoginForm = z.object({
 }).openapi("Body_login-login_access_token");
 
 const RECOVERY_MESSAGE = "If that email is registered, we sent a password recovery link";
-const LOGIN_FAILURES = "failed login attempts";
 
 /** `/login/*`, `/password-recovery/*` and `/reset-password/`. */
 export function loginRoutes(deps: AppDeps) {
@@ -73,22 +66,7 @@ export function loginRoutes(deps: AppDeps) {
     async (c) => {
       const { username, password } = c.req.valid("form");
       const client = clientAddress(c, config.trustedProxies);
-      await assertNotThrottled(sql, limits.loginPerClient, client, LOGIN_FAILURES);
-      await assertNotThrottled(sql, limits.loginPerAccount, username, LOGIN_FAILURES);
-      const user = await getUserByEmail(sql, username);
-      const verdict = user ? await verifyPassword(password, user.hashed_password) : undefined;
-      // Unknown email: spend a real verification's time so timing says nothing.
-      if (user === undefined) await verifyDummy(password);
-      if (user === undefined || !verdict?.ok) {
-        await record(sql, limits.loginPerAccount, username);
-        await record(sql, limits.loginPerClient, client);
-        throw new HttpError(400, "Incorrect email or password");
-      }
-      if (!user.is_active) throw new HttpError(400, "Inactive user");
-      await reset(sql, limits.loginPerAccount, username);
-      if (verdict.needsRehash) {
-        await updateUser(sql, user.id, { hashed_password: await hashPassword(password) });
-      }
+      const user = await authenticate(sql, config, { email: username, password, client });
       const token = signAccessToken(
         config.secretKey,
         { sub: user.id, ver: user.token_version },

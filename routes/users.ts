@@ -5,14 +5,13 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { getUserById, listUsers } from "../db/users.ts";
-import { newAccountEmail } from "../emails/templates.ts";
-import { sendEmail } from "../jobs/send_email.ts";
 import { changeUser, EmailTakenError, registerUser, removeUser } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { verifyPassword } from "../lib/auth/password.ts";
 import { HttpError } from "../lib/errors.ts";
 import { isEnabled } from "../lib/flags.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { createAccount } from "../services/accounts.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -51,7 +50,7 @@ async function emailGuard<T>(
 
 /** `/users/*`. */
 export function userRoutes(deps: AppDeps) {
-  const { sql, config, mailer } = deps;
+  const { sql } = deps;
   const router = newRouter();
   const auth = currentUser(deps);
   const admin = [auth, superuserOnly()];
@@ -88,15 +87,7 @@ export function userRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const fields = c.req.valid("json");
-      const user = await emailGuard(400, `${EXISTS}.`, () => registerUser(sql, fields));
-      if (mailer.enabled) {
-        const email = newAccountEmail({
-          projectName: config.projectName,
-          username: user.email,
-          link: config.frontendHost,
-        });
-        await sendEmail.delay({ to: user.email, ...email });
-      }
+      const user = await emailGuard(400, `${EXISTS}.`, () => createAccount(deps, fields));
       return c.json(toUserPublic(user), 200);
     },
   );

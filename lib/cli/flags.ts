@@ -12,7 +12,7 @@ import {
   toggleFlag,
   updateFlag,
 } from "../../db/feature_flags.ts";
-import { Codename } from "../../routes/flags.ts";
+import { Codename } from "../../services/flags.ts";
 import { withDatabase } from "./_db.ts";
 import { CliError, parse, printTable, subcommandFallback, UsageError } from "./_io.ts";
 
