@@ -11,6 +11,7 @@ import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
 import { edge, REQUEST_ID_HEADER } from "./lib/edge.ts";
 import { historyContext, traceRoute } from "./lib/middleware.ts";
 import { REPLAYED_HEADER } from "./lib/idempotency.ts";
+import { CONSOLE_PATH, consoleNotFound, consoleRoutes, isConsolePath } from "./console/mod.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/", health.root);
   app.route(API_PREFIX, api);
   app.route("/", docsRoutes(config.projectName));
+  app.route(CONSOLE_PATH, consoleRoutes(deps));
   app.openAPIRegistry.registerComponent("securitySchemes", "OAuth2PasswordBearer", {
     type: "oauth2",
     flows: { password: { tokenUrl: `${API_PREFIX}/login/access-token`, scopes: {} } },
@@ -91,7 +93,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     return c.json(document);
   });
 
-  app.notFound(notFound);
+  app.notFound((c) => isConsolePath(c.req.path) ? consoleNotFound(c) : notFound(c));
   app.onError(errorHandler(log));
   return app;
 }

@@ -66,6 +66,8 @@ export interface Config {
   historyRetentionDays: number | undefined;
   /** How long an `Idempotency-Key` and its response are kept and replayed. */
   idempotencyTtlHours: number;
+  /** How long an ops console login lasts (logout, deactivation or demotion end it sooner). */
+  consoleSessionHours: number;
   /** Throttling limits; each counts per key within its window. */
   throttle: {
     /** Failed logins per account per 5 minutes. */
@@ -302,6 +304,7 @@ const schema = z.object({
   // Unset: 0, read as "keep forever" (an explicit 0 is refused by the range).
   HISTORY_RETENTION_DAYS: integer("HISTORY_RETENTION_DAYS", 1, 36_500, 0),
   IDEMPOTENCY_TTL_HOURS: integer("IDEMPOTENCY_TTL_HOURS", 1, 8760, 24),
+  CONSOLE_SESSION_HOURS: integer("CONSOLE_SESSION_HOURS", 1, 720, 12),
   LOGIN_LIMIT_PER_ACCOUNT: integer("LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000, 5),
   LOGIN_LIMIT_PER_CLIENT: integer("LOGIN_LIMIT_PER_CLIENT", 1, 1_000_000, 20),
   RECOVERY_EMAIL_LIMIT_PER_HOUR: integer("RECOVERY_EMAIL_LIMIT_PER_HOUR", 1, 1_000_000, 3),
@@ -489,6 +492,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tracing: e.OTEL_DENO,
     historyRetentionDays: e.HISTORY_RETENTION_DAYS || undefined,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    consoleSessionHours: e.CONSOLE_SESSION_HOURS,
     throttle: {
       loginPerAccount: e.LOGIN_LIMIT_PER_ACCOUNT,
       loginPerClient: e.LOGIN_LIMIT_PER_CLIENT,

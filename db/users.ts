@@ -99,14 +99,17 @@ export async function deleteUser(sql: Sql | Tx, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** A page of users, newest first, and the total count. */
+/** A page of users, newest first, and the total count; `email` keeps those whose email contains it. */
 export async function listUsers(
   sql: Sql | Tx,
-  page: { skip: number; limit: number },
+  page: { skip: number; limit: number; email?: string },
 ): Promise<{ data: User[]; count: number }> {
-  const [total] = await sql<{ count: number }[]>`select count(*)::int as count from users`;
+  // The search is a plain substring: % and _ in it match themselves.
+  const where = page.email ? sql`where strpos(lower(email), lower(${page.email})) > 0` : sql``;
+  const [total] = await sql<{ count: number }[]>`select count(*)::int as count from users ${where}`;
   const data = await sql<User[]>`
-    select * from users order by created_at desc, id desc offset ${page.skip} limit ${page.limit}
+    select * from users ${where}
+    order by created_at desc, id desc offset ${page.skip} limit ${page.limit}
   `;
   return { data, count: total!.count };
 }

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import type { Sql } from "../db/client.ts";
 import { deleteEventsBefore, deleteOrphanContexts } from "../db/history.ts";
+import { deleteStaleSessions } from "../db/console_sessions.ts";
 import { deleteExpiredKeys } from "../db/idempotency_keys.ts";
 import { deleteStale } from "../db/rate_limits.ts";
 import { deleteStaleResetTokens } from "../db/reset_tokens.ts";
@@ -55,6 +56,7 @@ export const maintenance = defineJob({
     const tokens = await deleteStaleResetTokens(sql);
     const counters = await deleteStale(sql, RATE_LIMIT_MAX_AGE_SECONDS);
     const idempotencyKeys = await deleteExpiredKeys(sql, config.idempotencyTtlHours);
+    const sessions = await deleteStaleSessions(sql);
     const history = config.historyRetentionDays === undefined
       ? { events: 0, contexts: 0 }
       : await pruneHistory(sql, config.historyRetentionDays, signal);
@@ -62,9 +64,10 @@ export const maintenance = defineJob({
       reset_tokens_deleted: tokens,
       rate_limits_deleted: counters,
       idempotency_keys_deleted: idempotencyKeys,
+      console_sessions_deleted: sessions,
       history_events_deleted: history.events,
       history_contexts_deleted: history.contexts,
     });
-    return { tokens, counters, history };
+    return { tokens, counters, sessions, history };
   },
 });

@@ -80,3 +80,14 @@ export async function call(
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
+
+/** `POST /api/v1/users/signup` with a fresh email on the server at `base`; resolves with the status. */
+export async function signupStatus(base: string): Promise<number> {
+  const res = await fetch(`${base}/api/v1/users/signup`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: `${crypto.randomUUID()}@example.com`, password: "password123" }),
+  });
+  await res.body?.cancel();
+  return res.status;
+}

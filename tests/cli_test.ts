@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { TEST_SECRET } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
+import { signupStatus } from "./_factories.ts";
 import { freePort, hasCommand, startTusk, waitForHttp } from "./_process.ts";
 
 /** Runs `tusk ARGS` against `db`; returns exit code and output. */
@@ -151,16 +152,9 @@ Deno.test("flags list, create, toggle, set and delete, with refusals", async () 
 async function signupAnswers(port: number, status: number): Promise<number> {
   const started = performance.now();
   for (;;) {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/users/signup`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        email: `${crypto.randomUUID()}@example.com`,
-        password: "password123",
-      }),
-    });
-    await res.body?.cancel();
-    if (res.status === status) return performance.now() - started;
+    if (await signupStatus(`http://127.0.0.1:${port}`) === status) {
+      return performance.now() - started;
+    }
     if (performance.now() - started > 10_000) throw new Error(`signup never answered ${status}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -256,7 +250,10 @@ Deno.test("a CLI change is recorded with the command (password masked); tusk his
   assert.equal(JSON.parse(json.out.trim()).diff.is_active[1], false);
   for (
     const [args, message] of [
-      [["history", "--table", "nope"], /nope is not a tracked table; tracked: items, users/],
+      [
+        ["history", "--table", "nope"],
+        /nope is not a tracked table; tracked: feature_flags, items, users/,
+      ],
       [["history", "--user", "ghost@example.com"], /no user has the email ghost@example\.com/],
       [["history", "--limit", "0"], /--limit takes a whole number from 1 to 1000/],
     ] as const

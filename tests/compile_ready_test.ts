@@ -21,7 +21,7 @@ Deno.test("main.ts serves, migrates and documents itself from another working di
   const status = startTusk(["migrate", "status"], env, { cwd: elsewhere });
   assert.equal((await status.status).code, 0, status.output());
   await status[Symbol.asyncDispose]();
-  assert.match(status.output(), /^applied +0005_idempotency_keys\.sql/m);
+  assert.match(status.output(), /^applied +0006_console\.sql/m);
   assert.doesNotMatch(status.output(), /pending|unknown/);
 
   const port = freePort();
@@ -29,7 +29,16 @@ Deno.test("main.ts serves, migrates and documents itself from another working di
   const base = `http://127.0.0.1:${port}`;
   // Ready means the migration files were found (and match the database).
   await waitForHttp(`${base}/readyz`, 200, 60_000);
-  for (const asset of ["/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"]) {
+  for (
+    const asset of [
+      "/docs",
+      "/docs/swagger-ui.css",
+      "/docs/swagger-ui-bundle.js",
+      "/admin/login",
+      "/admin/assets/console.css",
+      "/admin/assets/htmx.min.js",
+    ]
+  ) {
     const res = await fetch(`${base}${asset}`);
     assert.equal(res.status, 200, asset);
     await res.body?.cancel();

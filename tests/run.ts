@@ -4,6 +4,7 @@
  * file in parallel (each clones the template), then cleans up.
  *
  * Usage: deno task test [--coverage] [test files or folders...]
+ *        deno task test:browser  (the console in Chromium: `--browser`)
  *
  * @module
  */
@@ -19,10 +20,15 @@ import { TEST_PERMISSIONS } from "./_process.ts";
 // Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
 const TEST_PG_DIR = ".data/test-postgres";
 const TEST_PG_PORT = 54330;
+// Not a *_test.ts: it needs Chromium, so it runs on its own (deno task test:browser).
+const BROWSER_CHECK = "tests/console/browser_check.ts";
 
 async function main(): Promise<number> {
   const coverage = Deno.args.includes("--coverage");
-  const targets = Deno.args.filter((a) => a !== "--coverage");
+  const browser = Deno.args.includes("--browser");
+  const targets = browser
+    ? [BROWSER_CHECK]
+    : Deno.args.filter((a) => a !== "--coverage" && a !== "--browser");
   // `.env` too (the real environment wins), like every other task; only the runner's own
   // settings are read from it: the tests themselves never see the developer's variables.
   const env = await processEnv();
@@ -44,7 +50,7 @@ async function main(): Promise<number> {
   let result = { code: 1, summary: "" };
   try {
     await createTemplate(adminUrl, template);
-    result = await runDenoTest(adminUrl, template, targets, coverage);
+    result = await runDenoTest(adminUrl, template, targets, { coverage, browser });
     if (coverage) await coverageReport();
   } finally {
     await dropDatabase(adminUrl, template);
@@ -85,13 +91,15 @@ async function runDenoTest(
   adminUrl: string,
   template: string,
   targets: string[],
-  coverage: boolean,
+  options: { coverage: boolean; browser: boolean },
 ) {
+  const { coverage, browser } = options;
   const env = Deno.env.toObject();
   delete env.DATABASE_URL; // Tests get their own database URLs from the helpers.
   const args = [
     "test",
-    ...TEST_PERMISSIONS,
+    // playwright-core probes /proc paths that Deno grants only with --allow-all.
+    ...(browser ? ["--allow-all"] : TEST_PERMISSIONS),
     "--parallel",
     ...(coverage ? ["--coverage=coverage/raw", "--clean"] : []),
     // No targets: every *_test.ts in the project (deno.json excludes node_modules and .data).

@@ -1,0 +1,83 @@
+/**
+ * The ops console at `/admin`: server-rendered pages over the same modules
+ * the REST API uses, for superusers with a session.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { errorAnswers } from "../lib/errors.ts";
+import type { AppDeps } from "../lib/http.ts";
+import { assetRoutes } from "./assets.ts";
+import { errorPage } from "./pages/error.tsx";
+import { analyticsPages } from "./pages/analytics.tsx";
+import { flagPages } from "./pages/flags.tsx";
+import { historyPages } from "./pages/history.tsx";
+import { jobPages } from "./pages/jobs.tsx";
+import { loginPages } from "./pages/login.tsx";
+import { migrationPages } from "./pages/migrations.tsx";
+import { overviewPages } from "./pages/overview.tsx";
+import { schedulePages } from "./pages/schedules.tsx";
+import { userPages } from "./pages/users.tsx";
+import {
+  CONSOLE_PATH,
+  type ConsoleContext,
+  type ConsoleEnv,
+  consoleSettings,
+  requireSession,
+} from "./session.ts";
+
+export { CONSOLE_PATH };
+
+/**
+ * The 404 for a path under {@link CONSOLE_PATH} that no page answers: HTML,
+ * for the app's `notFound` to use (a sub-app's own is never called).
+ */
+export function consoleNotFound(c: Context): Response | Promise<Response> {
+  return errorPage(c as ConsoleContext, 404, "There is no such console page.");
+}
+
+/** Whether `path` is the console's. */
+export function isConsolePath(path: string): boolean {
+  return path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`);
+}
+
+/**
+ * The console's routes, to mount at {@link CONSOLE_PATH}. Errors render as
+ * HTML pages with the API's statuses and messages.
+ *
+ * @example
+ * ```ts
+ * app.route(CONSOLE_PATH, consoleRoutes(deps));
+ * ```
+ */
+export function consoleRoutes(deps: AppDeps): Hono<ConsoleEnv> {
+  const { config, log } = deps;
+  const router = new Hono<ConsoleEnv>({ strict: false });
+  const answer = errorAnswers(log);
+  router.use(consoleSettings({
+    secure: config.environment !== "local",
+    projectName: config.projectName,
+  }));
+  router.route("/", assetRoutes());
+  router.route("/", loginPages(deps));
+
+  const pages = new Hono<ConsoleEnv>({ strict: false });
+  pages.use(requireSession(deps.sql));
+  pages.route("/", overviewPages(deps));
+  pages.route("/", jobPages(deps));
+  pages.route("/", schedulePages(deps));
+  pages.route("/", flagPages(deps));
+  pages.route("/", userPages(deps));
+  pages.route("/", historyPages(deps));
+  pages.route("/", analyticsPages(deps));
+  pages.route("/", migrationPages(deps));
+  router.route("/", pages);
+
+  router.onError((error, c) => {
+    const { status, body, headers } = answer(error, c);
+    for (const [name, value] of Object.entries(headers ?? {})) c.header(name, value);
+    const detail = typeof body.detail === "string" ? body.detail : "The request was not valid.";
+    return errorPage(c, status, detail, body.request_id);
+  });
+  return router;
+}

@@ -1,0 +1,276 @@
+/**
+ * Jobs: every queue by state, a queue's jobs page by page, one job's data
+ * (secrets redacted), output, error and stack; retry, cancel and
+ * retry-all-failed, by the job API's own rules (`services/jobs.ts`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { JobWithMetadata } from "pg-boss";
+import { JOB_STATES, listJobs, queueInfo } from "../../db/jobs.ts";
+import { HttpError } from "../../lib/errors.ts";
+import type { AppDeps } from "../../lib/http.ts";
+import {
+  ACTION_STATES,
+  actOnJob,
+  findJob,
+  redactSecrets,
+  retryFailed,
+} from "../../services/jobs.ts";
+import { formFields, pageParam, textParam, uuidParam } from "../params.ts";
+import { type ConsoleContext, type ConsoleEnv, setFlash } from "../session.ts";
+import { Confirm, Head, href, Json, page, PAGE_SIZE, Pager, When } from "../ui.tsx";
+
+type State = (typeof JOB_STATES)[number];
+
+function jobsUrl(queue: string, state?: string): string {
+  const q = `queue=${encodeURIComponent(queue)}`;
+  return href(`/jobs?${q}${state ? `&state=${state}` : ""}`);
+}
+
+function stateParam(c: ConsoleContext): State | undefined {
+  const state = textParam(c, "state");
+  if (state !== undefined && !(JOB_STATES as readonly string[]).includes(state)) {
+    throw new HttpError(400, `state must be one of: ${JOB_STATES.join(", ")}`);
+  }
+  return state as State | undefined;
+}
+
+const Queues = ({ queues }: { queues: Awaited<ReturnType<typeof queueInfo>> }) => (
+  <table>
+    <thead>
+      <tr>
+        <th scope="col">Queue</th>
+        {JOB_STATES.map((s) => <th key={s} scope="col" class="num">{s}</th>)}
+      </tr>
+    </thead>
+    <tbody>
+      {queues.map((q) => (
+        <tr>
+          <th scope="row">
+            <a href={jobsUrl(q.name)}>{q.name}</a>
+          </th>
+          {JOB_STATES.map((s) => (
+            <td class="num">
+              {q.counts[s] > 0 ? <a href={jobsUrl(q.name, s)}>{q.counts[s]}</a> : 0}
+            </td>
+          ))}
+        </tr>
+      ))}
+    </tbody>
+  </table>
+);
+
+async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
+  const queues = await queueInfo(deps.sql);
+  const info = queues.find((q) => q.name === queue);
+  if (info === undefined) throw new HttpError(404, `There is no queue named ${queue}`);
+  const state = stateParam(c);
+  const current = pageParam(c);
+  const jobs = await listJobs(deps.sql, { name: queue, state }, {
+    skip: (current - 1) * PAGE_SIZE,
+    limit: PAGE_SIZE,
+  });
+  return page(
+    c,
+    "Jobs",
+    <div>
+      <p>
+        <a href={href("/jobs")}>All queues</a> › <strong>{queue}</strong>
+      </p>
+      <nav aria-label="States" class="tabs">
+        <a href={jobsUrl(queue)} aria-current={state === undefined ? "page" : undefined}>
+          all
+        </a>
+        {JOB_STATES.map((s) => (
+          <a href={jobsUrl(queue, s)} aria-current={state === s ? "page" : undefined}>
+            {s} ({info.counts[s]})
+          </a>
+        ))}
+      </nav>
+      {info.counts.failed > 0 && (
+        <Confirm
+          c={c}
+          action={href("/jobs/retry-failed")}
+          label={`Retry all ${info.counts.failed} failed`}
+          confirm={`Yes, retry ${info.counts.failed} failed jobs`}
+          fields={{ queue }}
+        >
+          Every failed job in {queue} is queued again, with one more attempt each.
+        </Confirm>
+      )}
+      <h2>{state ?? "All"} jobs in {queue}</h2>
+      {jobs.count === 0 ? <p>No jobs.</p> : (
+        <table>
+          <Head cols={["Job", "State", ["Retries", "num"], "Created", "Finished"]} />
+          <tbody>
+            {jobs.data.map((j) => (
+              <tr>
+                <th scope="row">
+                  <a href={href(`/jobs/${j.id}`)}>
+                    <code>{j.id}</code>
+                  </a>
+                </th>
+                <td>
+                  <span class={`state ${j.state}`}>{j.state}</span>
+                </td>
+                <td class="num">{j.retry_count} of {j.retry_limit}</td>
+                <td>
+                  <When at={j.created_on} />
+                </td>
+                <td>
+                  <When at={j.completed_on} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager base={href("/jobs")} query={{ queue, state }} page={current} count={jobs.count} />
+    </div>,
+  );
+}
+
+/** The output, split into the error (a failed attempt's) and anything else. */
+function failureOf(job: JobWithMetadata<unknown>) {
+  const output = job.output as Record<string, unknown> | null | undefined;
+  if (output && typeof output === "object" && "message" in output && "stack" in output) {
+    return { message: String(output.message), stack: String(output.stack ?? "") };
+  }
+  return undefined;
+}
+
+function jobPage(c: ConsoleContext, job: JobWithMetadata<unknown>) {
+  const failure = failureOf(job);
+  const actions = (Object.keys(ACTION_STATES) as (keyof typeof ACTION_STATES)[])
+    .filter((a) => ACTION_STATES[a].includes(job.state));
+  return page(
+    c,
+    "Jobs",
+    <div>
+      <p>
+        <a href={href("/jobs")}>All queues</a> › <a href={jobsUrl(job.name)}>{job.name}</a> ›{" "}
+        <code>{job.id}</code>
+      </p>
+      <h2>
+        Job in {job.name}: <span class={`state ${job.state}`}>{job.state}</span>
+      </h2>
+      <dl class="facts">
+        <dt>Attempts</dt>
+        <dd>
+          {job.retryCount + (job.startedOn ? 1 : 0)} (retries used {job.retryCount} of{" "}
+          {job.retryLimit})
+        </dd>
+        <dt>Created</dt>
+        <dd>
+          <When at={job.createdOn} />
+        </dd>
+        <dt>Runs after</dt>
+        <dd>
+          <When at={job.startAfter} />
+        </dd>
+        <dt>Started</dt>
+        <dd>
+          <When at={job.startedOn} />
+        </dd>
+        <dt>Finished</dt>
+        <dd>
+          <When at={job.completedOn} />
+        </dd>
+      </dl>
+      <div class="actions">
+        {actions.map((action) => (
+          <Confirm
+            c={c}
+            action={href(`/jobs/${job.id}/${action}`)}
+            label={action === "retry" ? "Retry" : "Cancel"}
+            confirm={action === "retry" ? "Yes, run it again" : "Yes, cancel it"}
+            danger={action === "cancel"}
+          >
+            {action === "retry"
+              ? "The job is queued again and runs on the next free worker."
+              : "The job will not run (again); a running attempt is told to stop."}
+          </Confirm>
+        ))}
+      </div>
+      <h3>Data</h3>
+      <Json value={redactSecrets(job.data)} label="Job data" />
+      {failure
+        ? (
+          <div>
+            <h3>Error</h3>
+            <p class="flash error">{failure.message}</p>
+            <h3>Stack</h3>
+            <pre class="stack" tabindex={0} aria-label="Stack trace">{failure.stack}</pre>
+          </div>
+        )
+        : (
+          <div>
+            <h3>Output</h3>
+            <Json value={redactSecrets(job.output ?? null)} label="Job output" />
+          </div>
+        )}
+    </div>,
+  );
+}
+
+/** `/jobs`, `/jobs/:id` and the job actions. */
+export function jobPages(deps: AppDeps): Hono<ConsoleEnv> {
+  const { sql } = deps;
+  const router = new Hono<ConsoleEnv>();
+
+  router.get("/jobs", async (c) => {
+    const queue = textParam(c, "queue");
+    if (queue !== undefined) return await queuePage(c, deps, queue);
+    return page(c, "Jobs", <Queues queues={await queueInfo(sql)} />);
+  });
+
+  router.post("/jobs/retry-failed", async (c) => {
+    const { queue } = await formFields(c);
+    if (!queue) throw new HttpError(400, "Say which queue's failed jobs to retry");
+    const queues = await queueInfo(sql);
+    if (!queues.some((q) => q.name === queue)) {
+      throw new HttpError(404, `There is no queue named ${queue}`);
+    }
+    const n = await retryFailed(sql, queue);
+    // pg-boss's tables are not in audit history (far too busy): the log records who did it.
+    deps.log.info("console: failed jobs retried", {
+      queue,
+      jobs: n,
+      user_id: c.get("operator").id,
+      request_id: c.get("requestId"),
+    });
+    setFlash(c, {
+      kind: "ok",
+      text: `${n} failed job${n === 1 ? "" : "s"} in ${queue} queued again.`,
+    });
+    return c.redirect(jobsUrl(queue), 303);
+  });
+
+  router.get("/jobs/:id", async (c) => jobPage(c, await findJob(sql, uuidParam(c, "id", "Job"))));
+
+  for (const action of ["retry", "cancel"] as const) {
+    router.post(`/jobs/:id/${action}`, async (c) => {
+      const id = uuidParam(c, "id", "Job");
+      try {
+        const job = await actOnJob(sql, id, action);
+        deps.log.info(`console: job ${action === "retry" ? "retried" : "cancelled"}`, {
+          job_id: id,
+          queue: job.name,
+          user_id: c.get("operator").id,
+          request_id: c.get("requestId"),
+        });
+        setFlash(c, {
+          kind: "ok",
+          text: action === "retry" ? `Job queued again (${job.state}).` : "Job cancelled.",
+        });
+      } catch (error) {
+        if (!(error instanceof HttpError) || error.status !== 409) throw error;
+        setFlash(c, { kind: "error", text: error.message });
+      }
+      return c.redirect(href(`/jobs/${id}`), 303);
+    });
+  }
+
+  return router;
+}

@@ -1,0 +1,65 @@
+/**
+ * Schedules: each cron schedule pg-boss keeps, its time zone, when it fires
+ * next, and the newest job of its queue.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { latestJob, queueInfo } from "../../db/jobs.ts";
+import type { AppDeps } from "../../lib/http.ts";
+import { nextRun } from "../../services/jobs.ts";
+import type { ConsoleEnv } from "../session.ts";
+import { Head, href, page, When } from "../ui.tsx";
+
+/** `/schedules`. */
+export function schedulePages(deps: AppDeps): Hono<ConsoleEnv> {
+  const { sql } = deps;
+  const router = new Hono<ConsoleEnv>();
+
+  router.get("/schedules", async (c) => {
+    const queues = await queueInfo(sql);
+    const rows = await Promise.all(
+      queues.flatMap((q) =>
+        q.schedules.map(async (s) => ({ queue: q.name, ...s, last: await latestJob(sql, q.name) }))
+      ),
+    );
+    return page(
+      c,
+      "Schedules",
+      rows.length === 0
+        ? <p>No schedules. Jobs declare them in code, and the scheduler registers them.</p>
+        : (
+          <table>
+            <Head cols={["Queue", "Key", "Cron", "Time zone", "Next run", "Last job"]} />
+            <tbody>
+              {rows.map((r) => (
+                <tr>
+                  <th scope="row">{r.queue}</th>
+                  <td>{r.key}</td>
+                  <td>
+                    <code>{r.cron}</code>
+                  </td>
+                  <td>{r.timezone}</td>
+                  <td>
+                    <When at={nextRun(r.cron, r.timezone)} />
+                  </td>
+                  <td>
+                    {r.last === undefined ? <span class="muted">none yet</span> : (
+                      <span>
+                        <a href={href(`/jobs/${r.last.id}`)}>
+                          <span class={`state ${r.last.state}`}>{r.last.state}</span>
+                        </a>{" "}
+                        <When at={r.last.created_on} />
+                      </span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ),
+    );
+  });
+
+  return router;
+}
