@@ -6,7 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { createSession, deleteSession } from "../../db/console_sessions.ts";
+import { createSession, deleteSession, findSession } from "../../db/console_sessions.ts";
 import { authenticate } from "../../lib/auth/login.ts";
 import { clientAddress } from "../../lib/client_address.ts";
 import { HttpError } from "../../lib/errors.ts";
@@ -23,7 +23,6 @@ import {
   setFlash,
   setSessionCookie,
 } from "../session.ts";
-import { findSession } from "../../db/console_sessions.ts";
 import { href, page } from "../ui.tsx";
 
 /** The refusal a valid login of a non-superuser gets. */
