@@ -375,3 +375,58 @@ Deno.test("a job's data is shown with its secrets redacted", async () => {
   assert.match(page, /\[redacted\]/);
   assert.doesNotMatch(page, /SECRET-TOKEN/);
 });
+
+Deno.test("a password reset email sent from the console carries a link that resets the password", async () => {
+  const db = await migratedDatabase();
+  await using _ = db;
+  const dir = await Deno.makeTempDir({ prefix: "tusk-console-mail-" });
+  db.defer(() => Deno.remove(dir, { recursive: true }));
+  const { app } = await testApp(db, {
+    env: { EMAIL_TRANSPORT: "file", EMAILS_DIR: dir },
+    work: true,
+  });
+  const admin = await makeUser(db.sql, { superuser: true });
+  const user = await makeUser(db.sql);
+  const client = consoleClient(app);
+  await client.login(admin.email, admin.password);
+  await client.html(`/admin/users/${user.user.id}`);
+  const res = await client.post(`/admin/users/${user.user.id}/password-reset`, {});
+  assert.equal(res.status, 303);
+  assert.match(
+    await client.html(`/admin/users/${user.user.id}`),
+    /password reset email to .* is queued/,
+  );
+  let eml = "";
+  for (let i = 0; i < 200 && eml === ""; i++) {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.endsWith(".eml")) eml = await Deno.readTextFile(`${dir}/${entry.name}`);
+    }
+    if (eml === "") await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(eml, new RegExp(`To: ${user.email}`));
+  const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(
+    eml.replace(/=\r?\n/g, "").replace(/=3D/g, "="),
+  )?.[1];
+  assert.ok(token, "a reset link in the email");
+  const reset = await app.request("/api/v1/reset-password/", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token, new_password: "set from the console" }),
+  });
+  assert.equal(reset.status, 200);
+  assert.ok(await login(app, user.email, "set from the console"));
+});
+
+Deno.test("without email configured the console says a reset email cannot be sent, and sends none", async () => {
+  const { db, app, admin, user } = await setup();
+  await using _ = db;
+  const client = consoleClient(app);
+  await client.login(admin.email, admin.password);
+  const page = await client.html(`/admin/users/${user.user.id}`);
+  assert.match(page, /Email is off \(EMAIL_TRANSPORT=off\)/);
+  const res = await client.post(`/admin/users/${user.user.id}/password-reset`, {});
+  assert.equal(res.status, 409);
+  const [jobs] = await db
+    .sql`select count(*)::int as n from pgboss.job where name = 'password-recovery'`;
+  assert.equal(jobs!.n, 0);
+});
