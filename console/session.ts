@@ -151,9 +151,10 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 /**
  * Lets through only a live session of an active superuser; sets `operator`
  * and `csrf`, and tags the request's audit history with the operator and the
- * `console` label. Without one: a page request goes to the login page, a
- * live-update request (htmx) is told to go there, anything else is a 401.
- * Every method but GET and HEAD must carry the session's CSRF token.
+ * `console` label. Without one, the browser is sent to the login page (an
+ * htmx request gets a 401 whose `HX-Redirect` says so), with a notice when
+ * a session it had has ended. Every method but GET and HEAD must carry the
+ * session's CSRF token.
  */
 export function requireSession(sql: Sql): MiddlewareHandler<ConsoleEnv> {
   return async function requireSession(c, next) {
