@@ -4,6 +4,15 @@ import { migratedDatabase } from "../_db.ts";
 import { bearer, login, makeUser } from "../_factories.ts";
 import { consoleClient } from "./_client.ts";
 import { sendEmail } from "../../jobs/send_email.ts";
+import { installJobs } from "../../jobs/boss.ts";
+import { JOBS } from "../../jobs/registry.ts";
+import { createLogger } from "../../lib/logging.ts";
+import {
+  EFFECTS_TABLE_SQL,
+  failUntilAllowed,
+  recordEffect,
+  TEST_JOBS,
+} from "../fixtures/test_jobs.ts";
 
 async function setup(env: Record<string, string> = {}) {
   const db = await migratedDatabase();
@@ -429,4 +438,47 @@ Deno.test("without email configured the console says a reset email cannot be sen
   const [jobs] = await db
     .sql`select count(*)::int as n from pgboss.job where name = 'password-recovery'`;
   assert.equal(jobs!.n, 0);
+});
+
+Deno.test("jobs are cancelled, retried and retried all-failed from the console, by the job API's rules", async () => {
+  const db = await migratedDatabase();
+  await using _ = db;
+  await db.sql.unsafe(EFFECTS_TABLE_SQL);
+  await installJobs(db.url, TEST_JOBS, createLogger({ level: "error" }));
+  const { app } = await testApp(db, { work: true, jobs: [...JOBS, ...TEST_JOBS] });
+  const admin = await makeUser(db.sql, { superuser: true });
+  const client = consoleClient(app);
+  await client.login(admin.email, admin.password);
+  const state = async (id: string) =>
+    (await db.sql`select state::text, retry_limit from pgboss.job where id = ${id}`)[0]!;
+
+  const later = (await recordEffect.delayIn({ hours: 1 }, { key: "later" }))!;
+  await client.html(`/admin/jobs/${later}`);
+  assert.equal((await client.post(`/admin/jobs/${later}/retry`, {})).status, 303);
+  assert.match(
+    await client.html(`/admin/jobs/${later}`),
+    /Only failed, cancelled jobs can be retried; this one is created/,
+  );
+  await client.post(`/admin/jobs/${later}/cancel`, {});
+  assert.match(await client.html(`/admin/jobs/${later}`), /Job cancelled\./);
+  assert.equal((await state(later)).state, "cancelled");
+
+  const failed = [
+    (await failUntilAllowed.delay({ key: "a" }))!,
+    (await failUntilAllowed.delay({ key: "b" }))!,
+  ];
+  for (let i = 0; i < 200; i++) {
+    if ((await Promise.all(failed.map(state))).every((s) => s.state === "failed")) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const queuePage = await client.html(`/admin/jobs?queue=${failUntilAllowed.name}&state=failed`);
+  assert.match(queuePage, /Retry all 2 failed/);
+  await client.post("/admin/jobs/retry-failed", { queue: failUntilAllowed.name });
+  assert.match(
+    await client.html(`/admin/jobs?queue=${failUntilAllowed.name}`),
+    /2 failed jobs in test-fail-until-allowed queued again/,
+  );
+  for (const id of failed) assert.equal((await state(id)).retry_limit, 1, "one more attempt each");
+  const unknown = await client.post("/admin/jobs/retry-failed", { queue: "no-such-queue" });
+  assert.equal(unknown.status, 404);
 });
