@@ -79,7 +79,8 @@ async function isLivePostgres(pid: number): Promise<boolean> {
   return info.alive && info.command.includes("postgres");
 }
 
-function isAlive(pid: number): boolean {
+/** Whether `pid` exists (synchronous; cannot tell a zombie or a reused pid). */
+export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     Deno.kill(pid, "SIGCONT");

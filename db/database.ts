@@ -40,6 +40,7 @@ export async function openDatabase(
       dir: config.embeddedPostgres.dir,
       port: config.embeddedPostgres.port,
       log: (msg) => options.log.info(msg),
+      warn: (msg) => options.log.warn(msg),
     });
     url = embedded.url;
   }

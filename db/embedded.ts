@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import postgres from "postgres";
 import { type PgBinaries, pgBinaries, postgresOsUser, type RunAs } from "./_pg_binaries.ts";
 import {
+  isAlive,
   OWNER_FILE,
   processInfo,
   readOwner,
@@ -40,6 +41,8 @@ export interface EmbeddedOptions {
   port: number;
   /** Receives progress lines ("initialising", "started"). */
   log?: (message: string) => void;
+  /** Receives what went wrong but was handled (written at once: it may be said at exit). */
+  warn?: (message: string) => void;
 }
 
 /** A problem the user must fix; its message says how. */
@@ -108,18 +111,53 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (owned) await Deno.writeTextFile(join(dir, OWNER_FILE), `${Deno.pid}\n`);
   await ensureAppDatabase(urls.adminUrl);
 
-  let stopped = false;
+  let stopping = false;
+  const postmaster = owned ? (await runningPostmaster(dir))?.pid : undefined;
+  // The runtime can end the program before stop() is done: `deno run --watch` (the dev task)
+  // allows a Ctrl-C'd program 500 ms, then unloads it, which a loaded machine overruns.
+  const atExit = () => stopAtExit(postmaster, { signal: !stopping, warn: options.warn ?? log });
+  if (postmaster !== undefined) addEventListener("unload", atExit);
   return {
     ...urls,
     owned,
     async stop({ mode = "fast" } = {}) {
-      if (stopped || !owned) return;
-      stopped = true;
+      if (stopping || !owned) return;
+      stopping = true;
       await run(bins.pgCtl, ["stop", "-D", dir, "-m", mode, "-w"], runAs);
+      removeEventListener("unload", atExit);
       await Deno.remove(join(dir, OWNER_FILE)).catch(() => {});
       log("embedded Postgres stopped");
     },
   };
+}
+
+// Long enough for a fast shutdown of an idle dev cluster; an exit must not hang on a sick one.
+const EXIT_STOP_MS = 10_000;
+
+/**
+ * At exit, with stop() not done: asks the postmaster for a fast shutdown
+ * (SIGINT), unless stop()'s pg_ctl already did, and waits for it to go.
+ * Synchronous, because nothing asynchronous runs once the runtime unloads.
+ */
+function stopAtExit(
+  pid: number | undefined,
+  options: { signal: boolean; warn: (message: string) => void },
+) {
+  if (pid === undefined || !isAlive(pid)) return;
+  try {
+    if (options.signal) Deno.kill(pid, "SIGINT");
+  } catch {
+    return; // Gone already.
+  }
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  const until = performance.now() + EXIT_STOP_MS;
+  while (isAlive(pid) && performance.now() < until) Atomics.wait(tick, 0, 0, 10);
+  options.warn(
+    isAlive(pid)
+      ? `the runtime exited before the shutdown finished; the embedded Postgres (pid ${pid}) ` +
+        `is still stopping, and the next start waits for it or adopts it`
+      : "the runtime exited before the shutdown finished; embedded Postgres stopped at exit",
+  );
 }
 
 function connectionUrls(port: number, password: string) {

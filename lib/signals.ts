@@ -70,7 +70,7 @@ export function listenForShutdown(options: ShutdownOptions): ShutdownSignals {
       } else {
         log.error(
           `${signal} received ${requests} times; forcing the exit now. An embedded Postgres ` +
-            `may keep running: the next start adopts it`,
+            `is asked to stop on the way out; one still running is adopted by the next start`,
         );
         exit(FORCED_EXIT_CODE);
       }

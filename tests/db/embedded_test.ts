@@ -119,6 +119,16 @@ Deno.test("Ctrl-C on `deno task dev` (SIGINT to the group, twice) stops it and i
   assert.equal(alive(pid), false, "the postmaster outlived Ctrl-C");
 });
 
+Deno.test("a process that exits before stopping its embedded Postgres stops it on the way out", async () => {
+  await using box = await sandbox();
+  const entry = new URL("../fixtures/embedded_exit.ts", import.meta.url).pathname;
+  await using proc = startTusk([], box.env, { entry });
+  assert.equal((await proc.status).code, 0, proc.output());
+  assert.match(proc.output(), /ready/);
+  assert.match(proc.output(), /embedded Postgres stopped at exit/);
+  assert.equal(await postmasterPid(box.pgDir), undefined, "the pid file outlived the postmaster");
+});
+
 Deno.test("embedded Postgres is adopted after its owner is killed with SIGKILL", async () => {
   await using box = await sandbox();
   {
