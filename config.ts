@@ -14,6 +14,81 @@ import { z } from "zod";
 /** Deployment environment; anything but `local` refuses placeholder secrets. */
 export type Environment = "local" | "staging" | "production";
 
+/** An external identity provider (one entry of `AUTH_ISSUERS`). */
+export interface TrustedIssuer {
+  /** Exactly the tokens' `iss`. */
+  issuer: string;
+  /** What the tokens' `aud` must contain (any one of these). */
+  audience: string[];
+  /** Where its keys are; undefined: found through `/.well-known/openid-configuration`. */
+  jwksUrl: string | undefined;
+  /** The claim holding the user's email (for provisioning); default `email`. */
+  emailClaim: string;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** `https:` URL, or `http:` on loopback (a provider run for development or tests). */
+function providerUrl(value: unknown): URL | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const url = new URL(value);
+    if (
+      url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))
+    ) {
+      return url;
+    }
+  } catch {
+    // Not a URL.
+  }
+  return undefined;
+}
+
+/** `AUTH_ISSUERS`: a JSON array of `{issuer, audience, jwks_url?, email_claim?}`. */
+function parseIssuers(raw: string | undefined, ctx: z.RefinementCtx): TrustedIssuer[] {
+  if (raw === undefined) return [];
+  const problem = (message: string) => {
+    ctx.addIssue({ code: "custom", message: `AUTH_ISSUERS: ${message}` });
+    return [];
+  };
+  let entries: unknown;
+  try {
+    entries = JSON.parse(raw);
+  } catch {
+    return problem('expected JSON: [{"issuer": "https://...", "audience": "..."}]');
+  }
+  if (!Array.isArray(entries)) return problem("expected a JSON array of issuers");
+  const issuers: TrustedIssuer[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    const audience = typeof e.audience === "string" ? [e.audience] : e.audience;
+    if (providerUrl(e.issuer) === undefined) {
+      return problem(`entry ${i}: "issuer" must be an https URL (http only on loopback)`);
+    }
+    if (
+      !Array.isArray(audience) || audience.length === 0 ||
+      !audience.every((a) => typeof a === "string" && a !== "")
+    ) {
+      return problem(`entry ${i}: "audience" must be a string or a list of strings`);
+    }
+    if (e.jwks_url !== undefined && providerUrl(e.jwks_url) === undefined) {
+      return problem(`entry ${i}: "jwks_url" must be an https URL (http only on loopback)`);
+    }
+    if (
+      e.email_claim !== undefined && (typeof e.email_claim !== "string" || e.email_claim === "")
+    ) {
+      return problem(`entry ${i}: "email_claim" must be a claim name`);
+    }
+    issuers.push({
+      issuer: e.issuer as string,
+      audience: audience as string[],
+      jwksUrl: e.jwks_url as string | undefined,
+      emailClaim: (e.email_claim as string | undefined) ?? "email",
+    });
+  }
+  return issuers;
+}
+
 /** Typed settings for every process role. */
 export interface Config {
   environment: Environment;
@@ -53,6 +128,12 @@ export interface Config {
   emailsDir: string;
   /** Proxies whose `X-Forwarded-For` we believe: IPs or CIDRs (IPv4 or IPv6), or `*`. */
   trustedProxies: string[];
+  /** External identity providers whose bearer tokens are accepted (`AUTH_ISSUERS`). */
+  authIssuers: TrustedIssuer[];
+  /** Create a local user on first sight of an external identity (`AUTH_AUTO_PROVISION`). */
+  authAutoProvision: boolean;
+  /** Least time between two JWKS fetches for unknown `kid`s (`AUTH_JWKS_COOLDOWN_SECONDS`). */
+  authJwksCooldownSeconds: number;
   host: string;
   port: number;
   /** Lowest log level written. */
@@ -292,6 +373,9 @@ const schema = z.object({
     }
     return entries;
   }),
+  AUTH_ISSUERS: optionalText.transform((raw, ctx) => parseIssuers(raw, ctx)),
+  AUTH_AUTO_PROVISION: boolean("AUTH_AUTO_PROVISION", false),
+  AUTH_JWKS_COOLDOWN_SECONDS: integer("AUTH_JWKS_COOLDOWN_SECONDS", 0, 3600, 30),
   HOST: optionalText.transform((v) => v ?? "127.0.0.1"),
   PORT: integer("PORT", 0, 65535, 8000),
   LOG_LEVEL: optionalText.pipe(
@@ -486,6 +570,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     emailTransport,
     emailsDir: e.EMAILS_DIR,
     trustedProxies: e.TRUSTED_PROXIES,
+    authIssuers: e.AUTH_ISSUERS,
+    authAutoProvision: e.AUTH_AUTO_PROVISION,
+    authJwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

@@ -21,7 +21,7 @@ Deno.test("main.ts serves, migrates and documents itself from another working di
   const status = startTusk(["migrate", "status"], env, { cwd: elsewhere });
   assert.equal((await status.status).code, 0, status.output());
   await status[Symbol.asyncDispose]();
-  assert.match(status.output(), /^applied +0006_console\.sql/m);
+  assert.match(status.output(), /^applied +0007_user_identities\.sql/m);
   assert.doesNotMatch(status.output(), /pending|unknown/);
 
   const port = freePort();

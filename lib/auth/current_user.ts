@@ -12,6 +12,15 @@ import { getUserById } from "../../db/users.ts";
 import { HttpError } from "../errors.ts";
 import { runIdempotently } from "../idempotency.ts";
 import type { AppEnv } from "../http.ts";
+import type { Config } from "../../config.ts";
+import type { Logger } from "../logging.ts";
+import { externalUser } from "./external_user.ts";
+import {
+  InvalidExternalToken,
+  type IssuerVerifier,
+  KeysUnavailableError,
+  verifierFor,
+} from "./issuers.ts";
 import { InvalidTokenError, verifyAccessToken } from "./jwt.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,8 +39,20 @@ function credentialsError(): HttpError {
  * ```
  */
 export function currentUser(
-  deps: { sql: Sql; config: { secretKey: string; idempotencyTtlHours: number } },
+  deps: {
+    sql: Sql;
+    config: Pick<
+      Config,
+      | "secretKey"
+      | "idempotencyTtlHours"
+      | "authIssuers"
+      | "authAutoProvision"
+      | "authJwksCooldownSeconds"
+    >;
+    log: Logger;
+  },
 ): MiddlewareHandler<AppEnv> {
+  const issuers = verifierFor(deps.config);
   return async function currentUser(c, next) {
     const header = c.req.header("Authorization");
     // As OAuth2PasswordBearer: split at the first space; the scheme must be "bearer".
@@ -41,6 +62,13 @@ export function currentUser(
       throw new HttpError(401, "Not authenticated", { "WWW-Authenticate": "Bearer" });
     }
     const token = space < 0 ? "" : header.slice(space + 1).trim();
+    const external = await verifyExternal(issuers, token);
+    if (external !== undefined) {
+      const user = await externalUser(deps.sql, deps.config, external, deps.log);
+      c.set("user", user);
+      addHistoryMetadata({ user_id: user.id });
+      return await runIdempotently(deps, c, next);
+    }
     let claims;
     try {
       claims = verifyAccessToken(deps.config.secretKey, token);
@@ -58,6 +86,23 @@ export function currentUser(
     // Writes with an Idempotency-Key run (and are replayed) per user: so only from here on.
     await runIdempotently(deps, c, next);
   };
+}
+
+/** A token of a configured issuer, verified; undefined for any other (Tusk's own) token. */
+async function verifyExternal(issuers: IssuerVerifier, token: string) {
+  try {
+    return await issuers.verify(token);
+  } catch (error) {
+    if (error instanceof InvalidExternalToken) throw credentialsError();
+    if (error instanceof KeysUnavailableError) {
+      throw new HttpError(
+        503,
+        "The identity provider's signing keys could not be fetched; try again shortly",
+        { "Retry-After": "5" },
+      );
+    }
+    throw error;
+  }
 }
 
 /** After {@link currentUser}: only superusers pass. */
