@@ -67,7 +67,7 @@ export function loginRoutes(deps: AppDeps) {
       const { username, password } = c.req.valid("form");
       const client = clientAddress(c, config.trustedProxies);
       const user = await authenticate(sql, config, { email: username, password, client });
-      const token = signAccessToken(
+      const token = await signAccessToken(
         config.secretKey,
         { sub: user.id, ver: user.token_version },
         config.accessTokenExpireMinutes,

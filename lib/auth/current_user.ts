@@ -71,7 +71,7 @@ export function currentUser(
     }
     let claims;
     try {
-      claims = verifyAccessToken(deps.config.secretKey, token);
+      claims = await verifyAccessToken(deps.config.secretKey, token);
     } catch (error) {
       if (error instanceof InvalidTokenError) throw credentialsError();
       throw error;

@@ -98,15 +98,15 @@ Deno.test("forged, expired, malformed and foreign tokens are all 403; no token i
   const { user } = await makeUser(db.sql);
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub: user.id, exp: now + 600, iat: now, type: "access", ver: 0 };
-  const good = signAccessToken(TEST_SECRET, { sub: user.id, ver: 0 }, 10);
+  const good = await signAccessToken(TEST_SECRET, { sub: user.id, ver: 0 }, 10);
   const [, payload, signature] = good.split(".");
-  const expired = signAccessToken(TEST_SECRET, { sub: user.id, ver: 0 }, -1);
+  const expired = await signAccessToken(TEST_SECRET, { sub: user.id, ver: 0 }, -1);
   const forged: Record<string, string> = {
     "alg none": `${b64url({ alg: "none", typ: "JWT" })}.${b64url(claims)}.`,
     "alg HS512": `${b64url({ alg: "HS512", typ: "JWT" })}.${payload}.${signature}`,
     "alg RS256": `${b64url({ alg: "RS256", typ: "JWT" })}.${payload}.${signature}`,
     "bad signature": `${good.slice(0, -4)}AAAA`,
-    "other secret": signAccessToken("another-secret-that-is-also-long-enough!!", {
+    "other secret": await signAccessToken("another-secret-that-is-also-long-enough!!", {
       sub: user.id,
       ver: 0,
     }, 10),
