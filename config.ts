@@ -26,6 +26,16 @@ export interface TrustedIssuer {
   emailClaim: string;
 }
 
+/** A Sentry DSN: http(s), a public key, a host, and a project id at the end of the path. */
+function isDsn(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^https?:$/.test(url.protocol) && url.username !== "" && /\/\d+$/.test(url.pathname);
+  } catch {
+    return false;
+  }
+}
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** `https:` URL, or `http:` on loopback (a provider run for development or tests). */
@@ -134,6 +144,8 @@ export interface Config {
   authAutoProvision: boolean;
   /** Least time between two JWKS fetches for unknown `kid`s (`AUTH_JWKS_COOLDOWN_SECONDS`). */
   authJwksCooldownSeconds: number;
+  /** Error reporting (`SENTRY_DSN`, `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`); undefined: off. */
+  sentry: { dsn: string; environment: string; release: string | undefined } | undefined;
   host: string;
   port: number;
   /** Lowest log level written. */
@@ -376,6 +388,11 @@ const schema = z.object({
   AUTH_ISSUERS: optionalText.transform((raw, ctx) => parseIssuers(raw, ctx)),
   AUTH_AUTO_PROVISION: boolean("AUTH_AUTO_PROVISION", false),
   AUTH_JWKS_COOLDOWN_SECONDS: integer("AUTH_JWKS_COOLDOWN_SECONDS", 0, 3600, 30),
+  SENTRY_DSN: optionalText.refine((v) => v === undefined || isDsn(v), {
+    message: "SENTRY_DSN: expected a DSN such as https://PUBLIC_KEY@o0.ingest.sentry.io/PROJECT_ID",
+  }),
+  SENTRY_ENVIRONMENT: optionalText,
+  SENTRY_RELEASE: optionalText,
   HOST: optionalText.transform((v) => v ?? "127.0.0.1"),
   PORT: integer("PORT", 0, 65535, 8000),
   LOG_LEVEL: optionalText.pipe(
@@ -573,6 +590,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authIssuers: e.AUTH_ISSUERS,
     authAutoProvision: e.AUTH_AUTO_PROVISION,
     authJwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS,
+    sentry: e.SENTRY_DSN === undefined ? undefined : {
+      dsn: e.SENTRY_DSN,
+      environment: e.SENTRY_ENVIRONMENT ?? e.ENVIRONMENT,
+      release: e.SENTRY_RELEASE,
+    },
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

@@ -6,6 +6,7 @@
  */
 import { PgBoss } from "pg-boss";
 import type { Logger } from "../lib/logging.ts";
+import { reportError } from "../lib/error_reports.ts";
 import { outageLogger } from "../lib/outage.ts";
 import { withoutSpans } from "../lib/telemetry.ts";
 import { deadLetterName, type JobPolicy, type JobSpec } from "./define.ts";
@@ -117,7 +118,12 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
     options.log,
     "job queue: database unavailable; retrying until it is back",
   );
-  boss.on("error", (error) => outage(error) || options.log.error("job queue error", { error }));
+  boss.on("error", (error) => {
+    if (outage(error)) return;
+    options.log.error("job queue error", { error });
+    // The scheduler's cron clock, supervision and the like fail here, not in a handler.
+    reportError(error, { level: "error", tags: { source: "pg-boss" } });
+  });
   boss.on(
     "warning",
     (warning) => options.log.warn("job queue warning", { warning: warning.message }),

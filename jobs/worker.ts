@@ -13,6 +13,7 @@ import { listenReliably } from "../db/listen.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
 import { deadlines } from "../lib/deadlines.ts";
 import type { Logger } from "../lib/logging.ts";
+import { reportError } from "../lib/error_reports.ts";
 import { outageLogger } from "../lib/outage.ts";
 import { recordFailure } from "../lib/telemetry.ts";
 import type { AnyJob } from "./boss.ts";
@@ -224,11 +225,17 @@ export async function startWorker(input: {
     } catch (error) {
       if (stopping && abort.signal.aborted) return "released";
       if (span) recordFailure(span, error);
+      const willRetry = fetched.retryCount < fetched.retryLimit;
       if (!outage(error)) {
         log.warn("job failed", { job: job.name, id: fetched.id, attempt: attemptNo, error });
+        // A failure that will be retried is a warning; one that gives up (dead letter) an error.
+        reportError(error, {
+          level: willRetry ? "warning" : "error",
+          tags: { queue: job.name, job_id: fetched.id, attempt: attemptNo },
+        });
       }
       await fail(job.name, fetched, error);
-      return fetched.retryCount < fetched.retryLimit ? "retry" : "failed";
+      return willRetry ? "retry" : "failed";
     }
   }
 

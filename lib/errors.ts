@@ -11,6 +11,8 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./http.ts";
 import type { Logger } from "./logging.ts";
+import { handlerRoute } from "./edge.ts";
+import { reportError } from "./error_reports.ts";
 import { outageLogger } from "./outage.ts";
 import { recordFailure } from "./telemetry.ts";
 import { RequestValidationError } from "./validation.ts";
@@ -133,6 +135,11 @@ export function errorAnswers(log: Logger) {
     if (known) return { body: { detail: known[1] }, status: known[0] };
     if (span) recordFailure(span, error);
     const requestId = requestIdOf(c);
+    reportError(error, {
+      level: "error",
+      tags: { request_id: requestId, method: c.req.method, route: handlerRoute(c) ?? undefined },
+      userId: (c as Context<AppEnv>).get("user")?.id,
+    });
     log.error("unhandled error", {
       request_id: requestId,
       method: c.req.method,

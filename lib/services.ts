@@ -10,6 +10,7 @@ import type { Database } from "../db/database.ts";
 import { createMailer, type Mailer } from "../emails/mailer.ts";
 import type { AnyJob } from "../jobs/boss.ts";
 import { type Jobs, startJobs } from "../jobs/runtime.ts";
+import { startErrorReports } from "./error_reports.ts";
 import { bindFlagCache, type FlagCache, startFlagCache } from "./flags.ts";
 import type { Logger } from "./logging.ts";
 
@@ -33,6 +34,7 @@ export async function startServices(input: {
   mailer?: Mailer;
 }): Promise<Services> {
   const { config, db, log } = input;
+  const stopReports = await startErrorReports(config, input.role);
   const mailer = input.mailer ?? createMailer(config, log);
   const flags = await startFlagCache(db.sql, log);
   const unbindFlags = bindFlagCache(flags);
@@ -43,6 +45,7 @@ export async function startServices(input: {
     unbindFlags();
     await flags.stop();
     mailer.close();
+    await stopReports();
     throw error;
   }
   return {
@@ -54,6 +57,8 @@ export async function startServices(input: {
       unbindFlags();
       await flags.stop();
       mailer.close();
+      // Last: whatever failed while stopping is still reported (and flushed).
+      await stopReports();
     },
   };
 }

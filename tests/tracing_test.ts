@@ -9,6 +9,7 @@ import { TEST_SECRET, testApp } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
 import { login, makeUser } from "./_factories.ts";
 import { freePort, startTusk, TEST_ROLE_ENTRY, waitFor, waitForHttp } from "./_process.ts";
+import { startSentryReceiver } from "./_sentry.ts";
 import { smtpEnv, smtpServer } from "./_smtp.ts";
 import { EFFECTS_TABLE_SQL, failOnce, TEST_JOBS } from "./fixtures/test_jobs.ts";
 
@@ -121,6 +122,7 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
   await using db = await tracedDatabase();
   const receiver: Receiver = startReceiver({ port: 0, keep: true });
   const smtp = await smtpServer();
+  await using sentry = startSentryReceiver();
   try {
     // A job that fails once, queued as if sent from a caller's trace, before the worker starts.
     const jobTrace = randomHex(16);
@@ -139,6 +141,7 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
     const stack = await startStack(db, {
       ...smtpEnv(smtp.port),
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      SENTRY_DSN: sentry.dsn,
     }, true);
     const { email, password } = await makeUser(db.sql, { password: "Sw0rdfish-known-to-the-test" });
 
@@ -177,6 +180,15 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
       (await db.sql`select 1 from job_effects where key = 'flaky'`).length === 1
     );
     await stack.stop();
+
+    // ---- the failed attempt, reported to Sentry inside the job's trace ----
+    const [reported] = await sentry.waitFor(1);
+    assert.equal(sentry.events().length, 1, "one failed attempt, one event; no 4xx reported");
+    assert.equal(reported!.level, "warning", "it was retried");
+    assert.equal(reported!.tags?.queue, "test-fail-once");
+    assert.equal(reported!.tags?.job_id, jobId);
+    assert.equal(reported!.tags?.["otel.trace_id"], jobTrace);
+    assert.equal(reported!.contexts?.trace?.trace_id, jobTrace, "the event links to the trace");
 
     // ---- the recovery trace ----
     const trace = receiver.spans.filter((s) => s.traceId === traceId);
