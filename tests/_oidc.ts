@@ -7,7 +7,7 @@
  */
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 
-type Alg = "RS256" | "ES256";
+type Alg = "RS256" | "ES256" | "EdDSA";
 
 interface Key {
   kid: string;
@@ -22,6 +22,8 @@ export interface TestProvider extends AsyncDisposable {
   issuer: string;
   /** How many times the JWKS was fetched. */
   jwksFetches(): number;
+  /** How many times the discovery document was fetched. */
+  discoveryFetches(): number;
   /** Adds a new key (published in the JWKS); returns its kid. */
   addKey(alg: Alg): Promise<string>;
   /** Stops publishing every key but `kid`s. */
@@ -40,6 +42,7 @@ export async function startProvider(options: { audience: string }): Promise<Test
   let published = new Set<string>();
   let down = false;
   let fetches = 0;
+  let discoveries = 0;
   let issuer = "";
   const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
     hostname: "127.0.0.1",
@@ -49,6 +52,7 @@ export async function startProvider(options: { audience: string }): Promise<Test
     const path = new URL(req.url).pathname;
     if (down) return new Response("down", { status: 503 });
     if (path === "/.well-known/openid-configuration") {
+      discoveries++;
       return Response.json({ issuer, jwks_uri: `${issuer}/jwks.json` });
     }
     if (path === "/jwks.json") {
@@ -62,8 +66,11 @@ export async function startProvider(options: { audience: string }): Promise<Test
   issuer = `http://127.0.0.1:${server.addr.port}`;
 
   async function addKey(alg: Alg): Promise<string> {
-    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    const { privateKey, publicKey } = await generateKeyPair(alg === "EdDSA" ? "Ed25519" : alg, {
+      extractable: true,
+    });
     const kid = `${alg.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`;
+    // jose names Ed25519 keys by their curve; the token's header says EdDSA.
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
     keys.push({ kid, alg, privateKey, publicJwk });
     published.add(kid);
@@ -75,6 +82,7 @@ export async function startProvider(options: { audience: string }): Promise<Test
   return {
     issuer,
     jwksFetches: () => fetches,
+    discoveryFetches: () => discoveries,
     addKey,
     keepOnly(...kids) {
       published = new Set(kids);

@@ -75,12 +75,13 @@ function keyCache(issuer: TrustedIssuer, cooldownMs: number) {
   let jwksUrl = issuer.jwksUrl;
   let keys: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = 0;
-  let lastAttempt = -Infinity;
+  // When a token's unknown kid last made us refetch, and when a background refresh last began.
+  let lastUnknownKid = -Infinity;
+  let lastRefresh = -Infinity;
   let inFlight: Promise<void> | undefined;
 
   function refetch(): Promise<void> {
     inFlight ??= (async () => {
-      lastAttempt = Date.now();
       try {
         if (jwksUrl === undefined) {
           const base = issuer.issuer.replace(/\/$/, "");
@@ -107,11 +108,11 @@ function keyCache(issuer: TrustedIssuer, cooldownMs: number) {
     header: Parameters<ReturnType<typeof createLocalJWKSet>>[0],
     token: Parameters<ReturnType<typeof createLocalJWKSet>>[1],
   ) {
+    const now = Date.now();
     if (keys === undefined) await refetch();
-    else if (
-      Date.now() - fetchedAt > MAX_AGE_MS && Date.now() - lastAttempt > cooldownMs
-    ) {
+    else if (now - fetchedAt > MAX_AGE_MS && now - lastRefresh > cooldownMs) {
       // In the background: while the provider is down, the keys we have keep working.
+      lastRefresh = now;
       refetch().catch(() => {});
     }
     try {
@@ -119,7 +120,8 @@ function keyCache(issuer: TrustedIssuer, cooldownMs: number) {
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       // A kid we have not seen: the provider may have rotated. At most once per cooldown.
-      if (Date.now() - lastAttempt < cooldownMs) throw error;
+      if (Date.now() - lastUnknownKid < cooldownMs) throw error;
+      lastUnknownKid = Date.now();
       await refetch();
       return await keys!(header, token);
     }

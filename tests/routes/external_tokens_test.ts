@@ -66,6 +66,13 @@ Deno.test("a trusted issuer's RSA or EC token works anywhere a Tusk token does; 
   const second = await me(app, other);
   assert.equal(second.status, 200);
   assert.equal(second.body.email, "other@example.com");
+  // So does an Ed25519 key (EdDSA).
+  const ed = await provider.addKey("EdDSA");
+  const third = await me(
+    app,
+    await provider.token({ sub: "user_ed", email: "ed@example.com" }, { kid: ed }),
+  );
+  assert.equal(third.status, 200, JSON.stringify(third.body));
   // Tusk's own tokens keep working beside them.
   const local = await makeUser(db.sql);
   assert.equal((await me(app, await login(app, local.email, local.password))).status, 200);
@@ -210,4 +217,30 @@ Deno.test("AUTH_ISSUERS that cannot be read is a configuration error that says w
     jwksUrl: undefined,
     emailClaim: "email",
   }]);
+});
+
+Deno.test("a configured jwks_url is used without discovery, and email_claim names where the email is", async () => {
+  const db = await migratedDatabase();
+  await using _ = db;
+  await using provider = await startProvider({ audience: AUDIENCE });
+  const { app } = await testApp(db, {
+    env: {
+      AUTH_ISSUERS: JSON.stringify([{
+        issuer: provider.issuer,
+        audience: [AUDIENCE, "another"],
+        jwks_url: `${provider.issuer}/jwks.json`,
+        email_claim: "https://tusk.example/email",
+      }]),
+      AUTH_AUTO_PROVISION: "true",
+    },
+  });
+  const token = await provider.token({
+    email: "wrong@example.com",
+    "https://tusk.example/email": "claimed@example.com",
+  });
+  const res = await me(app, token);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.email, "claimed@example.com");
+  assert.equal(provider.discoveryFetches(), 0);
+  assert.equal(provider.jwksFetches(), 1);
 });
