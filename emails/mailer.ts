@@ -100,8 +100,11 @@ export function createMailer(config: Config, log: Logger): Mailer {
           await Deno.mkdir(config.emailsDir, { recursive: true });
           const stamp = new Date().toISOString().replace(/[:.]/g, "-");
           const base = join(config.emailsDir, `${stamp}-${crypto.randomUUID().slice(0, 8)}`);
-          await Deno.writeFile(`${base}.eml`, info.message as Uint8Array);
-          await Deno.writeTextFile(`${base}.html`, content.html);
+          // Written aside, then renamed: whoever watches the folder never reads half a message.
+          await Deno.writeTextFile(`${base}.html.part`, content.html);
+          await Deno.rename(`${base}.html.part`, `${base}.html`);
+          await Deno.writeFile(`${base}.eml.part`, info.message as Uint8Array);
+          await Deno.rename(`${base}.eml.part`, `${base}.eml`);
           log.info("email written", { to, subject: content.subject, file: `${base}.eml` });
         });
       },

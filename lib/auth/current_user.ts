@@ -1,7 +1,8 @@
 /**
  * Authentication middleware with the FastAPI template's answers: 401 without
  * a bearer token, 403 for any bad or revoked token, 404 for a vanished user,
- * 400 for an inactive one, 403 for a non-superuser on superuser routes.
+ * 400 for an inactive one, 403 for a non-superuser on superuser routes. A
+ * token from a trusted external provider (`AUTH_ISSUERS`) works the same way.
  *
  * @module
  */
@@ -63,29 +64,31 @@ export function currentUser(
     }
     const token = space < 0 ? "" : header.slice(space + 1).trim();
     const external = await verifyExternal(issuers, token);
-    if (external !== undefined) {
-      const user = await externalUser(deps.sql, deps.config, external, deps.log);
-      c.set("user", user);
-      addHistoryMetadata({ user_id: user.id });
-      return await runIdempotently(deps, c, next);
-    }
-    let claims;
-    try {
-      claims = await verifyAccessToken(deps.config.secretKey, token);
-    } catch (error) {
-      if (error instanceof InvalidTokenError) throw credentialsError();
-      throw error;
-    }
-    if (!UUID.test(claims.sub)) throw credentialsError();
-    const user = await getUserById(deps.sql, claims.sub);
-    if (user === undefined) throw new HttpError(404, "User not found");
-    if (user.token_version !== claims.ver) throw credentialsError();
-    if (!user.is_active) throw new HttpError(400, "Inactive user");
+    const user = external === undefined
+      ? await tuskTokenUser(deps.sql, deps.config.secretKey, token)
+      : await externalUser(deps.sql, deps.config, external, deps.log);
     c.set("user", user);
     addHistoryMetadata({ user_id: user.id });
     // Writes with an Idempotency-Key run (and are replayed) per user: so only from here on.
     await runIdempotently(deps, c, next);
   };
+}
+
+/** The user of one of Tusk's own tokens: verified, not revoked, active. */
+async function tuskTokenUser(sql: Sql, secret: string, token: string) {
+  let claims;
+  try {
+    claims = await verifyAccessToken(secret, token);
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw credentialsError();
+    throw error;
+  }
+  if (!UUID.test(claims.sub)) throw credentialsError();
+  const user = await getUserById(sql, claims.sub);
+  if (user === undefined) throw new HttpError(404, "User not found");
+  if (user.token_version !== claims.ver) throw credentialsError();
+  if (!user.is_active) throw new HttpError(400, "Inactive user");
+  return user;
 }
 
 /** A token of a configured issuer, verified; undefined for any other (Tusk's own) token. */

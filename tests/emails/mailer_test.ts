@@ -125,7 +125,10 @@ Deno.test("file transport: each message is an .eml plus an .html you can open", 
     });
     assert.equal(res.status, 201);
     await res.body?.cancel();
-    const list = async () => (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    // A message is written aside (.part) and renamed into place: only whole files count.
+    const list = async () =>
+      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name)
+        .filter((n) => !n.endsWith(".part")).sort();
     await waitFor(async () => (await list()).length >= 2);
     const names = await list();
     assert.equal(names.length, 2);
