@@ -42,14 +42,36 @@ export function uuidParam(c: ConsoleContext, name: string, what: string): string
   return value;
 }
 
-/** The fields of a posted form (text fields only). */
-export async function formFields(c: ConsoleContext): Promise<Record<string, string>> {
+/** The text fields of a posted form, or undefined when the body is not a form. */
+export async function formText(c: ConsoleContext): Promise<Record<string, string> | undefined> {
   const type = c.req.header("Content-Type") ?? "";
-  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) {
-    throw new HttpError(400, "Send the form as application/x-www-form-urlencoded");
-  }
+  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return undefined;
   const body = await c.req.parseBody();
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === "string") fields[k] = v;
   return fields;
+}
+
+/** The text fields of a posted form; a 400 when the body is not one. */
+export async function formFields(c: ConsoleContext): Promise<Record<string, string>> {
+  const fields = await formText(c);
+  if (fields === undefined) {
+    throw new HttpError(400, "Send the form as application/x-www-form-urlencoded");
+  }
+  return fields;
+}
+
+/**
+ * What to tell an operator about the first field the API's schema refused
+ * (`error` is zod's): `words` for that field, a sentence or one built from
+ * zod's message.
+ */
+export function firstProblem(
+  error: { issues: { path: PropertyKey[]; message: string }[] },
+  words: Record<string, string | ((message: string) => string)>,
+): string {
+  const issue = error.issues[0];
+  const said = issue === undefined ? undefined : words[String(issue.path[0])];
+  if (said === undefined) return issue?.message ?? "Check the form";
+  return typeof said === "string" ? said : said(issue!.message);
 }

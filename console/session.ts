@@ -15,6 +15,7 @@ import type { User } from "../db/users.ts";
 import { addHistoryMetadata } from "../db/history_context.ts";
 import { HttpError } from "../lib/errors.ts";
 import type { AppEnv } from "../lib/http.ts";
+import { formText } from "./params.ts";
 
 /** Where the console lives; its cookies are scoped to it. */
 export const CONSOLE_PATH = "/admin";
@@ -172,7 +173,7 @@ export function requireSession(sql: Sql): MiddlewareHandler<ConsoleEnv> {
       return c.redirect(login, 303);
     }
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      const sent = c.req.header(CSRF_HEADER) ?? await formField(c, CSRF_FIELD);
+      const sent = c.req.header(CSRF_HEADER) ?? (await formText(c))?.[CSRF_FIELD];
       if (sent === undefined || !same(sent, session.csrfToken)) throw csrfRefused();
     }
     if (Date.now() - session.lastSeenAt.getTime() > TOUCH_AFTER_MS) {
@@ -186,11 +187,3 @@ export function requireSession(sql: Sql): MiddlewareHandler<ConsoleEnv> {
 }
 
 const SESSION_ENDED = "Your console session has ended. Log in again.";
-
-/** One text field of a url-encoded or multipart form body, if present. */
-export async function formField(c: ConsoleContext, name: string): Promise<string | undefined> {
-  const type = c.req.header("Content-Type") ?? "";
-  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return undefined;
-  const value = (await c.req.parseBody())[name];
-  return typeof value === "string" ? value : undefined;
-}

@@ -91,6 +91,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   const running = await runningPostmaster(dir);
   let owned: boolean;
+  // The postmaster this process must stop, when it owns one.
+  let postmaster: number | undefined;
   if (running !== undefined) {
     if (running.port !== options.port) {
       throw new EmbeddedPostgresError(
@@ -101,18 +103,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     }
     const owner = await readOwner(dir);
     owned = owner === undefined || owner === Deno.pid || !(await processInfo(owner)).alive;
+    if (owned) postmaster = running.pid;
     log(
       owned ? "adopted the embedded Postgres left running" : "using the running embedded Postgres",
     );
   } else {
     await startServer(dir, options.port, bins, runAs, log);
     owned = true;
+    postmaster = (await runningPostmaster(dir))?.pid;
   }
   if (owned) await Deno.writeTextFile(join(dir, OWNER_FILE), `${Deno.pid}\n`);
   await ensureAppDatabase(urls.adminUrl);
 
   let stopping = false;
-  const postmaster = owned ? (await runningPostmaster(dir))?.pid : undefined;
   // The runtime can end the program before stop() is done: `deno run --watch` (the dev task)
   // allows a Ctrl-C'd program 500 ms, then unloads it, which a loaded machine overruns.
   const atExit = () => stopAtExit(postmaster, { signal: !stopping, warn: options.warn ?? log });

@@ -14,6 +14,7 @@
  */
 import { trace } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
+import { CREDENTIAL_KEY, redact } from "./redact.ts";
 
 /** How bad, and about what. */
 export interface ReportContext {
@@ -41,9 +42,9 @@ export function reportError(error: unknown, context: ReportContext): void {
   bound?.(error, context);
 }
 
-// Values under these keys are dropped whole; strings anywhere are scrubbed of what looks secret.
-const SECRET_KEYS =
-  /pass|secret|token|auth|cookie|session|credential|api[-_]?key|email|link|html|body|headers?$/i;
+// Values under these keys are dropped; strings anywhere are scrubbed of what looks secret.
+// Emails too: Sentry is a third party, and the user is sent by id.
+const EVENT_SECRET = new RegExp(`${CREDENTIAL_KEY.source}|email|headers?$`, "i");
 const SECRET_TEXT: [RegExp, string][] = [
   // A JWT (an access token, or an identity provider's).
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, "[jwt]"],
@@ -64,16 +65,8 @@ export function scrubText(text: string): string {
 }
 
 /** A deep copy of `value` with secret-named keys dropped and every string scrubbed. */
-export function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return scrubText(value);
-  if (value === null || typeof value !== "object" || depth > 12) return value;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (SECRET_KEYS.test(k) && typeof v !== "object") continue;
-    out[k] = scrub(v, depth + 1);
-  }
-  return out;
+export function scrub(value: unknown): unknown {
+  return redact(value, { key: EVENT_SECRET, text: scrubText });
 }
 
 /**

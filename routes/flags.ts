@@ -23,7 +23,8 @@ const FlagDetail = FlagPublic.extend({
 const FlagsPublic = z.object({ data: z.array(FlagPublic), count: z.number().int() }).openapi(
   "FeatureFlagsPublic",
 );
-const FlagCreate = z.object({
+/** What creating a flag takes (the console's form is checked against it too). */
+export const FlagCreate = z.object({
   codename: Codename,
   is_active: z.boolean().default(false),
   label: z.string().max(255).nullable().optional(),

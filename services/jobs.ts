@@ -10,6 +10,7 @@ import type { Sql } from "../db/client.ts";
 import { failedJobIds, jobQueue } from "../db/jobs.ts";
 import { currentJobClient } from "../jobs/client.ts";
 import { HttpError } from "../lib/errors.ts";
+import { CREDENTIAL_KEY, redact } from "../lib/redact.ts";
 
 /** What an operator can do to one job. */
 export type JobAction = "retry" | "cancel";
@@ -71,18 +72,10 @@ export function nextRun(cron: string, timezone: string, from = new Date()): Date
   }
 }
 
-// Keys whose values are credentials or may hold them: a reset link is as good as a password,
-// and an email's body carries one.
-const SECRET_KEY =
-  /pass|secret|token|auth|cookie|session|credential|api[-_]?key|link|html|text|body/i;
+// An email's text body carries its links (a reset link among them) as well as its HTML.
+const JOB_SECRET = new RegExp(`${CREDENTIAL_KEY.source}|text`, "i");
 
 /** `value` with every secret-looking key's value replaced by "[redacted]", at any depth. */
 export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.entries(value).map((
-      [k, v],
-    ) => [k, SECRET_KEY.test(k) && v !== null ? "[redacted]" : redactSecrets(v)]),
-  );
+  return redact(value, { key: JOB_SECRET, replacement: "[redacted]" });
 }

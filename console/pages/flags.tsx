@@ -8,11 +8,13 @@ import { Hono } from "hono";
 import { listFlags } from "../../db/feature_flags.ts";
 import { HttpError } from "../../lib/errors.ts";
 import type { AppDeps } from "../../lib/http.ts";
-import { addFlag, changeFlag, Codename, removeFlag } from "../../services/flags.ts";
-import { formFields } from "../params.ts";
+import { FlagCreate } from "../../routes/flags.ts";
+import { addFlag, changeFlag, removeFlag } from "../../services/flags.ts";
+import { firstProblem, formFields } from "../params.ts";
 import { type ConsoleEnv, setFlash } from "../session.ts";
 import { Action, Confirm, Csrf, Head, href, page, When } from "../ui.tsx";
 
+// Hints for the browser; the API's FlagCreate schema decides.
 const LABEL_MAX = 255;
 const DESCRIPTION_MAX = 2000;
 
@@ -94,26 +96,23 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
 
   router.post("/flags", async (c) => {
     const form = await formFields(c);
-    const codename = Codename.safeParse(form.codename?.trim() ?? "");
-    const label = form.label?.trim() || null;
-    const description = form.description?.trim() || null;
-    let error: string | undefined;
-    if (!codename.success) error = `Codename: ${codename.error.issues[0]?.message}`;
-    else if (label !== null && label.length > LABEL_MAX) error = "The label is too long";
-    else if (description !== null && description.length > DESCRIPTION_MAX) {
-      error = "The description is too long";
-    }
-    if (error !== undefined || !codename.success) {
-      setFlash(c, { kind: "error", text: error ?? "The codename is not valid" });
+    const parsed = FlagCreate.safeParse({
+      codename: form.codename?.trim() ?? "",
+      label: form.label?.trim() || null,
+      description: form.description?.trim() || null,
+      is_active: form.is_active === "true",
+    });
+    if (!parsed.success) {
+      const problem = firstProblem(parsed.error, {
+        codename: (message) => `Codename: ${message}`,
+        label: "The label is too long",
+        description: "The description is too long",
+      });
+      setFlash(c, { kind: "error", text: problem });
       return c.redirect(href("/flags"), 303);
     }
     try {
-      const flag = await addFlag(sql, {
-        codename: codename.data,
-        label,
-        description,
-        is_active: form.is_active === "true",
-      });
+      const flag = await addFlag(sql, parsed.data);
       setFlash(c, {
         kind: "ok",
         text: `Flag ${flag.codename} created (${flag.is_active ? "on" : "off"}).`,

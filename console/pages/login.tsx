@@ -16,13 +16,13 @@ import {
   clearSessionCookie,
   type ConsoleContext,
   type ConsoleEnv,
-  formField,
   issueLoginToken,
   requireSession,
   sessionToken,
   setFlash,
   setSessionCookie,
 } from "../session.ts";
+import { formText } from "../params.ts";
 import { href, page } from "../ui.tsx";
 
 /** The refusal a valid login of a non-superuser gets. */
@@ -80,9 +80,10 @@ export function loginPages(deps: AppDeps): Hono<ConsoleEnv> {
   });
 
   router.post("/login", async (c) => {
-    checkLoginToken(c, await formField(c, "_login"));
-    const email = (await formField(c, "email"))?.trim() ?? "";
-    const password = await formField(c, "password") ?? "";
+    const form = await formText(c) ?? {};
+    checkLoginToken(c, form._login);
+    const email = form.email?.trim() ?? "";
+    const password = form.password ?? "";
     if (email === "" || password === "" || email.length > 255 || password.length > 1024) {
       return loginPage(c, { email, error: "Enter your email and password.", status: 400 });
     }

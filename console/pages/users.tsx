@@ -12,12 +12,13 @@ import { passwordRecovery } from "../../jobs/password_recovery.ts";
 import { changeUser, EmailTakenError } from "../../lib/accounts.ts";
 import { HttpError } from "../../lib/errors.ts";
 import type { AppDeps } from "../../lib/http.ts";
-import { Email, Password } from "../../routes/_schemas.ts";
+import { UserCreate } from "../../routes/_schemas.ts";
 import { createAccount } from "../../services/accounts.ts";
-import { formFields, pageParam, textParam, uuidParam } from "../params.ts";
+import { firstProblem, formFields, pageParam, textParam, uuidParam } from "../params.ts";
 import { type ConsoleContext, type ConsoleEnv, setFlash } from "../session.ts";
 import { Confirm, Csrf, Head, href, page, PAGE_SIZE, Pager, When, YesNo } from "../ui.tsx";
 
+// A hint for the browser; the API's UserCreate schema decides.
 const NAME_MAX = 255;
 
 function userPage(c: ConsoleContext, user: User, mailEnabled: boolean) {
@@ -187,27 +188,23 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
 
   router.post("/users", async (c) => {
     const form = await formFields(c);
-    const email = Email.safeParse(form.email?.trim() ?? "");
-    const password = Password.safeParse(form.password ?? "");
-    const fullName = form.full_name?.trim() || null;
-    const problem = !email.success
-      ? "Enter a valid email address"
-      : !password.success
-      ? "The password must be 8 to 128 characters"
-      : fullName !== null && fullName.length > NAME_MAX
-      ? "The name is too long"
-      : undefined;
-    if (problem !== undefined || !email.success || !password.success) {
-      setFlash(c, { kind: "error", text: problem ?? "Check the form" });
+    const parsed = UserCreate.safeParse({
+      email: form.email?.trim() ?? "",
+      password: form.password ?? "",
+      full_name: form.full_name?.trim() || null,
+      is_superuser: form.is_superuser === "true",
+    });
+    if (!parsed.success) {
+      const problem = firstProblem(parsed.error, {
+        email: "Enter a valid email address",
+        password: "The password must be 8 to 128 characters",
+        full_name: "The name is too long",
+      });
+      setFlash(c, { kind: "error", text: problem });
       return c.redirect(href("/users"), 303);
     }
     try {
-      const user = await createAccount(deps, {
-        email: email.data,
-        password: password.data,
-        full_name: fullName,
-        is_superuser: form.is_superuser === "true",
-      });
+      const user = await createAccount(deps, parsed.data);
       setFlash(c, { kind: "ok", text: `User ${user.email} created.` });
       return c.redirect(href(`/users/${user.id}`), 303);
     } catch (error) {
