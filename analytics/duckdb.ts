@@ -8,6 +8,7 @@
  * @module
  */
 import type { DuckDBInstance } from "@duckdb/node-api";
+import { outsideAnyContext } from "../lib/root_context.ts";
 
 /** DuckDB settings for one use: threads, memory and where it may spill. */
 export interface DuckOptions {
@@ -36,9 +37,12 @@ export class AnalyticsUnavailableError extends Error {
 
 let loaded: Promise<typeof import("@duckdb/node-api")> | undefined;
 
-/** The DuckDB module, loaded once per process. */
+/**
+ * The DuckDB module, loaded once per process, in the root context: Deno gives
+ * every later request the context an addon was first loaded in.
+ */
 function duckdb(): Promise<typeof import("@duckdb/node-api")> {
-  loaded ??= import("@duckdb/node-api").catch((error) => {
+  loaded ??= outsideAnyContext(() => import("@duckdb/node-api")).catch((error) => {
     loaded = undefined; // a later call may succeed, e.g. once --allow-ffi is granted
     throw new AnalyticsUnavailableError(error);
   });
@@ -48,16 +52,19 @@ function duckdb(): Promise<typeof import("@duckdb/node-api")> {
 /** An in-memory DuckDB instance (it reads and writes files; it keeps no database of its own). */
 export async function openDuck(options: DuckOptions): Promise<DuckDBInstance> {
   const { DuckDBInstance } = await duckdb();
-  const instance = await DuckDBInstance.create(":memory:", {
-    threads: String(options.threads),
-    memory_limit: options.memoryLimit,
-    // Row order means nothing in these files; without it DuckDB writes Parquet in parallel.
-    preserve_insertion_order: "false",
-    // Nothing is fetched at run time: extensions come with the bindings or not at all.
-    autoinstall_known_extensions: "false",
-    autoload_known_extensions: "false",
-    ...(options.tempDirectory ? { temp_directory: options.tempDirectory } : {}),
-  });
+  // Opened in the root context too: its threads must not hold on to a request's or job's.
+  const instance = await outsideAnyContext(() =>
+    DuckDBInstance.create(":memory:", {
+      threads: String(options.threads),
+      memory_limit: options.memoryLimit,
+      // Row order means nothing in these files; without it DuckDB writes Parquet in parallel.
+      preserve_insertion_order: "false",
+      // Nothing is fetched at run time: extensions come with the bindings or not at all.
+      autoinstall_known_extensions: "false",
+      autoload_known_extensions: "false",
+      ...(options.tempDirectory ? { temp_directory: options.tempDirectory } : {}),
+    })
+  );
   // Dates of TIMESTAMPTZ values are UTC days, whatever the machine's zone.
   const con = await instance.connect();
   try {

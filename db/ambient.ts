@@ -13,7 +13,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type postgres from "postgres";
 import { isTemplate, type TxFn } from "./_pool_wrap.ts";
 
-const storage = new AsyncLocalStorage<postgres.TransactionSql>();
+const storage = new AsyncLocalStorage<postgres.TransactionSql | undefined>();
 
 /**
  * Runs `fn` with `tx` as the ambient transaction: pool queries made from it
@@ -26,6 +26,14 @@ const storage = new AsyncLocalStorage<postgres.TransactionSql>();
  */
 export function inAmbientTransaction<T>(tx: postgres.TransactionSql, fn: () => T): T {
   return storage.run(tx, fn);
+}
+
+/**
+ * Runs `fn` with no ambient transaction, whatever the caller's context holds:
+ * where a request, job attempt or command begins.
+ */
+export function outsideAmbientTransaction<T>(fn: () => T): T {
+  return storage.run(undefined, fn);
 }
 
 /** Wraps a pool so that queries honour the ambient transaction, when there is one. */

@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type postgres from "postgres";
 import { beginWrapped, isTemplate } from "./_pool_wrap.ts";
+import { outsideAmbientTransaction } from "./ambient.ts";
 
 /** Metadata stored with a context: `user_id`, `request_id`, `job_id`, `label`, anything else. */
 export type HistoryMetadata = Record<string, unknown>;
@@ -38,7 +39,7 @@ export function currentHistoryContext(): HistoryContext | undefined {
  *
  * @example
  * ```ts
- * await runInHistoryContext({ job_id: id, job_name: "import" }, () => handler(data));
+ * await runInHistoryContext({ ticket: "OPS-12" }, () => importItems(sql));
  * ```
  */
 export function runInHistoryContext<T>(
@@ -54,6 +55,30 @@ export function runInHistoryContext<T>(
     tx: parent?.tx,
   };
   return storage.run(context, fn);
+}
+
+/**
+ * Runs `fn` in a new root context: only `metadata`, no transaction, and no
+ * ambient transaction, whatever the caller's context holds. Every request,
+ * job attempt and CLI command starts here, so nothing of the work before it
+ * (a user, a job, a finished transaction) can reach its history.
+ *
+ * @example
+ * ```ts
+ * await runInRootContext({ request_id: id, method: "POST" }, next, { sql });
+ * ```
+ */
+export function runInRootContext<T>(
+  metadata: HistoryMetadata,
+  fn: () => T,
+  options: { sql?: postgres.Sql } = {},
+): T {
+  const context: HistoryContext = {
+    id: crypto.randomUUID(),
+    metadata: withoutUndefined(metadata),
+    sql: options.sql,
+  };
+  return outsideAmbientTransaction(() => storage.run(context, fn));
 }
 
 /** Adds metadata to the current context, e.g. the user once authentication has run. */

@@ -10,7 +10,7 @@ import type { Span } from "@opentelemetry/api";
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { listenReliably } from "../db/listen.ts";
-import { runInHistoryContext } from "../db/history_context.ts";
+import { runInRootContext } from "../db/history_context.ts";
 import { deadlines } from "../lib/deadlines.ts";
 import type { Logger } from "../lib/logging.ts";
 import { reportError } from "../lib/error_reports.ts";
@@ -204,8 +204,8 @@ export async function startWorker(input: {
     const attemptNo = fetched.retryCount + 1;
     try {
       const data = job.schema.parse(fetched.data);
-      // Every change the handler makes is recorded as this job attempt's.
-      const output = await runInHistoryContext(
+      // Every change the handler makes is recorded as this job attempt's, and only its.
+      const output = await runInRootContext(
         { job_id: fetched.id, job_name: job.name, attempt: attemptNo },
         () =>
           job.handler(data, {

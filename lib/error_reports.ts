@@ -15,6 +15,7 @@
 import { trace } from "@opentelemetry/api";
 import type { Config } from "../config.ts";
 import { CREDENTIAL_KEY, redact } from "./redact.ts";
+import { outsideAnyContext } from "./root_context.ts";
 
 /** How bad, and about what. */
 export interface ReportContext {
@@ -79,7 +80,8 @@ export async function startErrorReports(
 ): Promise<() => Promise<void>> {
   const settings = config.sentry;
   if (settings === undefined) return () => Promise.resolve();
-  const Sentry = await import("@sentry/deno");
+  // Loaded in the root context: nothing the SDK keeps may hold on to the caller's.
+  const Sentry = await outsideAnyContext(() => import("@sentry/deno"));
   Sentry.init({
     dsn: settings.dsn,
     environment: settings.environment,

@@ -8,14 +8,14 @@
 import { trace } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
 import type { Sql } from "../db/client.ts";
-import { runInHistoryContext } from "../db/history_context.ts";
+import { runInRootContext } from "../db/history_context.ts";
 import type { AppEnv } from "./http.ts";
 import { handlerRoute } from "./edge.ts";
 
 /**
- * Runs the rest of the request in a history context: request id, method and
- * route (the user is added once authenticated), so audit events say which
- * request made them.
+ * Runs the rest of the request in a root history context: request id, method
+ * and route (the user is added once authenticated), so audit events say which
+ * request made them, and nothing else does.
  *
  * @example
  * ```ts
@@ -29,7 +29,7 @@ export function historyContext(sql: Sql): MiddlewareHandler<AppEnv> {
       method: c.req.method,
       route: handlerRoute(c) ?? undefined,
     };
-    await runInHistoryContext(metadata, next, { sql });
+    await runInRootContext(metadata, next, { sql });
   };
 }
 

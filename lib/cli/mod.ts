@@ -6,7 +6,7 @@
  */
 import { ConfigError, loadConfig } from "../../config.ts";
 import { EmbeddedPostgresError } from "../../db/embedded.ts";
-import { runInHistoryContext } from "../../db/history_context.ts";
+import { runInRootContext } from "../../db/history_context.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { JobsNotInstalledError } from "../../jobs/boss.ts";
 import { HttpError } from "../errors.ts";
@@ -169,7 +169,7 @@ async function dispatch(
         analytics: analyticsCommand,
       }[command];
       // Audit history names the command behind every change it makes (secrets masked).
-      return await runInHistoryContext(
+      return await runInRootContext(
         { command: commandLine(command, args) },
         () => run(args, env),
       );

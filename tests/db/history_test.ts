@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createSql } from "../../db/client.ts";
 import { listEvents } from "../../db/history.ts";
-import { runInHistoryContext, withHistoryContext } from "../../db/history_context.ts";
+import { inAmbientTransaction } from "../../db/ambient.ts";
+import {
+  runInHistoryContext,
+  runInRootContext,
+  withHistoryContext,
+} from "../../db/history_context.ts";
 import { pruneHistory } from "../../jobs/maintenance.ts";
 import { migratedDatabase } from "../_db.ts";
 import { makeUser } from "../_factories.ts";
@@ -102,6 +107,40 @@ Deno.test("context: writes on the pool and in transactions carry it; nested bloc
     [nested!.label, nested!.context!.ticket, nested!.context!.step],
     ["items.import", "OPS-13", 2],
   );
+});
+
+Deno.test("a root context inherits nothing: no metadata, no transaction, no ambient transaction", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  // What a request found when a leaked context was current: a user, a job, an open transaction.
+  await assert.rejects(
+    () =>
+      runInHistoryContext(
+        { user_id: user.id, job_id: "leaked" },
+        () =>
+          db.sql.begin((tx) =>
+            inAmbientTransaction(tx, async () => {
+              await runInRootContext({ request_id: "root-1" }, async () => {
+                await db.sql`insert into items (title, owner_id) values ('root', ${user.id})`;
+                // Its own transaction, not a savepoint of the one outside.
+                await withHistoryContext({ label: "items.rooted" }, async (inner) => {
+                  await inner`update items set description = 'x' where title = 'root'`;
+                });
+              }, { sql: db.sql });
+              throw new Error("the outer transaction rolls back");
+            })
+          ),
+        { sql: db.sql },
+      ),
+    /the outer transaction rolls back/,
+  );
+  const [insert, update] = await events(db.sql, "items");
+  assert.ok(insert && update, "the root context's writes committed on their own");
+  assert.deepEqual(Object.keys(insert.context!).sort(), ["id", "request_id"]);
+  assert.equal(insert.context!.request_id, "root-1");
+  assert.equal(update.label, "items.rooted");
+  assert.equal(update.context!.user_id, undefined);
+  assert.equal(update.context!.job_id, undefined);
 });
 
 Deno.test("a rolled-back transaction leaves no event and no context", async () => {
