@@ -13,6 +13,7 @@ import type { Readable } from "node:stream";
 import type { Sql, Tx } from "../db/client.ts";
 import { beginExport, copyOut, EXPORT_COLUMNS, type ExportTable } from "../db/analytics.ts";
 import type { Logger } from "../lib/logging.ts";
+import { makePrivate, PRIVATE_FILE_MODE } from "../lib/private_files.ts";
 import { inSpan } from "../lib/telemetry.ts";
 import { literal, openDuck } from "./duckdb.ts";
 import {
@@ -135,7 +136,9 @@ async function exportInSnapshot(
       generation,
       tables,
     };
-    await Deno.writeTextFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
+    await Deno.writeTextFile(join(partial, MANIFEST), JSON.stringify(manifest, null, 2) + "\n", {
+      mode: PRIVATE_FILE_MODE,
+    });
     signal?.throwIfAborted();
     await publish(root, partial, generation);
     log.info("analytics exported", {
@@ -177,6 +180,8 @@ async function exportTable(
     );
     return result.rowsChanged;
   });
+  // DuckDB creates its files with the umask's mode.
+  await makePrivate(join(partial, file));
   await Deno.remove(csv);
   return {
     rows,
@@ -215,7 +220,7 @@ function csvOptions(table: ExportTable): string {
  * would cost a promise per row) and the stream is paused while a write runs.
  */
 async function writeAll(source: Readable, path: string, signal?: AbortSignal): Promise<void> {
-  const file = await Deno.open(path, { write: true, createNew: true });
+  const file = await Deno.open(path, { write: true, createNew: true, mode: PRIVATE_FILE_MODE });
   try {
     await new Promise<void>((resolve, reject) => {
       let buffer = new Uint8Array(WRITE_BUFFER);

@@ -24,6 +24,7 @@
  */
 import { join } from "node:path";
 import type { ExportTable } from "../db/analytics.ts";
+import { privateDir } from "../lib/private_files.ts";
 
 /** What `manifest.json` holds. */
 export interface Manifest {
@@ -82,8 +83,11 @@ export async function currentGeneration(root: string): Promise<Generation | unde
 
 /** A fresh directory for an export to write into, beside the finished ones. */
 export async function partialDir(root: string): Promise<string> {
+  // The exports hold people's emails and names: 0700 all the way down, and 0600 files.
+  await privateDir(root);
+  await privateDir(join(root, EXPORTS));
   const dir = join(root, EXPORTS, `${PARTIAL}${crypto.randomUUID()}`);
-  await Deno.mkdir(dir, { recursive: true });
+  await privateDir(dir);
   return dir;
 }
 

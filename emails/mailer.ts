@@ -10,6 +10,7 @@ import nodemailer from "nodemailer";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
+import { PRIVATE_FILE_MODE, privateDir } from "../lib/private_files.ts";
 import { inSpan } from "../lib/telemetry.ts";
 import type { RenderedEmail } from "./templates.ts";
 
@@ -97,13 +98,15 @@ export function createMailer(config: Config, log: Logger): Mailer {
         return sendTraced("file", email, {}, async (span, content) => {
           const info = await transport.sendMail({ from, to, ...content });
           span.setAttribute("email.message_id", info.messageId);
-          await Deno.mkdir(config.emailsDir, { recursive: true });
+          // Reset links are as good as passwords: for this user's eyes only.
+          await privateDir(config.emailsDir);
           const stamp = new Date().toISOString().replace(/[:.]/g, "-");
           const base = join(config.emailsDir, `${stamp}-${crypto.randomUUID().slice(0, 8)}`);
+          const mode = PRIVATE_FILE_MODE;
           // Written aside, then renamed: whoever watches the folder never reads half a message.
-          await Deno.writeTextFile(`${base}.html.part`, content.html);
+          await Deno.writeTextFile(`${base}.html.part`, content.html, { mode });
           await Deno.rename(`${base}.html.part`, `${base}.html`);
-          await Deno.writeFile(`${base}.eml.part`, info.message as Uint8Array);
+          await Deno.writeFile(`${base}.eml.part`, info.message as Uint8Array, { mode });
           await Deno.rename(`${base}.eml.part`, `${base}.eml`);
           log.info("email written", { to, subject: content.subject, file: `${base}.eml` });
         });

@@ -50,9 +50,11 @@ const SECRET_TEXT: [RegExp, string][] = [
   // A JWT (an access token, or an identity provider's).
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, "[jwt]"],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 [redacted]"],
-  // token=..., password: ..., secret="..." in messages and URLs (reset links among them).
+  // The password of a URL: postgres://user:secret@host/db, smtp://user:secret@host.
+  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi, "$1[redacted]@"],
+  // token=..., password: ..., pwd=..., secret="..." in messages and URLs (reset links among them).
   [
-    /\b([\w-]*(?:token|password|passwd|secret|api[-_]?key)[\w-]*)(["']?\s*[=:]\s*["']?)[^\s"'&,;)]+/gi,
+    /\b([\w-]*(?:token|password|passwd|pwd|secret|api[-_]?key|private[-_]?key)[\w-]*)(["']?\s*[=:]\s*["']?)[^\s"'&,;)]+/gi,
     "$1$2[redacted]",
   ],
   [/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g, "[email]"],

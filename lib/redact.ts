@@ -7,7 +7,7 @@
 
 /** Key names whose values are credentials or lead to one (a reset link is as good as a password). */
 export const CREDENTIAL_KEY =
-  /pass|secret|token|auth|cookie|session|credential|api[-_]?key|link|html|body/i;
+  /pass|pwd|secret|token|auth|cookie|session|credential|api[-_]?key|private[-_]?key|link|html|body/i;
 
 /** What {@link redact} looks for, and what it does on finding it. */
 export interface RedactOptions {

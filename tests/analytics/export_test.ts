@@ -75,10 +75,20 @@ Deno.test("exportAnalytics() writes users and items as SQL has them, without pas
   assert.deepEqual(entries, [manifest.generation], "the dead partial export is gone");
 });
 
-Deno.test("exportAnalytics() of an empty database writes empty files", async () => {
+Deno.test("exportAnalytics() of an empty database writes empty files, for their owner only", async () => {
   await using db = await migratedDatabase();
   const dir = await scratchDir(db);
+  await Deno.chmod(dir, 0o755);
   const { manifest } = await exportAnalytics(db.sql, { dir, log: memoryLogger().log });
+  // People's emails and names: 0700 directories and 0600 files all the way down.
+  const walk = async (path: string): Promise<void> => {
+    const info = await Deno.stat(path);
+    assert.equal(info.mode! & 0o777, info.isDirectory ? 0o700 : 0o600, path);
+    if (info.isDirectory) {
+      for await (const entry of Deno.readDir(path)) await walk(join(path, entry.name));
+    }
+  };
+  await walk(dir);
   assert.equal(manifest.tables.users.rows, 0);
   assert.equal(manifest.tables.items.rows, 0);
   const [row] = await duckRows(

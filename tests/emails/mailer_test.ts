@@ -109,9 +109,11 @@ Deno.test("SMTP down, then up: the recovery email is retried and delivered exact
   }
 });
 
-Deno.test("file transport: each message is an .eml plus an .html you can open", async () => {
+Deno.test("file transport: each message is an .eml plus an .html you can open, for its owner only", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tusk-mail-" });
   try {
+    // As a folder made by hand would be: readable by all, until Tusk writes reset links into it.
+    await Deno.chmod(dir, 0o755);
     await using db = await migratedDatabase();
     const { app } = await testApp(db, {
       env: { EMAIL_TRANSPORT: "file", EMAILS_DIR: dir },
@@ -140,6 +142,10 @@ Deno.test("file transport: each message is an .eml plus an .html you can open", 
       await Deno.readTextFile(join(dir, names[1]!)),
       /Test email for: file@example\.com/,
     );
+    assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    for (const name of names) {
+      assert.equal((await Deno.stat(join(dir, name))).mode! & 0o777, 0o600, name);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
