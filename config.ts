@@ -11,7 +11,10 @@ import ipaddr from "ipaddr.js";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
-/** Deployment environment; anything but `local` refuses placeholder secrets. */
+/**
+ * Deployment environment; anything but `local` refuses placeholder secrets
+ * (and `local` too, once HOST is beyond loopback).
+ */
 export type Environment = "local" | "staging" | "production";
 
 /** An external identity provider (one entry of `AUTH_ISSUERS`). */
@@ -136,7 +139,7 @@ export interface Config {
   emailTransport: "smtp" | "file" | "off";
   /** Where the `file` transport writes `.eml` and `.html` files. */
   emailsDir: string;
-  /** Proxies whose `X-Forwarded-For` we believe: IPs or CIDRs (IPv4 or IPv6), or `*`. */
+  /** Proxies whose `X-Forwarded-For` we believe: IPs or CIDRs (IPv4 or IPv6). */
   trustedProxies: string[];
   /** External identity providers whose bearer tokens are accepted (`AUTH_ISSUERS`). */
   authIssuers: TrustedIssuer[];
@@ -376,10 +379,17 @@ const schema = z.object({
   TRUSTED_PROXIES: optionalText.transform((raw, ctx) => {
     const entries = (raw ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
     for (const entry of entries) {
-      if (entry !== "*" && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
+      if (entry === "*") {
         ctx.addIssue({
           code: "custom",
-          message: `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address, a CIDR or *`,
+          message: "TRUSTED_PROXIES: * would let every client choose its own address through " +
+            "X-Forwarded-For (and so its own throttling key); list your proxies' addresses or " +
+            "CIDR ranges instead, e.g. 10.0.0.0/8",
+        });
+      } else if (!ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or a CIDR range`,
         });
       }
     }
@@ -501,6 +511,36 @@ function productionProblems(env: Parsed, databaseUrl: string | undefined): strin
   return problems;
 }
 
+/** Whether `host` (HOST) is a loopback address, which no other machine can reach. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  return ipaddr.isValid(bare) && ipaddr.process(bare).range() === "loopback";
+}
+
+/**
+ * In `local`, placeholders are welcome, but only while the API is out of
+ * other machines' reach: the template's `changethis` would be a superuser
+ * password anyone could use, and a signing key anyone could forge tokens with.
+ */
+function exposedProblems(env: Parsed): string[] {
+  const where = `the API listens beyond loopback (HOST=${env.HOST})`;
+  const problems: string[] = [];
+  if (env.SECRET_KEY === PLACEHOLDER) {
+    problems.push(
+      `SECRET_KEY: the placeholder "${PLACEHOLDER}" is not allowed when ${where}; unset it ` +
+        `(local keeps a generated one) or set a real key (openssl rand -base64 48)`,
+    );
+  }
+  if (env.FIRST_SUPERUSER_PASSWORD === PLACEHOLDER) {
+    problems.push(
+      `FIRST_SUPERUSER_PASSWORD: the placeholder "${PLACEHOLDER}" is not allowed when ${where}; ` +
+        `choose a real password`,
+    );
+  }
+  return problems;
+}
+
 /**
  * In `local`, a missing `SECRET_KEY` is generated once and kept under the
  * data directory, so tokens survive restarts without any set-up.
@@ -541,6 +581,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const databaseUrl = databaseUrlFrom(e, env, problems);
   if (e.ENVIRONMENT !== "local") problems.push(...productionProblems(e, databaseUrl));
+  else if (!isLoopback(e.HOST)) problems.push(...exposedProblems(e));
   if ((e.FIRST_SUPERUSER === undefined) !== (e.FIRST_SUPERUSER_PASSWORD === undefined)) {
     problems.push("FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD: set both or neither");
   }

@@ -65,13 +65,27 @@ Deno.test("loadConfig() refuses placeholder and short secrets outside local", ()
   assert.equal(ok.secretKey, "k".repeat(32));
 });
 
-Deno.test("loadConfig() accepts placeholders in local", () => {
-  const config = loadConfig({
+Deno.test("loadConfig() accepts placeholders in local, only while HOST is loopback", () => {
+  const placeholders = {
     SECRET_KEY: "changethis",
     FIRST_SUPERUSER: "admin@example.com",
     FIRST_SUPERUSER_PASSWORD: "changethis",
-  });
-  assert.equal(config.firstSuperuserPassword, "changethis");
+  };
+  for (const host of [undefined, "127.0.0.1", "127.0.1.1", "localhost", "::1", "[::1]"]) {
+    const config = loadConfig({ ...placeholders, HOST: host });
+    assert.equal(config.firstSuperuserPassword, "changethis", String(host));
+  }
+  for (const host of ["0.0.0.0", "::", "192.168.1.20", "tusk.example.com"]) {
+    const found = problems({ ...placeholders, HOST: host });
+    assert.equal(found.length, 2, `${host}: ${found.join("\n")}`);
+    assert.match(
+      found[0]!,
+      /^SECRET_KEY: the placeholder "changethis" is not allowed when the API/,
+    );
+    assert.match(found[1]!, /^FIRST_SUPERUSER_PASSWORD: the placeholder .* beyond loopback/);
+    assert.ok(found[1]!.includes(`(HOST=${host})`), found[1]);
+  }
+  assert.equal(loadConfig({ HOST: "0.0.0.0", SECRET_KEY: "x" }).host, "0.0.0.0", "real ones pass");
 });
 
 Deno.test("loadConfig() generates a local secret once and keeps it", async () => {
@@ -170,9 +184,10 @@ Deno.test("loadConfig() reads LOG_LEVEL, throttle limits, and IPv6 trusted proxi
     SECRET_KEY: "x",
     LOG_LEVEL: "loud",
     LOGIN_LIMIT_PER_ACCOUNT: "0",
-    TRUSTED_PROXIES: "fd00::/200, example.com",
+    TRUSTED_PROXIES: "fd00::/200, example.com, *",
   });
-  assert.equal(found.length, 4, found.join("\n"));
+  assert.equal(found.length, 5, found.join("\n"));
+  assert.match(found.join("\n"), /TRUSTED_PROXIES: \* would let every client choose its own/);
   assert.match(found.join("\n"), /LOG_LEVEL: expected debug, info, warn or error/);
   assert.match(found.join("\n"), /LOGIN_LIMIT_PER_ACCOUNT: expected an integer from 1/);
   assert.match(found.join("\n"), /"fd00::\/200" is not an IP address/);

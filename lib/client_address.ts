@@ -15,7 +15,6 @@ function parse(ip: string): Address | undefined {
 }
 
 function matches(addr: Address, entry: string): boolean {
-  if (entry === "*") return true;
   if (!entry.includes("/")) return parse(entry)?.toNormalizedString() === addr.toNormalizedString();
   if (!ipaddr.isValidCIDR(entry)) return false;
   const range = ipaddr.parseCIDR(entry);
@@ -23,8 +22,8 @@ function matches(addr: Address, entry: string): boolean {
 }
 
 /**
- * Whether `ip` matches an entry: `*`, an exact address, or a CIDR range, IPv4
- * or IPv6 (`10.0.0.0/8`, `fd00::/8`).
+ * Whether `ip` matches an entry: an exact address, or a CIDR range, IPv4 or
+ * IPv6 (`10.0.0.0/8`, `fd00::/8`).
  */
 export function isTrusted(ip: string, trusted: string[]): boolean {
   const addr = parse(ip);
@@ -40,9 +39,10 @@ export function clientAddress(c: Context, trusted: string[]): string {
   const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
   const peer = info?.remoteAddr?.hostname ?? "unknown";
   if (trusted.length === 0 || !isTrusted(peer, trusted)) return peer;
-  const hops = (c.req.header("X-Forwarded-For") ?? "").split(",").map((h) => h.trim()).filter(
-    Boolean,
-  );
+  // Only addresses count: anything else in the header is a client's text, never a key.
+  const hops = (c.req.header("X-Forwarded-For") ?? "").split(",")
+    .map((h) => parse(h.trim())?.toString())
+    .filter((h) => h !== undefined);
   // Walk from the nearest hop back: the first one we do not trust is the client.
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!isTrusted(hops[i]!, trusted)) return hops[i]!;

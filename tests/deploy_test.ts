@@ -60,7 +60,11 @@ Deno.test("compose.yaml: Postgres, a one-shot migrate the others wait for, api, 
     assert.deepEqual(s.env_file, [{ path: ".env", required: false }], "works without a .env");
     assert.ok(s.volumes!.some((v) => v.endsWith(":/app/.data")), `${role} shares the data volume`);
   }
-  assert.ok(services.api!.ports!.some((p) => p.endsWith(":8000")));
+  assert.deepEqual(services.api!.ports, ["127.0.0.1:8000:8000"], "loopback unless asked");
+  assert.equal(services.api!.environment!.ENVIRONMENT, "production", "placeholders refused");
+  for (const peer of ["mailpit", "jaeger"]) {
+    assert.ok(services[peer]!.ports!.every((p) => p.startsWith("127.0.0.1:")), peer);
+  }
   assert.match(services.api!.healthcheck!.test.join(" "), /readyz/);
   assert.equal(services.worker!.ports, undefined, "no ports, so --scale worker=3 works");
   assert.equal(services.worker!.container_name, undefined);

@@ -31,6 +31,32 @@ Deno.test("bad configuration ends with one message naming every variable, exit 1
   assert.doesNotMatch(out, NO_STACK);
 });
 
+Deno.test("placeholders beyond loopback, and TRUSTED_PROXIES=*, stop every role at start with one message", async () => {
+  const placeholder = {
+    HOST: "0.0.0.0",
+    FIRST_SUPERUSER: "admin@example.com",
+    FIRST_SUPERUSER_PASSWORD: "changethis",
+    TUSK_DATA_DIR: ".data/tests-never-written",
+  };
+  const refusals: [Record<string, string>, RegExp][] = [
+    [
+      placeholder,
+      /FIRST_SUPERUSER_PASSWORD: the placeholder "changethis" is not allowed when the API listens beyond loopback \(HOST=0\.0\.0\.0\)/,
+    ],
+    [{ TRUSTED_PROXIES: "*" }, /TRUSTED_PROXIES: \* would let every client choose its own address/],
+  ];
+  for (const command of ["serve", "dev", "worker"]) {
+    for (const [env, message] of refusals) {
+      await using proc = startTusk([command], env);
+      assert.equal((await proc.status).code, 1, proc.output());
+      const out = proc.output();
+      assert.match(out, message);
+      assert.doesNotMatch(out, /initialising embedded|starting embedded|listening/);
+      assert.doesNotMatch(out, NO_STACK);
+    }
+  }
+});
+
 Deno.test("production or staging without DATABASE_URL exits 1 and starts no embedded Postgres", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tusk-prod-" });
   try {
