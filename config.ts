@@ -164,6 +164,13 @@ export interface Config {
   idempotencyTtlHours: number;
   /** How long an ops console login lasts (logout, deactivation or demotion end it sooner). */
   consoleSessionHours: number;
+  /** A console session unused this long ends (`CONSOLE_IDLE_MINUTES`). */
+  consoleIdleMinutes: number;
+  /**
+   * How recent a token's login must be for a sensitive change (a new email)
+   * made without the current password (`SENSITIVE_ACTION_MAX_AGE_MINUTES`).
+   */
+  sensitiveActionMaxAgeMinutes: number;
   /** Throttling limits; each counts per key within its window. */
   throttle: {
     /** Failed logins per account per 5 minutes. */
@@ -416,6 +423,8 @@ const schema = z.object({
   HISTORY_RETENTION_DAYS: integer("HISTORY_RETENTION_DAYS", 1, 36_500, 0),
   IDEMPOTENCY_TTL_HOURS: integer("IDEMPOTENCY_TTL_HOURS", 1, 8760, 24),
   CONSOLE_SESSION_HOURS: integer("CONSOLE_SESSION_HOURS", 1, 720, 12),
+  CONSOLE_IDLE_MINUTES: integer("CONSOLE_IDLE_MINUTES", 1, 43_200, 30),
+  SENSITIVE_ACTION_MAX_AGE_MINUTES: integer("SENSITIVE_ACTION_MAX_AGE_MINUTES", 1, 1440, 15),
   LOGIN_LIMIT_PER_ACCOUNT: integer("LOGIN_LIMIT_PER_ACCOUNT", 1, 1_000_000, 5),
   LOGIN_LIMIT_PER_CLIENT: integer("LOGIN_LIMIT_PER_CLIENT", 1, 1_000_000, 20),
   RECOVERY_EMAIL_LIMIT_PER_HOUR: integer("RECOVERY_EMAIL_LIMIT_PER_HOUR", 1, 1_000_000, 3),
@@ -643,6 +652,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     historyRetentionDays: e.HISTORY_RETENTION_DAYS || undefined,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     consoleSessionHours: e.CONSOLE_SESSION_HOURS,
+    consoleIdleMinutes: e.CONSOLE_IDLE_MINUTES,
+    sensitiveActionMaxAgeMinutes: e.SENSITIVE_ACTION_MAX_AGE_MINUTES,
     throttle: {
       loginPerAccount: e.LOGIN_LIMIT_PER_ACCOUNT,
       loginPerClient: e.LOGIN_LIMIT_PER_CLIENT,

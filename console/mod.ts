@@ -62,7 +62,7 @@ export function consoleRoutes(deps: AppDeps): Hono<ConsoleEnv> {
   router.route("/", loginPages(deps));
 
   const pages = new Hono<ConsoleEnv>({ strict: false });
-  pages.use(requireSession(deps.sql));
+  pages.use(requireSession(deps.sql, { idleMinutes: config.consoleIdleMinutes }));
   pages.route("/", overviewPages(deps));
   pages.route("/", jobPages(deps));
   pages.route("/", schedulePages(deps));

@@ -29,7 +29,8 @@ export const CSRF_FIELD = "_csrf";
 export const CSRF_HEADER = "X-CSRF-Token";
 /** The label the console's changes carry in audit history. */
 export const HISTORY_LABEL = "console";
-// Touching the session on every request would be a write per page view for nothing.
+// Touching the session on every request would be a write per page view for nothing; a tenth
+// of the idle timeout keeps a session in use from ever looking idle.
 const TOUCH_AFTER_MS = 60_000;
 
 /** A message for the next page: what the last action did, or why it did not. */
@@ -150,17 +151,24 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
   "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
- * Lets through only a live session of an active superuser; sets `operator`
+ * Lets through only a live session (neither expired nor idle for
+ * `idleMinutes`) of an active superuser; sets `operator`
  * and `csrf`, and tags the request's audit history with the operator and the
  * `console` label. Without one, the browser is sent to the login page (an
  * htmx request gets a 401 whose `HX-Redirect` says so), with a notice when
  * a session it had has ended. Every method but GET and HEAD must carry the
  * session's CSRF token.
  */
-export function requireSession(sql: Sql): MiddlewareHandler<ConsoleEnv> {
+export function requireSession(
+  sql: Sql,
+  options: { idleMinutes: number },
+): MiddlewareHandler<ConsoleEnv> {
+  const touchAfterMs = Math.min(TOUCH_AFTER_MS, options.idleMinutes * 6_000);
   return async function requireSession(c, next) {
     const token = sessionToken(c);
-    const session = token === undefined ? undefined : await findSession(sql, token);
+    const session = token === undefined
+      ? undefined
+      : await findSession(sql, token, options.idleMinutes);
     if (session === undefined || token === undefined) {
       const login = `${CONSOLE_PATH}/login`;
       if (token !== undefined) {
@@ -176,7 +184,7 @@ export function requireSession(sql: Sql): MiddlewareHandler<ConsoleEnv> {
       const sent = c.req.header(CSRF_HEADER) ?? (await formText(c))?.[CSRF_FIELD];
       if (sent === undefined || !same(sent, session.csrfToken)) throw csrfRefused();
     }
-    if (Date.now() - session.lastSeenAt.getTime() > TOUCH_AFTER_MS) {
+    if (Date.now() - session.lastSeenAt.getTime() > touchAfterMs) {
       await touchSession(sql, token);
     }
     c.set("operator", session.user);

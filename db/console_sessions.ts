@@ -27,18 +27,20 @@ export async function createSession(sql: Sql | Tx, user: User, hours: number): P
 }
 
 /**
- * The session for `token` with its user, or undefined when it is unknown or
- * expired, or its user has since been deactivated, demoted or given a new
- * password (each bumps the token version).
+ * The session for `token` with its user, or undefined when it is unknown,
+ * expired, unused for `idleMinutes`, or its user has since been deactivated,
+ * demoted or given a new password (each bumps the token version).
  */
 export async function findSession(
   sql: Sql | Tx,
   token: string,
+  idleMinutes: number,
 ): Promise<ConsoleSession | undefined> {
   const [row] = await sql<(User & { csrf_token: string; last_seen_at: Date })[]>`
     select u.*, s.csrf_token, s.last_seen_at
     from console_sessions s join users u on u.id = s.user_id
     where s.token_hash = ${await digest(token)} and s.expires_at > now()
+      and s.last_seen_at > now() - make_interval(mins => ${idleMinutes})
       and s.token_version = u.token_version and u.is_active and u.is_superuser
   `;
   if (row === undefined) return undefined;
@@ -57,11 +59,15 @@ export async function deleteSession(sql: Sql | Tx, token: string): Promise<void>
   await sql`delete from console_sessions where token_hash = ${await digest(token)}`;
 }
 
-/** Deletes sessions that expired, or whose user's token version moved on; returns how many. */
-export async function deleteStaleSessions(sql: Sql | Tx): Promise<number> {
+/**
+ * Deletes sessions that expired, went unused for `idleMinutes`, or whose
+ * user's token version moved on; returns how many.
+ */
+export async function deleteStaleSessions(sql: Sql | Tx, idleMinutes: number): Promise<number> {
   const rows = await sql`
     delete from console_sessions s using users u
-    where u.id = s.user_id and (s.expires_at < now() or s.token_version <> u.token_version)
+    where u.id = s.user_id and (s.expires_at < now() or s.token_version <> u.token_version
+      or s.last_seen_at < now() - make_interval(mins => ${idleMinutes}))
     returning 1
   `;
   return rows.length;

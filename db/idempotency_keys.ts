@@ -9,6 +9,8 @@ import type { Sql, Tx } from "./client.ts";
 /** A stored response, as replayed. */
 export interface StoredResponse {
   request_hash: string;
+  /** Whether the user was a superuser when the response was made. */
+  as_superuser: boolean;
   status: number;
   headers: Record<string, string>;
   body: string;
@@ -32,7 +34,7 @@ export async function findResponse(
   ttlHours: number,
 ): Promise<StoredResponse | undefined> {
   const [row] = await tx<StoredResponse[]>`
-    select request_hash, status, headers, body from idempotency_keys
+    select request_hash, as_superuser, status, headers, body from idempotency_keys
     where user_id = ${userId} and key = ${key}
       and created_at > now() - make_interval(hours => ${ttlHours})`;
   return row;
@@ -45,11 +47,14 @@ export async function storeResponse(
 ): Promise<void> {
   await tx`
     insert into idempotency_keys
-      (user_id, key, request_hash, method, path, status, headers, body)
-    values (${entry.user_id}, ${entry.key}, ${entry.request_hash}, ${entry.method}, ${entry.path},
-            ${entry.status}, ${tx.json(entry.headers)}, ${entry.body})
+      (user_id, key, request_hash, as_superuser, method, path, status, headers, body)
+    values (${entry.user_id}, ${entry.key}, ${entry.request_hash}, ${entry.as_superuser},
+            ${entry.method}, ${entry.path}, ${entry.status}, ${
+    tx.json(entry.headers)
+  }, ${entry.body})
     on conflict (user_id, key) do update set
-      request_hash = excluded.request_hash, method = excluded.method, path = excluded.path,
+      request_hash = excluded.request_hash, as_superuser = excluded.as_superuser,
+      method = excluded.method, path = excluded.path,
       status = excluded.status, headers = excluded.headers, body = excluded.body,
       created_at = now()`;
 }

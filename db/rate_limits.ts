@@ -25,18 +25,9 @@ export async function hit(sql: Sql | Tx, key: string, windowSeconds: number): Pr
   return { hits: row!.hits, resetsAt: row!.resets_at };
 }
 
-/** The current window of `key`, or undefined when it has none running. */
-export async function peek(
-  sql: Sql | Tx,
-  key: string,
-  windowSeconds: number,
-): Promise<WindowCount | undefined> {
-  const [row] = await sql<{ hits: number; resets_at: Date }[]>`
-    select hits, window_start + make_interval(secs => ${windowSeconds}) as resets_at
-    from rate_limits
-    where key = ${key} and window_start > now() - make_interval(secs => ${windowSeconds})
-  `;
-  return row && { hits: row.hits, resetsAt: row.resets_at };
+/** Takes back one hit of `key` (an event that turned out not to count). */
+export async function unhit(sql: Sql | Tx, key: string): Promise<void> {
+  await sql`update rate_limits set hits = greatest(hits - 1, 0) where key = ${key}`;
 }
 
 /** Forgets `key`'s counter (e.g. after a successful login). */

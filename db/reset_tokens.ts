@@ -32,6 +32,15 @@ export async function replaceResetToken(sql: Sql, userId: string, hours: number)
   });
 }
 
+/** The user id of a live token (unused, unexpired), or undefined; the token stays unused. */
+export async function resetTokenUser(sql: Sql | Tx, token: string): Promise<string | undefined> {
+  const [row] = await sql<{ user_id: string }[]>`
+    select user_id from password_reset_tokens
+    where token_hash = ${await digest(token)} and used_at is null and expires_at > now()
+  `;
+  return row?.user_id;
+}
+
 /**
  * Marks the token used and returns its user id, or undefined when it is
  * unknown, expired or already used. Of two concurrent calls, one wins.

@@ -107,3 +107,31 @@ export function testEmail(values: { projectName: string; email: string }): Rende
   const text = `Test email for: ${values.email}\n\nIf you can read this, email works.\n`;
   return { template: "test-email", subject, html, text };
 }
+
+/**
+ * The notice sent to the old address when an account's email changes, so a
+ * takeover through a stolen token does not go unseen.
+ */
+export function emailChangedEmail(
+  values: { projectName: string; oldEmail: string; newEmail: string; link: string },
+): RenderedEmail {
+  const subject = `${values.projectName} - The email of your account was changed`;
+  const html = layout(
+    values.projectName,
+    subject,
+    `  <p>Hello ${escapeHtml(values.oldEmail)},</p>
+  <p>The email address of your account was just changed to ${
+      escapeHtml(values.newEmail)
+    }. Messages about the account, password recovery links among them, now go there.</p>
+  <p>If you did not make this change, contact the people who run ${
+      escapeHtml(values.projectName)
+    } at once.</p>
+${button(values.link, "Go to the dashboard")}`,
+  );
+  const text = `Hello ${values.oldEmail},\n\n` +
+    `The email address of your account was just changed to ${values.newEmail}. Messages about ` +
+    `the account, password recovery links among them, now go there.\n\n` +
+    `If you did not make this change, contact the people who run ${values.projectName} at ` +
+    `once:\n\n${values.link}\n`;
+  return { template: "email-changed", subject, html, text };
+}

@@ -56,7 +56,7 @@ export const maintenance = defineJob({
     const tokens = await deleteStaleResetTokens(sql);
     const counters = await deleteStale(sql, RATE_LIMIT_MAX_AGE_SECONDS);
     const idempotencyKeys = await deleteExpiredKeys(sql, config.idempotencyTtlHours);
-    const sessions = await deleteStaleSessions(sql);
+    const sessions = await deleteStaleSessions(sql, config.consoleIdleMinutes);
     const history = config.historyRetentionDays === undefined
       ? { events: 0, contexts: 0 }
       : await pruneHistory(sql, config.historyRetentionDays, signal);

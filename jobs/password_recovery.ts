@@ -9,30 +9,40 @@
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { Sql } from "../db/client.ts";
-import { createResetToken, replaceResetToken } from "../db/reset_tokens.ts";
+import { replaceResetToken } from "../db/reset_tokens.ts";
 import { getUserById } from "../db/users.ts";
 import { type RenderedEmail, resetPasswordEmail } from "../emails/templates.ts";
 import { defineJob } from "./define.ts";
 import { EMAIL_RETRY_POLICY } from "./send_email.ts";
 
-/**
- * The recovery email for `user` with a fresh token. `replace` invalidates the
- * user's older unused tokens, so only the newest link works.
- */
-export async function recoveryEmail(
-  sql: Sql,
+/** What the preview shows in place of a token: it works nowhere. */
+export const PREVIEW_TOKEN = "preview-only-this-is-not-a-token";
+
+/** The recovery email for `user` carrying `token` (rendering only; nothing is stored). */
+export function renderRecoveryEmail(
   config: Config,
-  user: { id: string; email: string },
-  options: { replace?: boolean } = {},
-): Promise<RenderedEmail> {
-  const create = options.replace ? replaceResetToken : createResetToken;
-  const token = await create(sql, user.id, config.emailResetTokenExpireHours);
+  user: { email: string },
+  token: string,
+): RenderedEmail {
   return resetPasswordEmail({
     projectName: config.projectName,
     email: user.email,
     link: `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`,
     validHours: config.emailResetTokenExpireHours,
   });
+}
+
+/**
+ * The recovery email for `user` with a fresh token, which replaces the
+ * user's older unused tokens, so only the newest link works.
+ */
+async function recoveryEmail(
+  sql: Sql,
+  config: Config,
+  user: { id: string; email: string },
+): Promise<RenderedEmail> {
+  const token = await replaceResetToken(sql, user.id, config.emailResetTokenExpireHours);
+  return renderRecoveryEmail(config, user, token);
 }
 
 /** Emails a password reset link to the user (if they still exist). */
@@ -47,6 +57,6 @@ export const passwordRecovery = defineJob({
       log.info("password recovery skipped: the user is gone", { user_id: userId });
       return;
     }
-    await mailer.send(user.email, await recoveryEmail(sql, config, user, { replace: true }));
+    await mailer.send(user.email, await recoveryEmail(sql, config, user));
   },
 });

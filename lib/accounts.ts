@@ -5,8 +5,8 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { isUniqueViolation, type Sql } from "../db/client.ts";
-import { consumeResetToken, deleteResetTokens } from "../db/reset_tokens.ts";
+import { isUniqueViolation, type Sql, type Tx } from "../db/client.ts";
+import { consumeResetToken, deleteResetTokens, resetTokenUser } from "../db/reset_tokens.ts";
 import {
   createUser,
   createUserIfAbsent,
@@ -19,6 +19,7 @@ import {
   type UserChanges,
 } from "../db/users.ts";
 import { hashPassword } from "./auth/password.ts";
+import { consume, refund, throttlePolicies } from "./auth/throttle.ts";
 import { HttpError } from "./errors.ts";
 import type { Logger } from "./logging.ts";
 
@@ -80,12 +81,9 @@ export async function changeUser(
     return await sql.begin(async (tx) => {
       const before = await getUserById(tx, id);
       if (before === undefined) return undefined;
-      const losesActive = before.is_active && changes.is_active === false;
-      const losesSuper = before.is_superuser && changes.is_superuser === false;
-      if (before.is_superuser && before.is_active && (losesActive || losesSuper)) {
-        if (await otherActiveSuperusers(tx, id) === 0) throw new HttpError(403, LAST_SUPERUSER);
-      }
-      update.revokeTokens = password !== undefined || losesActive || losesSuper;
+      const loses = losses(before, changes);
+      if (await leavesNoSuperuser(tx, before, changes)) throw new HttpError(403, LAST_SUPERUSER);
+      update.revokeTokens = password !== undefined || loses;
       const after = await updateUser(tx, id, update);
       if (password !== undefined) await deleteResetTokens(tx, id);
       return after;
@@ -96,14 +94,58 @@ export async function changeUser(
   }
 }
 
+type Flags = Pick<User, "is_active" | "is_superuser">;
+
+/** Whether `next` takes away `user`'s activity or superuser rights (either revokes their tokens). */
+function losses(user: Flags, next: Partial<Flags>): boolean {
+  return (user.is_active && next.is_active === false) ||
+    (user.is_superuser && next.is_superuser === false);
+}
+
+/**
+ * Whether changing `user` to `next` (undefined: deleting them) would leave
+ * no active superuser. Serialised with every other such change.
+ */
+async function leavesNoSuperuser(
+  tx: Tx,
+  user: Flags & { id: string },
+  next: Partial<Flags> | undefined,
+): Promise<boolean> {
+  if (!user.is_superuser || !user.is_active) return false;
+  if (next !== undefined && !losses(user, next)) return false;
+  return await otherActiveSuperusers(tx, user.id) === 0;
+}
+
+/**
+ * The account rules for a change written straight to a `users` row, as a
+ * revert from audit history does: refuses (409, saying why) one that would
+ * leave no active superuser, and revokes the user's tokens when they lose
+ * `is_active` or `is_superuser`. `next` is the row's new values; undefined
+ * deletes it. Call in the change's transaction, before making it.
+ */
+export async function checkUserRowChange(
+  tx: Tx,
+  user: Flags & { id: string },
+  next: Partial<Flags> | undefined,
+): Promise<void> {
+  if (await leavesNoSuperuser(tx, user, next)) {
+    throw new HttpError(
+      409,
+      "The change would leave no active superuser: the last one cannot be deleted, deactivated " +
+        "or demoted",
+    );
+  }
+  if (next !== undefined && losses(user, next)) {
+    await updateUser(tx, user.id, { revokeTokens: true });
+  }
+}
+
 /** Deletes user `id` (and their items); refuses the last active superuser. False if absent. */
 export async function removeUser(sql: Sql, id: string): Promise<boolean> {
   return await sql.begin(async (tx) => {
     const user = await getUserById(tx, id);
     if (user === undefined) return false;
-    if (user.is_superuser && user.is_active && await otherActiveSuperusers(tx, id) === 0) {
-      throw new HttpError(403, LAST_SUPERUSER);
-    }
+    if (await leavesNoSuperuser(tx, user, undefined)) throw new HttpError(403, LAST_SUPERUSER);
     return await deleteUser(tx, id);
   });
 }
@@ -111,15 +153,32 @@ export async function removeUser(sql: Sql, id: string): Promise<boolean> {
 /**
  * Uses a reset token: exactly once, before it expires, for an active user.
  * Sets the new password, revokes tokens and other reset links. Throws the
- * documented 400s; on failure the token stays unused.
+ * documented 400s; on failure the token stays unused. A bad token costs one
+ * SHA-256 and one indexed read, and counts against the client (429 past the
+ * limit): only a live token's new password is hashed.
  */
-export async function resetPassword(sql: Sql, token: string, newPassword: string): Promise<void> {
-  const hashed = await hashPassword(newPassword);
+export async function resetPassword(
+  sql: Sql,
+  config: Pick<Config, "throttle">,
+  attempt: { token: string; newPassword: string; client: string },
+): Promise<void> {
+  const limit = throttlePolicies(config.throttle).resetPerClient;
+  await consume(sql, limit, attempt.client, "password reset attempts");
+  const holder = await resetTokenUser(sql, attempt.token);
+  const user = holder === undefined ? undefined : await getUserById(sql, holder);
+  if (user === undefined) throw new HttpError(400, "Invalid token");
+  // A live token was no failure of the client's, whatever follows.
+  await refund(sql, limit, attempt.client);
+  if (!user.is_active) throw new HttpError(400, "Inactive user");
+  const hashed = await hashPassword(attempt.newPassword);
   await sql.begin(async (tx) => {
-    const userId = await consumeResetToken(tx, token);
-    const user = userId === undefined ? undefined : await getUserById(tx, userId);
-    if (user === undefined) throw new HttpError(400, "Invalid token");
-    if (!user.is_active) throw new HttpError(400, "Inactive user");
+    // Used meanwhile (two requests with one token): the other one won.
+    if (await consumeResetToken(tx, attempt.token) !== user.id) {
+      throw new HttpError(400, "Invalid token");
+    }
+    const current = await getUserById(tx, user.id);
+    if (current === undefined) throw new HttpError(400, "Invalid token");
+    if (!current.is_active) throw new HttpError(400, "Inactive user");
     await updateUser(tx, user.id, { hashed_password: hashed, revokeTokens: true });
     await deleteResetTokens(tx, user.id);
   });

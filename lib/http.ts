@@ -13,6 +13,8 @@ export interface AppEnv {
     requestId: string;
     /** Set by the `currentUser` middleware on authenticated routes. */
     user: import("../db/users.ts").User;
+    /** When the bearer token's login happened (its `iat`; `auth_time` for OpenID), if it says. */
+    authenticatedAt: Date | undefined;
   };
 }
 

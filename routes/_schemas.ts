@@ -52,8 +52,12 @@ export const UserUpdate = z.object({
   full_name: FullName.optional(),
   password: Password.optional(),
 }).openapi("UserUpdate");
-export const UserUpdateMe = z.object({ full_name: FullName.optional(), email: Email.optional() })
-  .openapi("UserUpdateMe");
+export const UserUpdateMe = z.object({
+  full_name: FullName.optional(),
+  email: Email.optional(),
+  // Tusk: proves a recent login for an email change made with an older token.
+  current_password: z.string().min(1).max(128).optional(),
+}).openapi("UserUpdateMe");
 export const UpdatePassword = z.object({ current_password: Password, new_password: Password })
   .openapi("UpdatePassword");
 export const NewPassword = z.object({ token: z.string().min(1).max(512), new_password: Password })

@@ -12,6 +12,7 @@ import { requestExport } from "../jobs/export_analytics.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { idempotent } from "../lib/idempotency.ts";
 import { BEARER, HttpErrorBody, json } from "./_schemas.ts";
 
 const ItemsByUser = z.array(z.object({ email: z.string(), item_count: z.number().int() }))
@@ -157,7 +158,7 @@ export function analyticsRoutes(deps: AppDeps) {
       tags: ["analytics"],
       operationId: "analytics-export",
       summary: "Queue an export now; one already waiting or running is reused (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       responses: { 202: json(ExportQueued, "The job that will export (poll /jobs/{id}/status)") },
     }),

@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type FeatureFlag, listFlags } from "../db/feature_flags.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { idempotent } from "../lib/idempotency.ts";
 import { addFlag, changeFlag, Codename, removeFlag } from "../services/flags.ts";
 import { BEARER, HttpErrorBody, json, jsonRequest, Message } from "./_schemas.ts";
 
@@ -70,7 +71,7 @@ export function flagRoutes(deps: AppDeps) {
       tags: ["flags"],
       operationId: "flags-create_flag",
       summary: "Create a flag (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: jsonRequest(FlagCreate),
       responses: {
@@ -90,7 +91,7 @@ export function flagRoutes(deps: AppDeps) {
       tags: ["flags"],
       operationId: "flags-update_flag",
       summary: "Turn a flag on or off, or relabel it (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: { ...param, ...jsonRequest(FlagUpdate) },
       responses: { 200: json(FlagDetail, "The flag"), 404: json(HttpErrorBody, "No such flag") },
@@ -108,7 +109,7 @@ export function flagRoutes(deps: AppDeps) {
       tags: ["flags"],
       operationId: "flags-delete_flag",
       summary: "Delete a flag; code reading it then sees it off (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: param,
       responses: { 200: json(Message, "Deleted"), 404: json(HttpErrorBody, "No such flag") },

@@ -11,6 +11,7 @@ import { getUserById } from "../db/users.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { idempotent } from "../lib/idempotency.ts";
 import { RequestValidationError } from "../lib/validation.ts";
 import { revertEvent, unknownHistoryTable } from "../services/history.ts";
 import {
@@ -85,7 +86,7 @@ export function historyRoutes(deps: AppDeps) {
       tags: ["history"],
       operationId: "history-revert_event",
       summary: "Restore a row to its state before an event (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: {
         params: z.object({ event_id: z.string().regex(/^[1-9][0-9]{0,17}$/) }),

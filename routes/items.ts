@@ -9,6 +9,7 @@ import { createItem, deleteItem, getItem, type Item, listItems, updateItem } fro
 import { currentUser } from "../lib/auth/current_user.ts";
 import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, type AppEnv, newRouter } from "../lib/http.ts";
+import { idempotent } from "../lib/idempotency.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -89,7 +90,7 @@ export function itemRoutes(deps: AppDeps) {
       tags: ["items"],
       operationId: "items-create_item",
       summary: "Create an item you own",
-      middleware: auth,
+      middleware: [...auth, idempotent(deps)],
       security: BEARER,
       request: jsonRequest(ItemCreate),
       responses: { 200: json(ItemPublic, "The new item") },
@@ -107,7 +108,7 @@ export function itemRoutes(deps: AppDeps) {
       tags: ["items"],
       operationId: "items-update_item",
       summary: "Update an item",
-      middleware: auth,
+      middleware: [...auth, idempotent(deps)],
       security: BEARER,
       request: { params: IdParam("id"), ...jsonRequest(ItemUpdate) },
       responses: { 200: json(ItemPublic, "Updated"), ...denied },
@@ -127,7 +128,7 @@ export function itemRoutes(deps: AppDeps) {
       tags: ["items"],
       operationId: "items-delete_item",
       summary: "Delete an item",
-      middleware: auth,
+      middleware: [...auth, idempotent(deps)],
       security: BEARER,
       request: { params: IdParam("id") },
       responses: { 200: json(Message, "Deleted"), ...denied },

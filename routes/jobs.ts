@@ -9,7 +9,8 @@ import type { JobWithMetadata } from "pg-boss";
 import { queueInfo } from "../db/jobs.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
-import { actOnJob, findJob } from "../services/jobs.ts";
+import { idempotent } from "../lib/idempotency.ts";
+import { actOnJob, findJob, redactSecrets } from "../services/jobs.ts";
 import { BEARER, HttpErrorBody, IdParam, json } from "./_schemas.ts";
 
 const Counts = z.object({
@@ -46,7 +47,10 @@ function iso(value: Date | null | undefined): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
-/** A job as clients see it: the error's stack stays in the database and the logs. */
+/**
+ * A job as clients see it: secrets in its data and output redacted as the
+ * console shows them; the error's stack stays in the database and the logs.
+ */
 function toStatus(job: JobWithMetadata<unknown>): z.infer<typeof JobStatus> {
   let output: unknown = job.output ?? null;
   if (output && typeof output === "object" && "stack" in output) {
@@ -57,8 +61,8 @@ function toStatus(job: JobWithMetadata<unknown>): z.infer<typeof JobStatus> {
     id: job.id,
     name: job.name,
     state: job.state,
-    data: job.data,
-    output,
+    data: redactSecrets(job.data),
+    output: redactSecrets(output),
     retry_count: job.retryCount,
     retry_limit: job.retryLimit,
     created_on: iso(job.createdOn),
@@ -115,7 +119,7 @@ export function jobRoutes(deps: AppDeps) {
         summary: action === "retry"
           ? "Queue a failed or cancelled job again (superuser)"
           : "Cancel a waiting or running job (superuser)",
-        middleware: admin,
+        middleware: [...admin, idempotent(deps)],
         security: BEARER,
         request: { params: IdParam("job_id") },
         responses: {

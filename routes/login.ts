@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { getUserByEmail } from "../db/users.ts";
-import { passwordRecovery, recoveryEmail } from "../jobs/password_recovery.ts";
+import { passwordRecovery, PREVIEW_TOKEN, renderRecoveryEmail } from "../jobs/password_recovery.ts";
 import { resetPassword } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { signAccessToken } from "../lib/auth/jwt.ts";
@@ -14,6 +14,7 @@ import { consume, throttlePolicies } from "../lib/auth/throttle.ts";
 import { clientAddress } from "../lib/client_address.ts";
 import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { idempotent } from "../lib/idempotency.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -34,6 +35,12 @@ const LoginForm = z.object({
   client_id: z.string().optional(),
   client_secret: z.string().optional(),
 }).openapi("Body_login-login_access_token");
+
+/**
+ * On answers that carry a credential (RFC 6749 §5.1): no cache keeps them,
+ * and neither does the Idempotency-Key store.
+ */
+const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 
 const RECOVERY_MESSAGE = "If that email is registered, we sent a password recovery link";
 
@@ -72,7 +79,7 @@ export function loginRoutes(deps: AppDeps) {
         { sub: user.id, ver: user.token_version },
         config.accessTokenExpireMinutes,
       );
-      return c.json({ access_token: token, token_type: "bearer" as const }, 200);
+      return c.json({ access_token: token, token_type: "bearer" as const }, 200, NO_STORE);
     },
   );
 
@@ -83,7 +90,7 @@ export function loginRoutes(deps: AppDeps) {
       tags: ["login"],
       operationId: "login-test_token",
       summary: "Test an access token",
-      middleware: [auth],
+      middleware: [auth, idempotent(deps)],
       security: BEARER,
       responses: { 200: json(UserPublic, "The token's user") },
     }),
@@ -135,11 +142,13 @@ export function loginRoutes(deps: AppDeps) {
       responses: {
         200: json(Message, "Password updated"),
         400: json(HttpErrorBody, "Invalid token, or inactive user"),
+        429: json(HttpErrorBody, "Too many attempts with bad tokens; see Retry-After"),
       },
     }),
     async (c) => {
       const { token, new_password } = c.req.valid("json");
-      await resetPassword(sql, token, new_password);
+      const client = clientAddress(c, config.trustedProxies);
+      await resetPassword(sql, config, { token, newPassword: new_password, client });
       return c.json({ message: "Password updated successfully" }, 200);
     },
   );
@@ -150,8 +159,8 @@ export function loginRoutes(deps: AppDeps) {
       path: "/password-recovery-html-content/{email}",
       tags: ["login"],
       operationId: "login-recover_password_html_content",
-      summary: "Preview the password recovery email (superuser)",
-      middleware: [auth, superuserOnly()],
+      summary: "Preview the password recovery email, with a placeholder token (superuser)",
+      middleware: [auth, superuserOnly(), idempotent(deps)],
       security: BEARER,
       request: { params: z.object({ email: z.string().min(1).max(255) }) },
       responses: {
@@ -164,8 +173,9 @@ export function loginRoutes(deps: AppDeps) {
       if (user === undefined) {
         throw new HttpError(404, "The user with this username does not exist in the system.");
       }
-      const message = await recoveryEmail(sql, config, user);
-      return c.html(message.html, 200);
+      // A placeholder, never a live token: this page would hand over the account.
+      const message = renderRecoveryEmail(config, user, PREVIEW_TOKEN);
+      return c.html(message.html, 200, NO_STORE);
     },
   );
 

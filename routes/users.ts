@@ -7,11 +7,12 @@ import { createRoute } from "@hono/zod-openapi";
 import { getUserById, listUsers } from "../db/users.ts";
 import { changeUser, EmailTakenError, registerUser, removeUser } from "../lib/accounts.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { verifyPassword } from "../lib/auth/password.ts";
+import { assertRecentLogin, checkCurrentPassword } from "../lib/auth/login.ts";
 import { HttpError } from "../lib/errors.ts";
 import { isEnabled } from "../lib/flags.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
-import { createAccount } from "../services/accounts.ts";
+import { idempotent } from "../lib/idempotency.ts";
+import { createAccount, updateOwnAccount } from "../services/accounts.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -80,7 +81,7 @@ export function userRoutes(deps: AppDeps) {
       tags: ["users"],
       operationId: "users-create_user",
       summary: "Create a user (superuser); emails them when email is configured",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: jsonRequest(UserCreate),
       responses: { 200: json(UserPublic, "The new user"), 400: json(HttpErrorBody, "Email taken") },
@@ -112,18 +113,31 @@ export function userRoutes(deps: AppDeps) {
       path: "/users/me",
       tags: ["users"],
       operationId: "users-update_user_me",
-      summary: "Update your own name or email",
-      middleware: [auth],
+      summary: "Update your own name or email (an email change needs a recent login)",
+      middleware: [auth, idempotent(deps)],
       security: BEARER,
       request: jsonRequest(UserUpdateMe),
-      responses: { 200: json(UserPublic, "Updated"), 409: json(HttpErrorBody, "Email taken") },
+      responses: {
+        200: json(UserPublic, "Updated"),
+        400: json(HttpErrorBody, "Wrong current_password"),
+        403: json(HttpErrorBody, "An email change without a recent login"),
+        409: json(HttpErrorBody, "Email taken"),
+      },
     }),
     async (c) => {
-      const changes = c.req.valid("json");
+      const { current_password, ...changes } = c.req.valid("json");
+      const me = c.get("user");
+      if (changes.email !== undefined && changes.email.toLowerCase() !== me.email.toLowerCase()) {
+        await assertRecentLogin(sql, deps.config, {
+          user: me,
+          authenticatedAt: c.get("authenticatedAt"),
+          currentPassword: current_password,
+        }, "Changing your email");
+      }
       const user = await emailGuard(
         409,
         "User with this email already exists",
-        () => changeUser(sql, c.get("user").id, changes),
+        () => updateOwnAccount(deps, me, changes),
       );
       if (user === undefined) throw new HttpError(404, "User not found");
       return c.json(toUserPublic(user), 200);
@@ -137,18 +151,19 @@ export function userRoutes(deps: AppDeps) {
       tags: ["users"],
       operationId: "users-update_password_me",
       summary: "Change your password (revokes your other tokens)",
-      middleware: [auth],
+      middleware: [auth, idempotent(deps)],
       security: BEARER,
       request: jsonRequest(UpdatePassword),
       responses: {
         200: json(Message, "Updated"),
         400: json(HttpErrorBody, "Wrong or unchanged password"),
+        429: json(HttpErrorBody, "Too many wrong passwords; see Retry-After"),
       },
     }),
     async (c) => {
       const { current_password, new_password } = c.req.valid("json");
       const user = c.get("user");
-      if (!(await verifyPassword(current_password, user.hashed_password)).ok) {
+      if (!(await checkCurrentPassword(sql, deps.config, user, current_password))) {
         throw new HttpError(400, "Incorrect password");
       }
       if (current_password === new_password) {
@@ -166,7 +181,7 @@ export function userRoutes(deps: AppDeps) {
       tags: ["users"],
       operationId: "users-delete_user_me",
       summary: "Delete your own account and items",
-      middleware: [auth],
+      middleware: [auth, idempotent(deps)],
       security: BEARER,
       responses: { 200: json(Message, "Deleted"), 403: json(HttpErrorBody, "Superusers cannot") },
     }),
@@ -242,7 +257,7 @@ export function userRoutes(deps: AppDeps) {
       tags: ["users"],
       operationId: "users-update_user",
       summary: "Update a user (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: { params: IdParam("user_id"), ...jsonRequest(UserUpdate) },
       responses: {
@@ -273,7 +288,7 @@ export function userRoutes(deps: AppDeps) {
       tags: ["users"],
       operationId: "users-delete_user",
       summary: "Delete a user and their items (superuser)",
-      middleware: admin,
+      middleware: [...admin, idempotent(deps)],
       security: BEARER,
       request: { params: IdParam("user_id") },
       responses: {

@@ -8,6 +8,7 @@ import { testEmail } from "../emails/templates.ts";
 import { sendEmail } from "../jobs/send_email.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
+import { idempotent } from "../lib/idempotency.ts";
 import { BEARER, Email, json, Message } from "./_schemas.ts";
 
 /** The utils routes that need auth (the health check lives in routes/health.ts). */
@@ -21,7 +22,7 @@ export function utilsRoutes(deps: AppDeps) {
       tags: ["utils"],
       operationId: "utils-test_email",
       summary: "Send a test email through the queue (superuser)",
-      middleware: [currentUser(deps), superuserOnly()],
+      middleware: [currentUser(deps), superuserOnly(), idempotent(deps)],
       security: BEARER,
       request: { query: z.object({ email_to: Email }) },
       responses: { 201: json(Message, "Queued for sending") },

@@ -20,6 +20,7 @@ import {
   type TrackedTable,
 } from "../db/history.ts";
 import { currentHistoryContext, withHistoryContext } from "../db/history_context.ts";
+import { checkUserRowChange } from "../lib/accounts.ts";
 import { HttpError } from "../lib/errors.ts";
 import { inSpan } from "../lib/telemetry.ts";
 
@@ -103,6 +104,7 @@ async function undo(tx: Tx, table: TrackedTable, event: HistoryEvent, force: boo
       throw new HttpError(409, CHANGED);
     }
     const before = Object.fromEntries(columns.map((c) => [c, diff[c]![0]]));
+    await keepRowRules(tx, table, current, before);
     await setColumns(tx, table, event.row_id, before, columns);
   } else if (event.op === "delete") {
     if (current === undefined) {
@@ -111,6 +113,7 @@ async function undo(tx: Tx, table: TrackedTable, event: HistoryEvent, force: boo
       throw new HttpError(409, `${CHANGED}: it exists again`);
     } else {
       const columns = Object.keys(event.data).filter((c) => c !== table.pk_column);
+      await keepRowRules(tx, table, current, event.data);
       await setColumns(tx, table, event.row_id, event.data, columns);
     }
   } else {
@@ -118,6 +121,24 @@ async function undo(tx: Tx, table: TrackedTable, event: HistoryEvent, force: boo
       throw new HttpError(409, "Nothing to revert: the row no longer exists");
     }
     if (!force && !isDeepStrictEqual(current, event.data)) throw new HttpError(409, CHANGED);
+    await keepRowRules(tx, table, current, undefined);
     await deleteRow(tx, table, event.row_id);
   }
+}
+
+/**
+ * A revert writes rows directly, so the rules the API keeps for a table are
+ * kept here too: for `users`, the last active superuser stays, and losing
+ * `is_active` or `is_superuser` revokes the user's tokens. `next` is what the
+ * revert writes; undefined deletes the row.
+ */
+async function keepRowRules(
+  tx: Tx,
+  table: TrackedTable,
+  current: Record<string, unknown>,
+  next: Record<string, unknown> | undefined,
+): Promise<void> {
+  if (table.table_name !== "users") return;
+  const user = current as { id: string; is_active: boolean; is_superuser: boolean };
+  await checkUserRowChange(tx, user, next as Partial<typeof user> | undefined);
 }

@@ -73,7 +73,9 @@ export function loginPages(deps: AppDeps): Hono<ConsoleEnv> {
 
   router.get("/login", async (c) => {
     const token = sessionToken(c);
-    if (token !== undefined && await findSession(sql, token) !== undefined) {
+    if (
+      token !== undefined && await findSession(sql, token, config.consoleIdleMinutes) !== undefined
+    ) {
       return c.redirect(href(""), 303);
     }
     return loginPage(c);
@@ -103,12 +105,16 @@ export function loginPages(deps: AppDeps): Hono<ConsoleEnv> {
     return c.redirect(href(""), 303);
   });
 
-  router.post("/logout", requireSession(sql), async (c) => {
-    await deleteSession(sql, sessionToken(c)!);
-    clearSessionCookie(c);
-    setFlash(c, { kind: "ok", text: "You are logged out." });
-    return c.redirect(href("/login"), 303);
-  });
+  router.post(
+    "/logout",
+    requireSession(sql, { idleMinutes: config.consoleIdleMinutes }),
+    async (c) => {
+      await deleteSession(sql, sessionToken(c)!);
+      clearSessionCookie(c);
+      setFlash(c, { kind: "ok", text: "You are logged out." });
+      return c.redirect(href("/login"), 303);
+    },
+  );
 
   return router;
 }

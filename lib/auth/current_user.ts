@@ -11,7 +11,6 @@ import type { Sql } from "../../db/client.ts";
 import { addHistoryMetadata } from "../../db/history_context.ts";
 import { getUserById } from "../../db/users.ts";
 import { HttpError } from "../errors.ts";
-import { runIdempotently } from "../idempotency.ts";
 import type { AppEnv } from "../http.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../logging.ts";
@@ -31,8 +30,8 @@ function credentialsError(): HttpError {
 }
 
 /**
- * Resolves the bearer token to an active user and stores it as `c.get("user")`;
- * then runs the request under its `Idempotency-Key`, if it has one.
+ * Resolves the bearer token to an active user and stores it as `c.get("user")`,
+ * with when the token's login happened as `c.get("authenticatedAt")`.
  *
  * @example
  * ```ts
@@ -45,7 +44,6 @@ export function currentUser(
     config: Pick<
       Config,
       | "secretKey"
-      | "idempotencyTtlHours"
       | "authIssuers"
       | "authAutoProvision"
       | "authJwksCooldownSeconds"
@@ -65,17 +63,22 @@ export function currentUser(
     }
     const token = space < 0 ? "" : header.slice(space + 1).trim();
     const external = issuers === undefined ? undefined : await verifyExternal(issuers, token);
-    const user = external === undefined
-      ? await tuskTokenUser(deps.sql, deps.config.secretKey, token)
-      : await externalUser(deps.sql, deps.config, external, deps.log);
-    c.set("user", user);
-    addHistoryMetadata({ user_id: user.id });
-    // Writes with an Idempotency-Key run (and are replayed) per user: so only from here on.
-    await runIdempotently(deps, c, next);
+    if (external === undefined) {
+      const { user, claims } = await tuskTokenUser(deps.sql, deps.config.secretKey, token);
+      c.set("user", user);
+      c.set("authenticatedAt", new Date(claims.iat * 1000));
+    } else {
+      c.set("user", await externalUser(deps.sql, deps.config, external, deps.log));
+      // OpenID's auth_time is when the user logged in; a refreshed token's iat is later.
+      const at = external.claims.auth_time ?? external.claims.iat;
+      c.set("authenticatedAt", typeof at === "number" ? new Date(at * 1000) : undefined);
+    }
+    addHistoryMetadata({ user_id: c.get("user").id });
+    await next();
   };
 }
 
-/** The user of one of Tusk's own tokens: verified, not revoked, active. */
+/** The user of one of Tusk's own tokens (verified, not revoked, active), and its claims. */
 async function tuskTokenUser(sql: Sql, secret: string, token: string) {
   let claims;
   try {
@@ -89,7 +92,7 @@ async function tuskTokenUser(sql: Sql, secret: string, token: string) {
   if (user === undefined) throw new HttpError(404, "User not found");
   if (user.token_version !== claims.ver) throw credentialsError();
   if (!user.is_active) throw new HttpError(400, "Inactive user");
-  return user;
+  return { user, claims };
 }
 
 /** A token of a configured issuer, verified; undefined for any other (Tusk's own) token. */

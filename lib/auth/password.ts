@@ -6,6 +6,7 @@
  */
 import { hash, verify } from "@node-rs/argon2";
 import bcrypt from "bcryptjs";
+import { semaphore } from "../semaphore.ts";
 import { inSpan } from "../telemetry.ts";
 
 // Algorithm.Argon2id is an ambient const enum the type checker will not let us read: its value is 2.
@@ -16,6 +17,13 @@ const CURRENT_PARAMS =
   `$argon2id$v=19$m=${ARGON2.memoryCost},t=${ARGON2.timeCost},p=${ARGON2.parallelism}$`;
 // bcrypt reads only the first 72 bytes; longer passwords must not verify by prefix.
 const BCRYPT_MAX_BYTES = 72;
+
+/**
+ * Hashes and verifications running at once in this process: one per core.
+ * Each argon2id takes 19 MiB and a core for ~50 ms, so a burst of logins
+ * queues here instead of taking memory and every core at once.
+ */
+export const passwordWork = semaphore(navigator.hardwareConcurrency);
 
 /** Result of {@link verifyPassword}. */
 export interface Verification {
@@ -38,7 +46,7 @@ export function hashPassword(password: string): Promise<string> {
   return inSpan(
     "password.hash",
     { attributes: { "tusk.password.algorithm": "argon2id" } },
-    () => hash(password, ARGON2),
+    () => passwordWork.run(() => hash(password, ARGON2)),
   );
 }
 
@@ -59,7 +67,7 @@ export function verifyPassword(password: string, stored: string): Promise<Verifi
   return inSpan(
     "password.verify",
     { attributes: { "tusk.password.algorithm": algorithm } },
-    () => verifyAgainst(password, stored),
+    () => passwordWork.run(() => verifyAgainst(password, stored)),
   );
 }
 

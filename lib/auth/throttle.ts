@@ -6,7 +6,7 @@
  */
 import type { Config } from "../../config.ts";
 import type { Sql } from "../../db/client.ts";
-import { clear, hit, peek } from "../../db/rate_limits.ts";
+import { clear, hit, unhit } from "../../db/rate_limits.ts";
 import { HttpError } from "../errors.ts";
 
 /** At most `limit` events per `windowSeconds` for one key. */
@@ -20,6 +20,8 @@ export interface Policy {
 export interface Policies {
   loginPerAccount: Policy;
   loginPerClient: Policy;
+  /** Password resets with a bad token, per client address (login's client limit and window). */
+  resetPerClient: Policy;
   recoveryPerEmail: Policy;
   recoveryPerClient: Policy;
 }
@@ -28,12 +30,14 @@ export interface Policies {
  * The policies for `limits`. Windows are fixed: the failed-login window per
  * account is short on purpose, so an attacker who hammers a victim's email
  * locks it for 5 minutes at most, not for good; the client window catches one
- * client trying many accounts; recovery windows keep a mailbox from flooding.
+ * client trying many accounts (or many reset tokens); recovery windows keep a
+ * mailbox from flooding.
  */
 export function throttlePolicies(limits: Config["throttle"]): Policies {
   return {
     loginPerAccount: { name: "login:account", limit: limits.loginPerAccount, windowSeconds: 300 },
     loginPerClient: { name: "login:client", limit: limits.loginPerClient, windowSeconds: 900 },
+    resetPerClient: { name: "reset:client", limit: limits.loginPerClient, windowSeconds: 900 },
     recoveryPerEmail: {
       name: "recovery:email",
       limit: limits.recoveryPerEmail,
@@ -58,23 +62,12 @@ function tooMany(resetsAt: Date, what: string): HttpError {
   });
 }
 
-/** Throws a 429 with `Retry-After` when `subject` has used up its window. */
-export async function assertNotThrottled(
-  sql: Sql,
-  policy: Policy,
-  subject: string,
-  what: string,
-): Promise<void> {
-  const current = await peek(sql, keyOf(policy, subject), policy.windowSeconds);
-  if (current && current.hits >= policy.limit) throw tooMany(current.resetsAt, what);
-}
-
-/** Counts one event for `subject`. */
-export async function record(sql: Sql, policy: Policy, subject: string): Promise<void> {
-  await hit(sql, keyOf(policy, subject), policy.windowSeconds);
-}
-
-/** Counts one event and throws a 429 when it goes over the limit. */
+/**
+ * Counts one event and throws a 429 when it goes over the limit. Counting
+ * comes first, in one statement, so of a concurrent burst at most `limit`
+ * get through: check first and count after, and every request of the burst
+ * would pass the check.
+ */
 export async function consume(
   sql: Sql,
   policy: Policy,
@@ -83,6 +76,11 @@ export async function consume(
 ): Promise<void> {
   const count = await hit(sql, keyOf(policy, subject), policy.windowSeconds);
   if (count.hits > policy.limit) throw tooMany(count.resetsAt, what);
+}
+
+/** Takes back one event counted by {@link consume} that turned out not to count. */
+export async function refund(sql: Sql, policy: Policy, subject: string): Promise<void> {
+  await unhit(sql, keyOf(policy, subject));
 }
 
 /** Forgets `subject`'s count under `policy`. */

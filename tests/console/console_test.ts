@@ -3,6 +3,7 @@ import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, login, makeUser } from "../_factories.ts";
 import { consoleClient } from "./_client.ts";
+import { deleteStaleSessions } from "../../db/console_sessions.ts";
 import { sendEmail } from "../../jobs/send_email.ts";
 import { installJobs } from "../../jobs/boss.ts";
 import { JOBS } from "../../jobs/registry.ts";
@@ -217,6 +218,26 @@ Deno.test("logout, deactivation, demotion and a new password end console session
   assert.equal(stale.status, 303);
   const left = await db.sql`select 1 from console_sessions where user_id = ${admin.user.id}`;
   assert.equal(left.length, 0, "logout deletes the session");
+});
+
+Deno.test("a console session unused for CONSOLE_IDLE_MINUTES ends; one in use lives on", async () => {
+  const { db, app, admin } = await setup({ CONSOLE_IDLE_MINUTES: "20" });
+  await using _ = db;
+  const operator = consoleClient(app);
+  await operator.login(admin.email, admin.password);
+  await db.sql`update console_sessions set last_seen_at = now() - interval '19 minutes'`;
+  assert.equal((await operator.get("/admin/users")).status, 200, "within the idle time");
+  const [seen] = await db.sql`select now() - last_seen_at < interval '1 minute' as fresh
+    from console_sessions`;
+  assert.equal(seen!.fresh, true, "using the session keeps it alive");
+  await db.sql`update console_sessions set last_seen_at = now() - interval '21 minutes'`;
+  const idle = await operator.get("/admin/users");
+  assert.equal(idle.status, 303);
+  assert.equal(idle.headers.get("Location"), "/admin/login");
+  assert.match(await operator.html("/admin/login"), /Your console session has ended/);
+  // The hourly maintenance deletes idle sessions.
+  assert.equal(await deleteStaleSessions(db.sql, 20), 1);
+  assert.equal(await sessionCount(db), 0);
 });
 
 Deno.test("changes made in the console are in audit history with the operator and the console label", async () => {

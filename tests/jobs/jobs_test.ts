@@ -3,6 +3,7 @@ import { installJobs } from "../../jobs/boss.ts";
 import { JobPayloadError } from "../../jobs/client.ts";
 import { toSeconds } from "../../jobs/define.ts";
 import { JOBS } from "../../jobs/registry.ts";
+import { sendEmail } from "../../jobs/send_email.ts";
 import { syncSchedules } from "../../jobs/schedules.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { testApp, testConfig } from "../_app.ts";
@@ -210,6 +211,28 @@ Deno.test("job API: queue info, status, retry and cancel with their errors", asy
   assert.equal((await call(app, "/api/v1/jobs/nope/status", { headers: h })).status, 422);
   const userH = bearer(await login(app, user.email, user.password));
   assert.equal((await call(app, "/api/v1/jobs/queue-info", { headers: userH })).status, 403);
+});
+
+Deno.test("GET /jobs/{id}/status redacts secrets in data as the console does", async () => {
+  const { db, app } = await jobsApp();
+  await using _ = db;
+  const admin = await makeUser(db.sql, { superuser: true });
+  const h = bearer(await login(app, admin.email, admin.password));
+  const id = await sendEmail.delay({
+    to: "someone@example.com",
+    subject: "Reset",
+    html: "<a href='https://x/reset?token=SECRET-TOKEN'>reset</a>",
+    text: "https://x/reset?token=SECRET-TOKEN",
+  });
+  const status = await call(app, `/api/v1/jobs/${id}/status`, { headers: h });
+  assert.equal(status.status, 200);
+  assert.deepEqual(status.body.data, {
+    to: "someone@example.com",
+    subject: "Reset",
+    html: "[redacted]",
+    text: "[redacted]",
+  });
+  assert.doesNotMatch(JSON.stringify(status.body), /SECRET-TOKEN/);
 });
 
 Deno.test("a job's policy priority applies unless the caller overrides it", async () => {

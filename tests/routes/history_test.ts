@@ -226,3 +226,60 @@ Deno.test("revert refusals: unknown event 404, bad id 422, broken constraint 409
   assert.equal(never.status, 422);
   assert.equal(never.body.detail[0].msg, "Input should be a tracked table: feature_flags, users");
 });
+
+Deno.test("reverts of users keep the account rules: the last superuser stays, and lost rights revoke tokens", async () => {
+  const { db, app, admin, alice, adminH } = await appWithUsers();
+  await using _ = db;
+  const revert = (id: string, force = false) =>
+    call(app, `/api/v1/history/${id}/revert${force ? "?force=true" : ""}`, {
+      method: "POST",
+      headers: adminH,
+    });
+  const userEvents = async (id: string) =>
+    (await call(app, `/api/v1/users/${id}/history`, { headers: adminH })).body.data;
+
+  // The only superuser's insert: reverting it would delete them (DELETE /users/{id} says 403).
+  const [adminInsert] = await userEvents(admin.user.id);
+  const last = await revert(adminInsert.id, true);
+  assert.equal(last.status, 409);
+  assert.match(last.body.detail, /^The change would leave no active superuser/);
+  assert.equal((await call(app, "/api/v1/users/me", { headers: adminH })).status, 200);
+
+  // Alice is promoted, logs in as a superuser, then the promotion is reverted: she is demoted
+  // and her superuser token dies with it, as a demotion through the API does.
+  await call(
+    app,
+    `/api/v1/users/${alice.user.id}`,
+    jsonBody("PATCH", { is_superuser: true }, adminH),
+  );
+  const promoted = bearer(await login(app, alice.email, alice.password));
+  const promotion = (await userEvents(alice.user.id)).at(-1);
+  assert.deepEqual(promotion.diff, { is_superuser: [false, true] });
+  const demoted = await revert(promotion.id);
+  assert.equal(demoted.status, 200, JSON.stringify(demoted.body));
+  assert.deepEqual(demoted.body.diff, { is_superuser: [true, false] });
+  assert.equal((await call(app, "/api/v1/users/me", { headers: promoted })).status, 403);
+
+  // Alice, promoted again, demotes the admin; reverting her promotion would leave no superuser.
+  await call(
+    app,
+    `/api/v1/users/${alice.user.id}`,
+    jsonBody("PATCH", { is_superuser: true }, adminH),
+  );
+  const aliceH = bearer(await login(app, alice.email, alice.password));
+  const again = (await userEvents(alice.user.id)).at(-1);
+  const demote = await call(
+    app,
+    `/api/v1/users/${admin.user.id}`,
+    jsonBody("PATCH", { is_superuser: false }, aliceH),
+  );
+  assert.equal(demote.status, 200);
+  const refused = await call(app, `/api/v1/history/${again.id}/revert`, {
+    method: "POST",
+    headers: aliceH,
+  });
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.detail, /no active superuser/);
+  const [row] = await db.sql`select is_superuser from users where id = ${alice.user.id}`;
+  assert.equal(row!.is_superuser, true, "nothing changed");
+});
