@@ -1,10 +1,10 @@
 /**
- * Read-only queries over pg-boss's tables for the job admin API (pg-boss
- * has no call for counts by state or for finding a job's queue by id).
+ * Queries over pg-boss's tables that pg-boss has no call for: counts by
+ * state, finding a job's queue by id, and using up a job's retries.
  *
  * @module
  */
-import type { Sql } from "./client.ts";
+import type { Sql, Tx } from "./client.ts";
 
 /** Job states pg-boss uses. */
 export const JOB_STATES = [
@@ -130,4 +130,12 @@ export async function latestJob(sql: Sql, name: string): Promise<JobRow | undefi
     select id, name, state::text, retry_count, retry_limit, created_on, started_on, completed_on
     from pgboss.job where name = ${name} order by created_on desc limit 1`;
   return row;
+}
+
+/**
+ * Leaves job `id` of `queue` no retry, so that failing it now is final (and
+ * sends it to the dead-letter queue): for a failure that no retry can mend.
+ */
+export async function useUpRetries(tx: Tx, queue: string, id: string): Promise<void> {
+  await tx`update pgboss.job set retry_limit = retry_count where name = ${queue} and id = ${id}`;
 }

@@ -9,6 +9,7 @@
 import type { Span } from "@opentelemetry/api";
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
+import { useUpRetries } from "../db/jobs.ts";
 import { listenReliably } from "../db/listen.ts";
 import { runInRootContext } from "../db/history_context.ts";
 import { deadlines } from "../lib/deadlines.ts";
@@ -18,6 +19,7 @@ import { outageLogger } from "../lib/outage.ts";
 import { recordFailure } from "../lib/telemetry.ts";
 import type { AnyJob } from "./boss.ts";
 import { BOSS_SCHEMA } from "./boss.ts";
+import { JobPayloadError, txAdapter } from "./client.ts";
 import type { JobContext } from "./define.ts";
 import { jobTracing, type Outcome } from "./telemetry.ts";
 
@@ -194,6 +196,36 @@ export async function startWorker(input: {
     }
   }
 
+  /**
+   * Fails a job whose stored payload its schema refuses (queued before the
+   * schema changed): at once and for good, into its dead-letter queue, since
+   * no retry reads the payload differently.
+   */
+  async function refuse(job: AnyJob, fetched: JobWithMetadata<unknown>, error: JobPayloadError) {
+    log.error("job failed for good: its payload does not match the schema", {
+      job: job.name,
+      id: fetched.id,
+      error: error.message,
+    });
+    reportError(error, { level: "error", tags: { queue: job.name, job_id: fetched.id } });
+    const ref = { id: fetched.id, retryCount: fetched.retryCount };
+    const output = { name: error.name, message: error.message };
+    try {
+      await deps.sql.begin(async (tx) => {
+        await useUpRetries(tx, job.name, fetched.id);
+        await boss.fail(job.name, ref, output, { db: txAdapter(tx) });
+      });
+      stats.failed++;
+    } catch (failError) {
+      if (outage(failError)) return;
+      log.error("recording a job failure failed; it will expire and retry", {
+        queue: job.name,
+        id: fetched.id,
+        error: failError,
+      });
+    }
+  }
+
   /** Runs one attempt of a fetched job; `span` (tracing on) hears of its failure. */
   async function attempt(
     job: AnyJob,
@@ -202,8 +234,15 @@ export async function startWorker(input: {
     span?: Span,
   ): Promise<Outcome> {
     const attemptNo = fetched.retryCount + 1;
+    const parsed = job.schema.safeParse(fetched.data);
+    if (!parsed.success) {
+      const error = new JobPayloadError(job.name, parsed.error);
+      if (span) recordFailure(span, error);
+      await refuse(job, fetched, error);
+      return "failed";
+    }
     try {
-      const data = job.schema.parse(fetched.data);
+      const data = parsed.data;
       // Every change the handler makes is recorded as this job attempt's, and only its.
       const output = await runInRootContext(
         { job_id: fetched.id, job_name: job.name, attempt: attemptNo },

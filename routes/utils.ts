@@ -1,5 +1,6 @@
 /**
- * `/utils/test-email/`: queues the test email (superuser).
+ * `/utils/test-email/`: queues the test email (superuser); a 503 saying so
+ * when email is off.
  *
  * @module
  */
@@ -7,9 +8,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { testEmail } from "../emails/templates.ts";
 import { sendEmail } from "../jobs/send_email.ts";
 import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
+import { HttpError } from "../lib/errors.ts";
 import { type AppDeps, newRouter } from "../lib/http.ts";
 import { idempotent } from "../lib/idempotency.ts";
-import { BEARER, Email, json, Message } from "./_schemas.ts";
+import { BEARER, Email, HttpErrorBody, json, Message } from "./_schemas.ts";
 
 /** The utils routes that need auth (the health check lives in routes/health.ts). */
 export function utilsRoutes(deps: AppDeps) {
@@ -25,10 +27,21 @@ export function utilsRoutes(deps: AppDeps) {
       middleware: [currentUser(deps), superuserOnly(), idempotent(deps)],
       security: BEARER,
       request: { query: z.object({ email_to: Email }) },
-      responses: { 201: json(Message, "Queued for sending") },
+      responses: {
+        201: json(Message, "Queued for sending"),
+        503: json(HttpErrorBody, "Email is off on this server"),
+      },
     }),
     async (c) => {
       const { email_to } = c.req.valid("query");
+      // "Sent" would be a lie: nothing leaves this server (the console says the same).
+      if (!deps.mailer.enabled) {
+        throw new HttpError(
+          503,
+          "Email is off on this server (EMAIL_TRANSPORT=off), so no test email was sent: set " +
+            "SMTP_HOST and EMAILS_FROM_EMAIL, or EMAIL_TRANSPORT=file",
+        );
+      }
       await sendEmail.delay({
         to: email_to,
         ...testEmail({ projectName: config.projectName, email: email_to }),

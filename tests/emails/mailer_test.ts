@@ -164,6 +164,18 @@ Deno.test("email off: the endpoints still answer as documented and log that emai
   await waitFor(() =>
     logs.some((l) => typeof l.msg === "string" && l.msg.startsWith("email is disabled"))
   );
+  // The test email would go nowhere: saying "sent" would be a lie.
+  const admin = await makeUser(db.sql, { superuser: true });
+  const adminH = bearer(await login(app, admin.email, admin.password));
+  const test = await app.request("/api/v1/utils/test-email/?email_to=a@example.com", {
+    method: "POST",
+    headers: adminH,
+  });
+  assert.equal(test.status, 503);
+  assert.match((await test.json()).detail, /^Email is off on this server \(EMAIL_TRANSPORT=off\)/);
+  const [queued] = await db
+    .sql`select count(*)::int as n from pgboss.job where name = 'send-email'`;
+  assert.equal(queued!.n, 0);
 });
 
 Deno.test("SMTP config without a sender is a configuration error", async () => {

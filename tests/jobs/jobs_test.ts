@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { installJobs } from "../../jobs/boss.ts";
-import { JobPayloadError } from "../../jobs/client.ts";
+import { currentJobClient, JobPayloadError } from "../../jobs/client.ts";
 import { toSeconds } from "../../jobs/define.ts";
 import { JOBS } from "../../jobs/registry.ts";
 import { sendEmail } from "../../jobs/send_email.ts";
@@ -122,6 +122,28 @@ Deno.test("a failing job is retried with backoff, records its error, then goes t
   );
   const [dead] = await db.sql`select data from pgboss.job where name = 'test-fail__dead'`;
   assert.deepEqual(dead!.data, { n: 7 });
+});
+
+Deno.test("a stored payload its schema refuses fails at once, for good, into the dead-letter queue, in one log line", async () => {
+  const { db, logs } = await jobsApp({ work: true });
+  await using _ = db;
+  // As if queued before the schema changed: pg-boss itself takes any payload.
+  const id = (await currentJobClient().boss.send("test-record", { key: 42 }))!;
+  await waitFor(async () => (await job(db, id))?.state === "failed");
+  const failed = await job(db, id);
+  assert.equal(failed!.retry_count, 0, "no retry: none would read the payload differently");
+  const message = "Job test-record refused a payload that does not match its schema: " +
+    "key: Invalid input: expected string, received number";
+  assert.deepEqual(failed!.output, { name: "JobPayloadError", message });
+  await waitFor(async () =>
+    (await db.sql`select 1 from pgboss.job where name = 'test-record__dead'`).length === 1
+  );
+  const lines = logs.filter((l) => l.id === id);
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.error]), [
+    ["error", "job failed for good: its payload does not match the schema", message],
+  ]);
+  const [effects] = await db.sql`select count(*)::int as n from job_effects`;
+  assert.equal(effects!.n, 0, "the handler never ran");
 });
 
 Deno.test("syncSchedules() applies code schedules, drops undeclared ones, keeps runtime ones", async () => {
