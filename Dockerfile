@@ -28,15 +28,18 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY . .
 # .data: the only place the worker's permission set may write (email files, analytics exports).
 RUN mkdir -p .data .deno-cache && chown -R tusk:tusk .data .deno-cache
+# NO_COLOR: container logs are read as text, not on a terminal.
 ENV HOST=0.0.0.0 \
     PORT=8000 \
     ENVIRONMENT=production \
+    NO_COLOR=1 \
     DENO_DIR=/app/.deno-cache \
     DENO_NO_UPDATE_CHECK=1 \
     DENO_NO_PROMPT=1
 USER tusk
 EXPOSE 8000
-# Deno itself asks, so the image needs no curl or wget.
+# Deno itself asks, so the image needs no curl or wget. Podman keeps it only in the Docker
+# format: podman build --format docker (the OCI format has no HEALTHCHECK).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["deno", "eval", "--quiet", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('PORT') ?? 8000}/healthz`); Deno.exit(r.ok ? 0 : 1)"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import ipaddr from "ipaddr.js";
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
+import { Email, Password } from "./lib/credentials.ts";
 
 /**
  * Deployment environment; anything but `local` refuses placeholder secrets
@@ -347,7 +348,8 @@ const corsList = optionalText.transform((raw, ctx) => {
 const schema = z.object({
   ENVIRONMENT: optionalText.pipe(
     z.enum(["local", "staging", "production"], {
-      error: "ENVIRONMENT: expected local, staging or production",
+      error: (issue) =>
+        `ENVIRONMENT: expected local, staging or production, got ${JSON.stringify(issue.input)}`,
     }).default("local"),
   ),
   PROJECT_NAME: optionalText.transform((v) => v ?? "Tusk"),
@@ -368,8 +370,21 @@ const schema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: integer("DATABASE_STATEMENT_TIMEOUT_MS", 0, 86_400_000, 30_000),
   DATABASE_ACQUIRE_TIMEOUT_MS: integer("DATABASE_ACQUIRE_TIMEOUT_MS", 0, 600_000, 2000),
   DATABASE_CONNECT_TIMEOUT_MS: integer("DATABASE_CONNECT_TIMEOUT_MS", 100, 600_000, 5000),
-  FIRST_SUPERUSER: optionalText,
-  FIRST_SUPERUSER_PASSWORD: optionalText,
+  // The API's own rules: a first superuser must be one the API would have let anyone create.
+  FIRST_SUPERUSER: optionalText.superRefine((v, ctx) => {
+    if (v !== undefined && !Email.safeParse(v).success) {
+      ctx.addIssue({
+        code: "custom",
+        message: `FIRST_SUPERUSER: expected an email address (at most 255 characters), got ${
+          JSON.stringify(v)
+        }`,
+      });
+    }
+  }),
+  FIRST_SUPERUSER_PASSWORD: optionalText.refine(
+    (v) => v === undefined || Password.safeParse(v).success,
+    { message: "FIRST_SUPERUSER_PASSWORD: expected 8 to 128 characters" },
+  ),
   SMTP_HOST: optionalText,
   SMTP_PORT: integer("SMTP_PORT", 1, 65535, 587),
   SMTP_USER: optionalText,
@@ -379,8 +394,10 @@ const schema = z.object({
   EMAILS_FROM_EMAIL: optionalText,
   EMAILS_FROM_NAME: optionalText,
   EMAIL_TRANSPORT: optionalText.pipe(
-    z.enum(["smtp", "file", "off"], { error: "EMAIL_TRANSPORT: expected smtp, file or off" })
-      .optional(),
+    z.enum(["smtp", "file", "off"], {
+      error: (issue) =>
+        `EMAIL_TRANSPORT: expected smtp, file or off, got ${JSON.stringify(issue.input)}`,
+    }).optional(),
   ),
   EMAILS_DIR: optionalText.transform((v) => v ?? join("tmp", "app-emails")),
   TRUSTED_PROXIES: optionalText.transform((raw, ctx) => {
@@ -414,7 +431,8 @@ const schema = z.object({
   PORT: integer("PORT", 0, 65535, 8000),
   LOG_LEVEL: optionalText.pipe(
     z.enum(["debug", "info", "warn", "error"], {
-      error: "LOG_LEVEL: expected debug, info, warn or error",
+      error: (issue) =>
+        `LOG_LEVEL: expected debug, info, warn or error, got ${JSON.stringify(issue.input)}`,
     }).default("info"),
   ),
   // Deno accepts only "true" and "false" (anything else: a warning, and tracing stays off).
@@ -557,15 +575,27 @@ function exposedProblems(env: Parsed): string[] {
 function localSecret(dataDir: string): string {
   const path = join(dataDir, LOCAL_SECRET_FILE);
   try {
-    return Deno.readTextFileSync(path).trim();
+    try {
+      return Deno.readTextFileSync(path).trim();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const bytes = crypto.getRandomValues(new Uint8Array(48));
+    const secret = btoa(String.fromCharCode(...bytes));
+    Deno.mkdirSync(dataDir, { recursive: true });
+    Deno.writeTextFileSync(path, secret + "\n", { mode: 0o600 });
+    return secret;
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    // The production permission sets (deno task start, ...) may not write .data, nor read outside.
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new ConfigError([
+        `SECRET_KEY: not set, and this process may not keep a generated one in ${path} ` +
+        `(${error.message.split(",")[0]}); set SECRET_KEY (openssl rand -base64 48), or run ` +
+        `deno task dev once to generate it`,
+      ]);
+    }
+    throw error;
   }
-  const bytes = crypto.getRandomValues(new Uint8Array(48));
-  const secret = btoa(String.fromCharCode(...bytes));
-  Deno.mkdirSync(dataDir, { recursive: true });
-  Deno.writeTextFileSync(path, secret + "\n", { mode: 0o600 });
-  return secret;
 }
 
 /**
@@ -580,20 +610,25 @@ function localSecret(dataDir: string): string {
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const result = schema.safeParse(env);
+  // Read from the raw values, so it is reported with any bad value of another variable.
+  const set = (name: string) => (env[name] ?? "").trim() !== "";
+  const pairs = set("FIRST_SUPERUSER") === set("FIRST_SUPERUSER_PASSWORD")
+    ? []
+    : ["FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD: set both or neither"];
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? "");
-      return issue.message.startsWith(`${name}:`) ? issue.message : `${name}: ${issue.message}`;
-    }));
+    throw new ConfigError([
+      ...result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "");
+        return issue.message.startsWith(`${name}:`) ? issue.message : `${name}: ${issue.message}`;
+      }),
+      ...pairs,
+    ]);
   }
   const e = result.data;
-  const problems: string[] = [];
+  const problems: string[] = [...pairs];
   const databaseUrl = databaseUrlFrom(e, env, problems);
   if (e.ENVIRONMENT !== "local") problems.push(...productionProblems(e, databaseUrl));
   else if (!isLoopback(e.HOST)) problems.push(...exposedProblems(e));
-  if ((e.FIRST_SUPERUSER === undefined) !== (e.FIRST_SUPERUSER_PASSWORD === undefined)) {
-    problems.push("FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD: set both or neither");
-  }
   if (e.SMTP_TLS && e.SMTP_SSL && env.SMTP_TLS !== undefined) {
     problems.push("SMTP_TLS and SMTP_SSL: choose one (STARTTLS or implicit TLS), not both");
   }

@@ -115,8 +115,43 @@ Deno.test("loadConfig() parses CORS origins as a list or JSON and adds FRONTEND_
   assert.deepEqual(b.corsOrigins, ["http://c.test", "http://localhost:5173"]);
 });
 
-Deno.test("loadConfig() wants FIRST_SUPERUSER and its password together", () => {
-  assert.match(problems({ SECRET_KEY: "x", FIRST_SUPERUSER: "a@b.c" })[0]!, /set both or neither/);
+Deno.test("loadConfig() wants FIRST_SUPERUSER and its password together, and as the API would take them", () => {
+  assert.match(problems({ SECRET_KEY: "x", FIRST_SUPERUSER: "a@b.co" })[0]!, /set both or neither/);
+  // With another bad variable, in the same message.
+  assert.deepEqual(problems({ PORT: "x", FIRST_SUPERUSER_PASSWORD: "long enough" }), [
+    'PORT: expected an integer from 0 to 65535, got "x"',
+    "FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD: set both or neither",
+  ]);
+  for (const environment of ["local", "production"]) {
+    const found = problems({
+      ENVIRONMENT: environment,
+      SECRET_KEY: "k".repeat(32),
+      DATABASE_URL: "postgres://app@db/app",
+      FIRST_SUPERUSER: "boss",
+      FIRST_SUPERUSER_PASSWORD: "abc",
+    });
+    assert.deepEqual(found, [
+      'FIRST_SUPERUSER: expected an email address (at most 255 characters), got "boss"',
+      "FIRST_SUPERUSER_PASSWORD: expected 8 to 128 characters",
+    ], environment);
+  }
+  assert.match(
+    problems({ FIRST_SUPERUSER: "a@b.co", FIRST_SUPERUSER_PASSWORD: "x".repeat(129) })[0]!,
+    /FIRST_SUPERUSER_PASSWORD: expected 8 to 128 characters/,
+  );
+  const ok = loadConfig({
+    FIRST_SUPERUSER: "boss@example.com",
+    FIRST_SUPERUSER_PASSWORD: "8 chars!",
+  });
+  assert.equal(ok.firstSuperuser, "boss@example.com");
+});
+
+Deno.test("loadConfig() echoes a bad ENVIRONMENT, LOG_LEVEL or EMAIL_TRANSPORT", () => {
+  assert.deepEqual(problems({ ENVIRONMENT: "prod", LOG_LEVEL: "loud", EMAIL_TRANSPORT: "ses" }), [
+    'ENVIRONMENT: expected local, staging or production, got "prod"',
+    'EMAIL_TRANSPORT: expected smtp, file or off, got "ses"',
+    'LOG_LEVEL: expected debug, info, warn or error, got "loud"',
+  ]);
 });
 
 Deno.test("loadConfig() outside local needs a database: never the embedded one by surprise", () => {

@@ -62,14 +62,28 @@ const OPTIONS = {
   clients: { type: "string" },
   items: { type: "string" },
   write: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
 } as const;
 
-type NumberOption = Exclude<keyof typeof OPTIONS, "write">;
+const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http] [options]
+
+  deno task bench            jobs, audit history, tracing and analytics in turn
+  Every benchmark:           --runs N
+  bench:jobs                 --jobs N, --depth N, --latency N
+  bench:history              --writes N, --events N, --queries N
+  bench:tracing              --seconds N, --clients N
+  bench:analytics            --items N, --queries N
+  bench:http                 --seconds N, --clients N, --write (update BENCHMARKS.md and the chart)
+
+DATABASE_URL names the server to use; without it each starts its own embedded Postgres.
+Method and figures: BENCHMARKS.md.`;
+
+type NumberOption = Exclude<keyof typeof OPTIONS, "write" | "help">;
 
 /**
  * The command line's options, as numbers (`--write`: true when given). A `--` (as in
- * `deno task bench -- --runs 3`) is skipped; an unknown option or a value that is not a
- * positive number exits 2 with the list.
+ * `deno task bench -- --runs 3`) is skipped; `--help` prints the usage and exits 0; an
+ * unknown option or a value that is not a positive number exits 2 with the usage.
  */
 export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: boolean } {
   try {
@@ -78,6 +92,10 @@ export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: b
       options: OPTIONS,
       strict: true,
     });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
     return Object.fromEntries(
       Object.entries(values).map(([key, raw]) => {
         if (typeof raw === "boolean") return [key, raw];
@@ -89,13 +107,7 @@ export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: b
       }),
     );
   } catch (error) {
-    console.error(
-      `${
-        (error as Error).message
-      }\nOptions: --runs N; bench:jobs: --jobs N, --depth N, --latency N; ` +
-        `bench:history: --writes N, --events N, --queries N; bench:tracing: --seconds N, --clients N; ` +
-        `bench:analytics: --items N, --queries N; bench:http: --seconds N, --clients N, --write`,
-    );
+    console.error(`deno task bench: ${(error as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
 }

@@ -7,8 +7,9 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
 import { createSql, type Role, type Sql } from "./client.ts";
+import { connectError } from "./connection_errors.ts";
 import { guardDriverCrashes } from "./driver_guard.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded.ts";
+import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from "./embedded.ts";
 
 /** An open database: the pool, its URL, and `close()` for shutdown. */
 export interface Database {
@@ -21,7 +22,9 @@ export interface Database {
 }
 
 /**
- * Opens the pool for `role`, starting the embedded server when needed.
+ * Opens the pool for `role`, starting the embedded server when needed, and
+ * checks that the database answers: one that cannot be reached, does not
+ * exist or refuses the role is a {@link DatabaseConnectError} that says so.
  *
  * @example
  * ```ts
@@ -36,6 +39,14 @@ export async function openDatabase(
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
   if (url === undefined) {
+    // Only `deno task dev` and the command-line tasks may start processes and write .data.
+    if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+      throw new EmbeddedPostgresError(
+        "DATABASE_URL is not set, so this would start the embedded PostgreSQL, which production " +
+          "roles (deno task start, start-worker, start-scheduler, the image) never do: use " +
+          "deno task dev for local development, or set DATABASE_URL",
+      );
+    }
     embedded = await startEmbeddedPostgres({
       dir: config.embeddedPostgres.dir,
       port: config.embeddedPostgres.port,
@@ -54,6 +65,14 @@ export async function openDatabase(
     tracing: config.tracing,
   });
   const unguard = guardDriverCrashes(options.log);
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    unguard();
+    await embedded?.stop();
+    throw connectError(error, url) ?? error;
+  }
   return {
     sql,
     url,

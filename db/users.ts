@@ -126,6 +126,13 @@ export async function otherActiveSuperusers(tx: Tx, exceptId: string): Promise<n
   return row!.count;
 }
 
+/** Whether any active superuser exists. */
+export async function hasActiveSuperuser(sql: Sql | Tx): Promise<boolean> {
+  const [row] = await sql<{ found: boolean }[]>`
+    select exists (select 1 from users where is_superuser and is_active) as found`;
+  return row!.found;
+}
+
 /** The emails of the users with these ids (deleted ones are missing). */
 export async function emailsByIds(sql: Sql | Tx, ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();

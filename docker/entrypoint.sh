@@ -18,4 +18,6 @@ esac
 export OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-$service}"
 
 # --cached-only: everything the app needs is in the image; it never downloads at run time.
-exec deno run --cached-only --unstable-no-legacy-abort -P="$set" /app/main.ts "$@"
+# --quiet: without it Deno warns on every start that permission sets in deno.json are
+# experimental, which says nothing about this app (its own output is unaffected).
+exec deno run --quiet --cached-only --unstable-no-legacy-abort -P="$set" /app/main.ts "$@"

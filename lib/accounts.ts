@@ -12,6 +12,7 @@ import {
   createUserIfAbsent,
   deleteUser,
   getUserById,
+  hasActiveSuperuser,
   type NewUser,
   otherActiveSuperusers,
   updateUser,
@@ -184,13 +185,25 @@ export async function resetPassword(
   });
 }
 
-/** Creates `FIRST_SUPERUSER` when configured and absent; never overwrites an existing user. */
+/**
+ * Creates `FIRST_SUPERUSER` when configured and absent; never overwrites an
+ * existing user. With no active superuser at all, says how to make one: the
+ * console and every superuser route need one.
+ */
 export async function ensureFirstSuperuser(sql: Sql, config: Config, log: Logger): Promise<void> {
-  if (config.firstSuperuser === undefined || config.firstSuperuserPassword === undefined) return;
-  const created = await createUserIfAbsent(sql, {
-    email: config.firstSuperuser,
-    hashed_password: await hashPassword(config.firstSuperuserPassword),
-    is_superuser: true,
-  });
-  if (created) log.info("first superuser created", { email: config.firstSuperuser });
+  if (config.firstSuperuser !== undefined && config.firstSuperuserPassword !== undefined) {
+    const created = await createUserIfAbsent(sql, {
+      email: config.firstSuperuser,
+      hashed_password: await hashPassword(config.firstSuperuserPassword),
+      is_superuser: true,
+    });
+    if (created) log.info("first superuser created", { email: config.firstSuperuser });
+  }
+  if (!(await hasActiveSuperuser(sql))) {
+    log.warn(
+      "no active superuser exists, so nobody can log in to /admin or use superuser routes: set " +
+        "FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD (created at the next start), or run " +
+        "deno task cli users create EMAIL --superuser",
+    );
+  }
 }

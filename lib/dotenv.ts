@@ -37,7 +37,21 @@ export async function withDotEnv(
     return { ...parseDotEnv(await Deno.readTextFile(path)), ...env };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return env;
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new EnvFileError(
+        `cannot read the env file ${path} (${error.message.split(",")[0]}): keep it inside ` +
+          "the project (the permission sets read only there), or point TUSK_ENV_FILE elsewhere",
+      );
+    }
     throw error;
+  }
+}
+
+/** The env file exists but may not be read; the message says what to do. */
+export class EnvFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnvFileError";
   }
 }
 
@@ -46,5 +60,10 @@ export async function withDotEnv(
  * names): what every entry point, the test runner and the benchmarks read.
  */
 export function processEnv(): Promise<Record<string, string>> {
-  return withDotEnv(Deno.env.get("TUSK_ENV_FILE") ?? ".env", Deno.env.toObject());
+  return withDotEnv(envFilePath(), Deno.env.toObject());
+}
+
+/** The env file every task reads: `TUSK_ENV_FILE`, or `.env`. */
+export function envFilePath(): string {
+  return Deno.env.get("TUSK_ENV_FILE") ?? ".env";
 }

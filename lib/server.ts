@@ -9,7 +9,7 @@ import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/database.ts";
-import { loadMigrations, migrateUp, migrationStatus } from "../db/migrate.ts";
+import { loadMigrations, migrateUp, type Migration, migrationStatus } from "../db/migrate.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { ensureFirstSuperuser } from "./accounts.ts";
@@ -56,15 +56,9 @@ export async function runServer(
       }
       await installJobs(db.url, JOBS, log);
     }
-    // Refuses unknown or edited migrations before a single request is served.
-    const { pending } = await migrationStatus(db.sql, migrations);
-    if (pending.length > 0) {
-      log.warn("migrations pending; /readyz answers 503 until they are applied", {
-        pending: pending.map((m) => m.file),
-      });
-    } else {
-      await ensureFirstSuperuser(db.sql, config, log);
-    }
+    // Refuses unknown or edited migrations, and pending ones, before a single request is served.
+    await requireMigrated(db, migrations);
+    await ensureFirstSuperuser(db.sql, config, log);
     const services = await startServices({
       config,
       db,
@@ -107,8 +101,15 @@ async function serveUntilSignal(
     server = Deno.serve({
       hostname: config.host,
       port: config.port,
-      onListen: ({ hostname, port }) =>
-        log.info("listening", { url: `http://${hostname}:${port}` }),
+      onListen: ({ hostname, port }) => {
+        const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+        log.info("listening", {
+          url,
+          console: `${url}/admin`,
+          docs: `${url}/docs`,
+          readyz: `${url}/readyz`,
+        });
+      },
     }, app.fetch);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -131,14 +132,16 @@ async function serveUntilSignal(
   if (outcome === "timeout") log.warn("shutdown deadline passed; closing with requests in flight");
 }
 
-/** For roles without HTTP: refuses a database whose migrations are not exactly ours. */
-export async function requireMigrated(db: Database): Promise<void> {
-  const { pending } = await migrationStatus(db.sql, await loadMigrations());
+/** Refuses a database whose migrations are not exactly ours, or not all applied. */
+export async function requireMigrated(db: Database, migrations?: Migration[]): Promise<void> {
+  const { pending } = await migrationStatus(db.sql, migrations ?? await loadMigrations());
   if (pending.length > 0) {
+    const files = pending.slice(0, 3).map((m) => m.file).join(", ") +
+      (pending.length > 3 ? ` and ${pending.length - 3} more` : "");
+    const count = pending.length === 1 ? "1 migration is" : `${pending.length} migrations are`;
     throw new StartupError(
-      `Migrations are pending (${
-        pending.map((m) => m.file).join(", ")
-      }): run deno task migrate first`,
+      `the database is not migrated: ${count} pending (${files}); run deno task migrate ` +
+        "(tusk migrate) first, then start again",
     );
   }
 }

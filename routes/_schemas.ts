@@ -8,11 +8,9 @@ import { z } from "@hono/zod-openapi";
 import type { HistoryEvent } from "../db/history.ts";
 import type { Item } from "../db/items.ts";
 import type { User } from "../db/users.ts";
+import { Email, Password } from "../lib/credentials.ts";
 
-/** An email: validated, at most 255 characters, compared case-insensitively by the database. */
-export const Email = z.email().max(255);
-/** A password: 8..128 characters, used exactly as given. */
-export const Password = z.string().min(8).max(128);
+export { Email, Password };
 const FullName = z.string().max(255).nullable();
 
 export const Message = z.object({ message: z.string() }).openapi("Message");

@@ -50,8 +50,11 @@ Deno.test("users create: --password, piped password, and every refusal", async (
         /not a valid email address/,
       ],
       [["users", "create", "eve@example.com", "--password", "short"], /8 to 128 characters/],
-      [["users", "create", "eve@example.com", "--bogus"], /Unknown option '--bogus'/],
-      [["users", "create"], /missing argument/],
+      [
+        ["users", "create", "eve@example.com", "--bogus"],
+        /^tusk users create: unknown option --bogus$/m,
+      ],
+      [["users", "create"], /^tusk users create: missing EMAIL$/m],
       [["users", "frobnicate"], /unknown users command/],
     ] as const
   ) {
@@ -67,6 +70,65 @@ Deno.test("users create: --password, piped password, and every refusal", async (
   const help = await tusk(db, ["users", "create", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.out, /Usage: tusk users/);
+});
+
+Deno.test("argument mistakes name the command, what it expected, and its usage line; exit 1", async () => {
+  await using db = await migratedDatabase();
+  const cases: [string[], string, string][] = [
+    [
+      ["users", "list", "--json"],
+      "tusk users list: unknown option --json",
+      "Usage: tusk users list",
+    ],
+    [
+      ["history", "--limit"],
+      "tusk history: --limit needs a value",
+      "Usage: tusk history [--table T]",
+    ],
+    [
+      ["flags", "set", "FF_X"],
+      "tusk flags set: missing on|off",
+      "Usage: tusk flags set CODENAME on|off",
+    ],
+    [
+      ["users", "activate", "a@example.com", "b@example.com"],
+      'tusk users activate: unexpected argument "b@example.com"',
+      "Usage: tusk users activate EMAIL",
+    ],
+    [
+      ["users", "create", "--superuser=yes", "a@example.com"],
+      "tusk users create: --superuser takes no value",
+      "Usage: tusk users create EMAIL [--superuser] [--full-name NAME] [--password PASSWORD]",
+    ],
+  ];
+  for (const [args, first, usage] of cases) {
+    const r = await tusk(db, args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}`);
+    const lines = r.out.split("\n");
+    assert.equal(lines[0], first);
+    assert.ok(lines.some((l) => l.startsWith(usage)), `${args.join(" ")}: ${r.out}`);
+    assert.doesNotMatch(r.out, /To specify a positional|^\s+at /m);
+  }
+  const help = await tusk(db, ["users", "create", "--help"]);
+  assert.equal(help.code, 0);
+  assert.equal(
+    help.out.trim(),
+    "Usage: tusk users create EMAIL [--superuser] [--full-name NAME] [--password PASSWORD]",
+  );
+});
+
+Deno.test("--help everywhere: the CLI without a command, deno task test, deno task bench", async () => {
+  await using bare = startTusk([], {});
+  assert.equal((await bare.status).code, 1);
+  assert.match(bare.output(), /^tusk: which command\? \(tusk serve runs the API\)$/m);
+  assert.match(bare.output(), /^Usage: tusk <command>/m);
+  assert.doesNotMatch(bare.output(), /listening|initialising embedded|starting embedded/);
+  for (const task of ["test", "bench"]) {
+    await using proc = startTusk(["--help"], {}, { task });
+    assert.equal((await proc.status).code, 0, proc.output());
+    assert.match(proc.output(), new RegExp(`^Usage: deno task ${task}`, "m"));
+    assert.doesNotMatch(proc.output(), /embedded Postgres listening|Unknown option/);
+  }
 });
 
 Deno.test("users activate, deactivate, reset-password and list", async () => {

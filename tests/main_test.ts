@@ -48,6 +48,11 @@ Deno.test("placeholders beyond loopback, and TRUSTED_PROXIES=*, stop every role 
   for (const command of ["serve", "dev", "worker"]) {
     for (const [env, message] of refusals) {
       await using proc = startTusk([command], env);
+      if (command === "dev") {
+        // dev waits for the fix instead of ending the `deno run --watch` loop; Ctrl-C ends it.
+        await proc.waitForOutput(/waiting for a change to/);
+        proc.kill("SIGINT");
+      }
       assert.equal((await proc.status).code, 1, proc.output());
       const out = proc.output();
       assert.match(out, message);

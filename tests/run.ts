@@ -9,6 +9,7 @@
  * @module
  */
 import { createSql, databaseUrl } from "../db/client.ts";
+import { connectError } from "../db/connection_errors.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
 import { loadMigrations, migrateUp } from "../db/migrate.ts";
 import { installJobs } from "../jobs/boss.ts";
@@ -23,7 +24,20 @@ const TEST_PG_PORT = 54330;
 // Not a *_test.ts: it needs Chromium, so it runs on its own (deno task test:browser).
 const BROWSER_CHECK = "tests/console/browser_check.ts";
 
+const USAGE = `Usage: deno task test [--coverage] [test files or folders...]
+       deno task test:browser     the console in Chromium
+       deno task test:coverage    every test, then an HTML report in coverage/html
+
+Without DATABASE_URL an embedded Postgres starts under TEST_PG_DIR (.data/test-postgres) on
+TEST_PG_PORT (54330); with it, that server is used (its user must be able to create databases).
+Every test file gets its own database, cloned from a migrated template. Any other argument that
+starts with - is handed to deno test (e.g. --filter "login").`;
+
 async function main(): Promise<number> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   const coverage = Deno.args.includes("--coverage");
   const browser = Deno.args.includes("--browser");
   const targets = browser
@@ -48,12 +62,22 @@ async function main(): Promise<number> {
   }
   const template = `tusk_tpl_${crypto.randomUUID().slice(0, 8)}`;
   let result = { code: 1, summary: "" };
+  // Dropped at the end, unless the server could not even be reached.
+  let reached = true;
   try {
-    await createTemplate(adminUrl, template);
+    try {
+      await createTemplate(adminUrl, template);
+    } catch (error) {
+      const reason = connectError(error, adminUrl);
+      if (reason === undefined) throw error;
+      reached = false;
+      console.error(`tests: ${reason.message}`);
+      return 1;
+    }
     result = await runDenoTest(adminUrl, template, targets, { coverage, browser });
     if (coverage) await coverageReport();
   } finally {
-    await dropDatabase(adminUrl, template);
+    if (reached) await dropDatabase(adminUrl, template);
     await embedded?.stop();
   }
   if (result.summary) console.log(result.summary);

@@ -5,12 +5,17 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { argumentProblem } from "../args.ts";
 
 /** A mistake in how a command was called; printed with the command's usage, exit 1. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** The command it is about, e.g. `users create`, when more precise than the group. */
+  readonly command: string | undefined;
+
+  constructor(message: string, command?: string) {
     super(message);
     this.name = "UsageError";
+    this.command = command;
   }
 }
 
@@ -31,33 +36,76 @@ export function subcommandFallback(group: string, sub: string | undefined, usage
   throw new UsageError(`unknown ${group} command ${JSON.stringify(sub)}\n\n${usage}`);
 }
 
-/** A command's arguments, or `undefined` after printing its help for `--help`. */
+/** What {@link parse} needs to know of a command. */
+export interface CommandSpec<O> {
+  /** The usage text of the command, or of its group (`tusk users <command>`). */
+  usage: string;
+  /** In a group, the subcommand (`create`): its line of `usage` is what errors show. */
+  sub?: string;
+  options: O;
+  /** How many positional arguments it takes. */
+  min: number;
+  max: number;
+}
+
+/** The command's name (`users create`), its usage line, and its positionals' names. */
+function synopsis(spec: { usage: string; sub?: string }) {
+  const [first = ""] = spec.usage.split("\n");
+  const group = /^Usage: tusk (\S+)/.exec(first)?.[1] ?? "";
+  let words: string;
+  if (spec.sub === undefined) {
+    words = first.replace(/^Usage: tusk \S+/, "").split(/\s{2,}\(/)[0]!.trim();
+  } else {
+    const own = spec.usage.split("\n").map((l) => l.trim())
+      .find((l) => l === spec.sub || l.startsWith(`${spec.sub} `));
+    words = (own?.split(/\s{2,}/)[0] ?? spec.sub).slice(spec.sub.length).trim();
+  }
+  const name = spec.sub === undefined ? group : `${group} ${spec.sub}`;
+  // `create EMAIL [--superuser]`, `set CODENAME on|off`: the bare words are the positionals.
+  const positionals = words.split(/\s+/).filter((w) => w !== "" && !/^[[-]/.test(w));
+  return { name, group, line: `Usage: tusk ${name}${words ? ` ${words}` : ""}`, positionals };
+}
+
+/**
+ * A command's arguments, or `undefined` after printing its help for
+ * `--help`. A mistake is a {@link UsageError} naming the command, what it
+ * expected, and its usage line.
+ *
+ * @example
+ * ```ts
+ * const p = parse(rest, { usage: USAGE, sub: "activate", options: {}, min: 1, max: 1 });
+ * ```
+ */
 export function parse<O extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
-  usage: string,
-  options: O,
-  positionals: { min: number; max: number },
+  spec: CommandSpec<O>,
 ) {
+  const { name, group, line, positionals } = synopsis(spec);
+  const wrong = (problem: string) => {
+    const more = spec.sub === undefined ? "" : `\n(every ${group} command: tusk ${group} --help)`;
+    return new UsageError(`${problem}\n\n${line}${more}`, name);
+  };
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options: { ...options, help: { type: "boolean", short: "h" } },
+      options: { ...spec.options, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+    throw wrong(argumentProblem(error));
   }
   if ((parsed.values as Record<string, unknown>).help) {
-    console.log(usage);
+    console.log(spec.sub === undefined ? spec.usage : line);
     return undefined;
   }
   const count = parsed.positionals.length;
-  if (count < positionals.min || count > positionals.max) {
-    throw new UsageError(
-      `${count < positionals.min ? "missing" : "unexpected"} argument\n\n${usage}`,
-    );
+  if (count < spec.min) {
+    throw wrong(`missing ${positionals.slice(count, spec.min).join(" ") || "an argument"}`);
+  }
+  if (count > spec.max) {
+    throw wrong(`unexpected argument ${JSON.stringify(parsed.positionals[spec.max])}`);
   }
   return parsed as {
     values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string };

@@ -45,7 +45,7 @@ export async function analyticsCommand(
   const [sub, ...rest] = args;
   switch (sub) {
     case "export": {
-      if (!parse(rest, USAGE, {}, { min: 0, max: 0 })) return 0;
+      if (!parse(rest, { usage: USAGE, sub, options: {}, min: 0, max: 0 })) return 0;
       return await withDatabase(env, async ({ sql }, config) => {
         const dir = config.analytics.dir;
         try {
@@ -70,7 +70,7 @@ export async function analyticsCommand(
       });
     }
     case "status": {
-      if (!parse(rest, USAGE, {}, { min: 0, max: 0 })) return 0;
+      if (!parse(rest, { usage: USAGE, sub, options: {}, min: 0, max: 0 })) return 0;
       return await withDatabase(env, async ({ sql }, config) => {
         const generation = await currentGeneration(config.analytics.dir);
         const running = await exportRunning(sql);

@@ -47,7 +47,7 @@ export async function flagsCommand(args: string[], env: Record<string, string>):
   const [sub, ...rest] = args;
   switch (sub) {
     case "list": {
-      if (!parse(rest, USAGE, {}, { min: 0, max: 0 })) return 0;
+      if (!parse(rest, { usage: USAGE, sub, options: {}, min: 0, max: 0 })) return 0;
       return await withDatabase(env, async ({ sql }) => {
         const flags = await listFlags(sql);
         printTable(
@@ -58,11 +58,17 @@ export async function flagsCommand(args: string[], env: Record<string, string>):
       });
     }
     case "create": {
-      const p = parse(rest, USAGE, {
-        label: { type: "string" },
-        description: { type: "string" },
-        active: { type: "boolean" },
-      }, { min: 1, max: 1 });
+      const p = parse(rest, {
+        usage: USAGE,
+        sub,
+        options: {
+          label: { type: "string" },
+          description: { type: "string" },
+          active: { type: "boolean" },
+        },
+        min: 1,
+        max: 1,
+      });
       if (!p) return 0;
       const name = codename(p.positionals[0]);
       return await withDatabase(env, async ({ sql }) => {
@@ -84,7 +90,12 @@ export async function flagsCommand(args: string[], env: Record<string, string>):
     case "toggle":
     case "set":
     case "delete": {
-      const p = parse(rest, USAGE, {}, sub === "set" ? { min: 2, max: 2 } : { min: 1, max: 1 });
+      const p = parse(rest, {
+        usage: USAGE,
+        sub,
+        options: {},
+        ...(sub === "set" ? { min: 2, max: 2 } : { min: 1, max: 1 }),
+      });
       if (!p) return 0;
       const name = codename(p.positionals[0]);
       const wanted = p.positionals[1];

@@ -57,13 +57,18 @@ function print(event: HistoryEvent, emails: Map<string, string>) {
 
 /** Runs `tusk history ARGS`; returns the exit code. */
 export async function historyCommand(args: string[], env: Record<string, string>): Promise<number> {
-  const p = parse(args, USAGE, {
-    table: { type: "string" },
-    row: { type: "string" },
-    user: { type: "string" },
-    limit: { type: "string" },
-    json: { type: "boolean" },
-  }, { min: 0, max: 0 });
+  const p = parse(args, {
+    usage: USAGE,
+    options: {
+      table: { type: "string" },
+      row: { type: "string" },
+      user: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+    },
+    min: 0,
+    max: 0,
+  });
   if (!p) return 0;
   const limit = Number(p.values.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {

@@ -5,18 +5,20 @@
  * @module
  */
 import { ConfigError, loadConfig } from "../../config.ts";
+import { DatabaseConnectError } from "../../db/connection_errors.ts";
 import { EmbeddedPostgresError } from "../../db/embedded.ts";
 import { runInRootContext } from "../../db/history_context.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { JobsNotInstalledError } from "../../jobs/boss.ts";
 import { HttpError } from "../errors.ts";
-import { processEnv } from "../dotenv.ts";
+import { EnvFileError, processEnv } from "../dotenv.ts";
 import { createLogger } from "../logging.ts";
 import { runRole } from "../roles.ts";
 import { runServer, StartupError } from "../server.ts";
 import { analyticsCommand } from "./analytics.ts";
 import { CliError, UsageError } from "./_io.ts";
 import { dbCommand } from "./db.ts";
+import { devCommand } from "./dev.ts";
 import { flagsCommand } from "./flags.ts";
 import { historyCommand } from "./history.ts";
 import { migrateCommand } from "./migrate.ts";
@@ -26,7 +28,7 @@ import { usersCommand } from "./users.ts";
 const HELP = `Usage: tusk <command> [options]     (deno task cli <command> ...)
 
 Commands:
-  serve                 run the API (default)
+  serve                 run the API
   dev                   migrate, then run API + worker + scheduler in one process
   worker                run the job worker (WORKER_CONCURRENCY, WORKER_BATCH_SIZE)
   scheduler             keep cron schedules in step with code and run the cron clock
@@ -51,7 +53,9 @@ Every command takes --help. Configuration comes from the environment and .env
 function isExpected(error: unknown): error is Error {
   return [
     ConfigError,
+    DatabaseConnectError,
     EmbeddedPostgresError,
+    EnvFileError,
     MigrationError,
     StartupError,
     UsageError,
@@ -72,7 +76,12 @@ function isExpected(error: unknown): error is Error {
  * ```
  */
 export async function runCli(args: string[], env?: Record<string, string>): Promise<number> {
-  const [command = "serve", ...rest] = args;
+  const [command, ...rest] = args;
+  if (command === undefined) {
+    // `deno task cli` alone: say what there is, rather than start the API unasked.
+    console.error(`tusk: which command? (tusk serve runs the API)\n\n${HELP}`);
+    return 1;
+  }
   if (command === "--help" || command === "-h" || command === "help") {
     console.log(HELP);
     return 0;
@@ -83,7 +92,8 @@ export async function runCli(args: string[], env?: Record<string, string>): Prom
     return await dispatch(command, rest, vars);
   } catch (error) {
     if (isExpected(error)) {
-      console.error(`tusk ${command}: ${error.message}`);
+      const name = error instanceof UsageError ? error.command ?? command : command;
+      console.error(`tusk ${name}: ${error.message}`);
       return 1;
     }
     console.error(`tusk ${command}: unexpected error:`, error);
@@ -129,6 +139,7 @@ async function dispatch(
           `${command} takes no argument ${JSON.stringify(args[0])}; see: tusk --help`,
         );
       }
+      if (command === "dev") return await devCommand(isExpected);
       const config = loadConfig(env);
       if (command === "worker" || command === "scheduler") {
         const log = createLogger({
@@ -139,18 +150,13 @@ async function dispatch(
         });
         await runRole(command, config, log);
       } else {
-        const dev = command === "dev";
         const log = createLogger({
           level: config.logLevel,
           base: { role: "api" },
           traceIds: config.tracing,
           buffered: !config.tracing,
         });
-        await runServer(config, log, {
-          migrate: dev,
-          work: dev,
-          schedule: dev,
-        });
+        await runServer(config, log);
       }
       return 0;
     }

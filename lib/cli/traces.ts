@@ -25,10 +25,15 @@ Then, in another terminal:
 
 /** Runs the receiver until SIGINT/SIGTERM; returns the exit code. */
 export async function tracesCommand(args: string[]): Promise<number> {
-  const parsed = parse(args, USAGE, {
-    port: { type: "string" },
-    host: { type: "string" },
-  }, { min: 0, max: 0 });
+  const parsed = parse(args, {
+    usage: USAGE,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+    },
+    min: 0,
+    max: 0,
+  });
   if (parsed === undefined) return 0;
   const port = Number(parsed.values.port ?? 4318);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

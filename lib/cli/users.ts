@@ -55,11 +55,17 @@ export async function usersCommand(args: string[], env: Record<string, string>):
   const [sub, ...rest] = args;
   switch (sub) {
     case "create": {
-      const p = parse(rest, USAGE, {
-        superuser: { type: "boolean" },
-        "full-name": { type: "string" },
-        password: { type: "string" },
-      }, { min: 1, max: 1 });
+      const p = parse(rest, {
+        usage: USAGE,
+        sub,
+        options: {
+          superuser: { type: "boolean" },
+          "full-name": { type: "string" },
+          password: { type: "string" },
+        },
+        min: 1,
+        max: 1,
+      });
       if (!p) return 0;
       const email = validEmail(p.positionals[0]);
       const password = validPassword(p.values.password ?? await readPassword(true));
@@ -85,7 +91,7 @@ export async function usersCommand(args: string[], env: Record<string, string>):
     }
     case "activate":
     case "deactivate": {
-      const p = parse(rest, USAGE, {}, { min: 1, max: 1 });
+      const p = parse(rest, { usage: USAGE, sub, options: {}, min: 1, max: 1 });
       if (!p) return 0;
       const email = validEmail(p.positionals[0]);
       return await withDatabase(env, async ({ sql }) => {
@@ -96,7 +102,13 @@ export async function usersCommand(args: string[], env: Record<string, string>):
       });
     }
     case "reset-password": {
-      const p = parse(rest, USAGE, { password: { type: "string" } }, { min: 1, max: 2 });
+      const p = parse(rest, {
+        usage: USAGE,
+        sub,
+        options: { password: { type: "string" } },
+        min: 1,
+        max: 2,
+      });
       if (!p) return 0;
       const email = validEmail(p.positionals[0]);
       const password = validPassword(
@@ -112,7 +124,7 @@ export async function usersCommand(args: string[], env: Record<string, string>):
       });
     }
     case "list": {
-      const p = parse(rest, USAGE, {}, { min: 0, max: 0 });
+      const p = parse(rest, { usage: USAGE, sub, options: {}, min: 0, max: 0 });
       if (!p) return 0;
       return await withDatabase(env, async ({ sql }) => {
         const { data, count } = await listUsers(sql, { skip: 0, limit: 100_000 });

@@ -1,0 +1,84 @@
+/**
+ * `deno task dev` as a newcomer runs it, in a copy of the project (its own
+ * `.env` and `migrations/`): a start-up mistake is printed and waits for
+ * the fix, and a migration added while it runs is applied.
+ */
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TEST_SECRET } from "./_app.ts";
+import { migratedDatabase, type TestDatabase } from "./_db.ts";
+import { freePort, startTusk, waitFor, waitForHttp } from "./_process.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** The project's files (tracked, or new and not ignored) copied to a temp folder. */
+async function projectCopy(db: TestDatabase): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "tusk-dev-copy-" });
+  db.defer(() => Deno.remove(dir, { recursive: true }));
+  const listed = await new Deno.Command("git", {
+    args: ["ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  for (const file of new TextDecoder().decode(listed.stdout).split("\0").filter(Boolean)) {
+    try {
+      await Deno.mkdir(join(dir, dirname(file)), { recursive: true });
+      await Deno.copyFile(join(ROOT, file), join(dir, file));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error; // deleted, not yet committed
+    }
+  }
+  await Deno.symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+async function hasTable(db: TestDatabase, name: string): Promise<boolean> {
+  const [row] = await db.sql`select to_regclass(${name}) is not null as found`;
+  return row!.found;
+}
+
+Deno.test("deno task dev waits out a bad .env and a broken migration, and applies a migration added while it runs", async () => {
+  await using db = await migratedDatabase();
+  const dir = await projectCopy(db);
+  await Deno.writeTextFile(join(dir, ".env"), "LOG_LEVEL=loud\n");
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  await using dev = startTusk([], {
+    DATABASE_URL: db.url,
+    SECRET_KEY: TEST_SECRET,
+    PORT: String(port),
+    TUSK_ENV_FILE: ".env",
+    EMAIL_TRANSPORT: "off",
+  }, { task: "dev", cwd: dir });
+
+  // A bad .env: the message, then a wait that the fix ends.
+  await dev.waitForOutput(/waiting for a change to \.env or migrations\/ to start again/);
+  assert.match(dev.output(), /^tusk dev: Invalid configuration\./m);
+  assert.match(dev.output(), /LOG_LEVEL: expected debug, info, warn or error, got "loud"/);
+  await Deno.writeTextFile(join(dir, ".env"), "LOG_LEVEL=info\n");
+  (await waitForHttp(`${base}/readyz`, 200, 60_000)).body?.cancel();
+  assert.match(dev.output(), /"console":"http:\/\/127\.0\.0\.1:\d+\/admin"/);
+
+  // A migration added while dev runs is applied.
+  await Deno.writeTextFile(
+    join(dir, "migrations", "0100_newcomer_things.sql"),
+    "create table newcomer_things (id int primary key);\n",
+  );
+  await waitFor(() => hasTable(db, "newcomer_things"), 60_000);
+  (await waitForHttp(`${base}/readyz`, 200, 60_000)).body?.cancel();
+
+  // A broken one stops it with the migrator's message; fixing the file starts it again.
+  const broken = join(dir, "migrations", "0101_broken.sql");
+  const before = dev.output().length;
+  await Deno.writeTextFile(broken, "create tabel oops (id int);\n");
+  await waitFor(() => /0101_broken\.sql/.test(dev.output().slice(before)), 60_000);
+  await waitFor(() => /waiting for a change to/.test(dev.output().slice(before)), 60_000);
+  await Deno.writeTextFile(broken, "create table oops (id int);\n");
+  await waitFor(() => hasTable(db, "oops"), 60_000);
+  (await waitForHttp(`${base}/readyz`, 200, 60_000)).body?.cancel();
+  assert.doesNotMatch(dev.output(), /^\s+at /m, "no stack anywhere");
+
+  dev.killGroup("SIGINT");
+  await dev.status;
+});
