@@ -6,11 +6,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { errorHandler, HttpError, methodNotAllowedResponse, notFound } from "./lib/errors.ts";
-import { type AppDeps, type AppEnv, newRouter } from "./lib/http.ts";
-import { edge, REQUEST_ID_HEADER } from "./lib/edge.ts";
-import { historyContext, traceRoute } from "./lib/middleware.ts";
-import { REPLAYED_HEADER } from "./lib/idempotency.ts";
+import { errorHandler, methodNotAllowedResponse, notFound } from "./http/errors.ts";
+import { HttpError } from "./lib/http_error.ts";
+import { type AppDeps, type AppEnv, newRouter } from "./http/router.ts";
+import { edge, REQUEST_ID_HEADER } from "./http/edge.ts";
+import { historyContext, traceRoute } from "./http/middleware.ts";
+import { REPLAYED_HEADER } from "./http/idempotency.ts";
 import { CONSOLE_PATH, consoleNotFound, consoleRoutes, isConsolePath } from "./console/mod.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";

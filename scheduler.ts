@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runCli } from "./lib/cli/mod.ts";
+import { runCli } from "./cli/mod.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(["scheduler", ...Deno.args]));

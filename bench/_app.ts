@@ -7,9 +7,9 @@ import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import type { Sql } from "../db/client.ts";
-import { loadMigrations } from "../db/migrate.ts";
+import { loadMigrations } from "../db/migrate/mod.ts";
 import { createMailer } from "../emails/mailer.ts";
-import { registerUser } from "../lib/accounts.ts";
+import { registerUser } from "../services/accounts.ts";
 import { createLogger } from "../lib/logging.ts";
 
 /**

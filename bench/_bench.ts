@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { createSql, databaseUrl } from "../db/client.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded/mod.ts";
 import { processEnv } from "../lib/dotenv.ts";
 
 /** The middle value. */

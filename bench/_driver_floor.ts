@@ -9,7 +9,7 @@
  * @module
  */
 import { loadConfig } from "../config.ts";
-import { openDatabase } from "../db/database.ts";
+import { openDatabase } from "../db/open.ts";
 import { getItem } from "../db/items.ts";
 import { getUserById } from "../db/users.ts";
 import { createLogger } from "../lib/logging.ts";

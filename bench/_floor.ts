@@ -8,7 +8,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { answerHeaders, REQUEST_ID_HEADER } from "../lib/edge.ts";
+import { answerHeaders, REQUEST_ID_HEADER } from "../http/edge.ts";
 
 if (import.meta.main) {
   const [kind, port] = Deno.args;

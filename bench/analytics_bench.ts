@@ -21,7 +21,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { copyOut } from "../db/analytics.ts";
 import { createSql, type Sql } from "../db/client.ts";
-import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { benchApp } from "./_app.ts";
 import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
 

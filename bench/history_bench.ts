@@ -19,7 +19,7 @@
 import { createSql, type Sql } from "../db/client.ts";
 import { listEvents } from "../db/history.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
-import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { benchApp } from "./_app.ts";
 import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
 

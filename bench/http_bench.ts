@@ -14,13 +14,13 @@
  */
 import { fileURLToPath } from "node:url";
 import { createSql } from "../db/client.ts";
-import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { registerUser } from "../lib/accounts.ts";
-import { hashPassword } from "../lib/auth/password.ts";
+import { registerUser } from "../services/accounts.ts";
+import { hashPassword } from "../lib/password.ts";
 import { createLogger } from "../lib/logging.ts";
-import { freePort, hasCommand, waitForHttp } from "../tests/_process.ts";
+import { freePort, hasCommand, waitForHttp } from "../tests/process.ts";
 import { benchArgs, benchDatabase, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
 

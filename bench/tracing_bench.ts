@@ -18,12 +18,12 @@
  */
 import { fileURLToPath } from "node:url";
 import { createSql } from "../db/client.ts";
-import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { registerUser } from "../lib/accounts.ts";
+import { registerUser } from "../services/accounts.ts";
 import { createLogger } from "../lib/logging.ts";
-import { freePort, waitForHttp } from "../tests/_process.ts";
+import { freePort, waitForHttp } from "../tests/process.ts";
 import { benchArgs, benchDatabase, median } from "./_bench.ts";
 
 const args = benchArgs();

@@ -5,8 +5,8 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { errorAnswers } from "../lib/errors.ts";
-import type { AppDeps } from "../lib/http.ts";
+import { errorAnswers } from "../http/errors.ts";
+import type { AppDeps } from "../http/router.ts";
 import { assetRoutes } from "./assets.ts";
 import { errorPage } from "./pages/error.tsx";
 import { analyticsPages } from "./pages/analytics.tsx";
@@ -18,13 +18,8 @@ import { migrationPages } from "./pages/migrations.tsx";
 import { overviewPages } from "./pages/overview.tsx";
 import { schedulePages } from "./pages/schedules.tsx";
 import { userPages } from "./pages/users.tsx";
-import {
-  CONSOLE_PATH,
-  type ConsoleContext,
-  type ConsoleEnv,
-  consoleSettings,
-  requireSession,
-} from "./session.ts";
+import type { ConsoleContext, ConsoleEnv } from "./context.ts";
+import { CONSOLE_PATH, consoleSettings, requireSession } from "./session.ts";
 
 export { CONSOLE_PATH };
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { HttpError } from "../lib/errors.ts";
-import type { ConsoleContext } from "./session.ts";
+import { HttpError } from "../lib/http_error.ts";
+import type { ConsoleContext } from "./context.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Past this, a page number is a typo (a million rows at 25 a page is 40,000 pages).

@@ -5,16 +5,15 @@
  *
  * @module
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { timingSafeEqual } from "node:crypto";
 import type { Sql } from "../db/client.ts";
 import { findSession, touchSession } from "../db/console_sessions.ts";
-import { randomToken } from "../db/_tokens.ts";
-import type { User } from "../db/users.ts";
+import { randomToken } from "../db/tokens.ts";
 import { addHistoryMetadata } from "../db/history_context.ts";
-import { HttpError } from "../lib/errors.ts";
-import type { AppEnv } from "../lib/http.ts";
+import { HttpError } from "../lib/http_error.ts";
+import type { ConsoleContext, ConsoleEnv } from "./context.ts";
 import { formText } from "./params.ts";
 
 /** Where the console lives; its cookies are scoped to it. */
@@ -38,20 +37,6 @@ export interface Flash {
   kind: "ok" | "error";
   text: string;
 }
-
-/** Per-request values of console routes. */
-export interface ConsoleEnv {
-  Variables: AppEnv["Variables"] & {
-    operator: User;
-    csrf: string;
-    /** Whether cookies get `Secure` (everywhere but local development). */
-    secure: boolean;
-    projectName: string;
-  };
-}
-
-/** A console route's context. */
-export type ConsoleContext = Context<ConsoleEnv>;
 
 function cookieOptions(c: ConsoleContext) {
   return {

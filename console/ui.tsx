@@ -8,14 +8,8 @@
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { assetUrl } from "./assets.ts";
-import {
-  CONSOLE_PATH,
-  type ConsoleContext,
-  CSRF_FIELD,
-  CSRF_HEADER,
-  type Flash,
-  takeFlash,
-} from "./session.ts";
+import type { ConsoleContext } from "./context.ts";
+import { CONSOLE_PATH, CSRF_FIELD, CSRF_HEADER, type Flash, takeFlash } from "./session.ts";
 
 /** The pages in the navigation, in order. */
 const NAV = [

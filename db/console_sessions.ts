@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { digest, randomToken } from "./_tokens.ts";
+import { digest, randomToken } from "./tokens.ts";
 import type { Sql, Tx } from "./client.ts";
 import type { User } from "./users.ts";
 

@@ -7,9 +7,10 @@
 import { PgBoss } from "pg-boss";
 import type { Logger } from "../lib/logging.ts";
 import { reportError } from "../lib/error_reports.ts";
-import { outageLogger } from "../lib/outage.ts";
+import { outageLogger } from "../db/outage.ts";
 import { withoutSpans } from "../lib/telemetry.ts";
-import { deadLetterName, type JobPolicy, type JobSpec } from "./define.ts";
+import { deadLetterName } from "./define.ts";
+import type { JobPolicy, JobSpec } from "./spec.ts";
 import type { z } from "zod";
 
 /** The schema pg-boss lives in. */

@@ -8,7 +8,7 @@
 import type { PgBoss } from "pg-boss";
 import type { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import type { EnqueueOptions, JobSpec } from "./define.ts";
+import type { EnqueueOptions, JobSpec } from "./spec.ts";
 
 /** A payload that does not match its job's schema; nothing was stored. */
 export class JobPayloadError extends Error {

@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { defineJob, type JobPolicy } from "./define.ts";
+import { defineJob } from "./define.ts";
+import type { JobPolicy } from "./spec.ts";
 
 /**
  * How every email job retries: about two hours of backoff (10 s doubling, capped at 30 min)

@@ -9,18 +9,20 @@
 import type { Span } from "@opentelemetry/api";
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
-import { useUpRetries } from "../db/jobs.ts";
 import { listenReliably } from "../db/listen.ts";
 import { runInRootContext } from "../db/history_context.ts";
 import { deadlines } from "../lib/deadlines.ts";
 import type { Logger } from "../lib/logging.ts";
 import { reportError } from "../lib/error_reports.ts";
-import { outageLogger } from "../lib/outage.ts";
+import { outageLogger } from "../db/outage.ts";
 import { recordFailure } from "../lib/telemetry.ts";
 import type { AnyJob } from "./boss.ts";
 import { BOSS_SCHEMA } from "./boss.ts";
-import { JobPayloadError, txAdapter } from "./client.ts";
-import type { JobContext } from "./define.ts";
+import { JobPayloadError } from "./client.ts";
+import { slots } from "./_slots.ts";
+import { type Attempt, settler } from "./_settle.ts";
+import { wakeups } from "./_wakeups.ts";
+import type { JobContext } from "./spec.ts";
 import { jobTracing, type Outcome } from "./telemetry.ts";
 
 /** Tuning of one worker process. */
@@ -44,11 +46,6 @@ export interface Worker {
   stop(): Promise<void>;
   /** Jobs this worker finished, by outcome (for logs and benchmarks). */
   stats: { completed: number; failed: number };
-}
-
-interface Attempt {
-  id: string;
-  retryCount: number;
 }
 
 // Enough parallel fetches to overlap round trips, few enough to keep each batch full.
@@ -78,153 +75,30 @@ export async function startWorker(input: {
   const tracing = deps.config.tracing ? jobTracing(boss) : undefined;
   const stats = { completed: 0, failed: 0 };
   let stopping = false;
-  let free = options.concurrency;
   const running = new Map<
     string,
     { attempt: Attempt; queue: string; abort: AbortController; done: Promise<void> }
   >();
-  const slotWaiters: (() => void)[] = [];
-  const queueWakers = new Map<string, Set<() => void>>();
-  const completions = new Map<string, Attempt[]>();
-  const flushes = new Set<Promise<void>>();
+  const free = slots(options.concurrency);
+  const queues = wakeups(options.pollIntervalMs);
   // An outage fails fetches, jobs and their bookkeeping at once: one line says so.
   const outage = outageLogger(
     log,
     "worker: database unavailable; jobs in flight will expire and be retried once it is back",
   );
-  let flushScheduled = false;
+  const settle = settler({ boss, sql: deps.sql, batchSize: options.batchSize, log, outage, stats });
   // Expiry is in seconds: checked once a second, on one timer for every job in flight.
   const after = deadlines(1000);
-
-  function wake(queue?: string) {
-    for (const [name, wakers] of queueWakers) {
-      if (queue !== undefined && name !== queue) continue;
-      for (const w of wakers) w();
-      wakers.clear();
-    }
-  }
 
   const channel = await notifyChannel(input.listenSql);
   // After a reconnect every queue looks again: jobs sent meanwhile notified nobody.
   const listening = await listenReliably(input.listenSql, channel, {
-    onNotify: (queue) => wake(queue),
+    onNotify: (queue) => queues.wake(queue),
     onReconnect: () => {
       log.warn("job wake-up listener reconnected");
-      wake();
+      queues.wake();
     },
   });
-
-  function freeSlot() {
-    free++;
-    slotWaiters.shift()?.();
-  }
-
-  function waitForSlot(): Promise<void> {
-    if (free > 0 || stopping) return Promise.resolve();
-    return new Promise((resolve) => slotWaiters.push(resolve));
-  }
-
-  function idle(queue: string): Promise<void> {
-    return new Promise((resolve) => {
-      const wakers = queueWakers.get(queue) ?? new Set();
-      queueWakers.set(queue, wakers);
-      const timer = setTimeout(done, options.pollIntervalMs);
-      function done() {
-        clearTimeout(timer);
-        wakers.delete(done);
-        resolve();
-      }
-      wakers.add(done);
-    });
-  }
-
-  /** Completes `attempts` in one round trip, storing `output` (if any) as their output. */
-  function settle(queue: string, attempts: Attempt[], output?: object) {
-    const flush = boss.complete(queue, attempts, output).then(
-      () => {
-        stats.completed += attempts.length;
-      },
-      (error) => {
-        if (outage(error)) return;
-        log.error("completing jobs failed; they will expire and retry", {
-          queue,
-          count: attempts.length,
-          error,
-        });
-      },
-    );
-    flushes.add(flush);
-    flush.finally(() => flushes.delete(flush));
-  }
-
-  function flushCompletions() {
-    flushScheduled = false;
-    for (const [queue, attempts] of completions) {
-      completions.delete(queue);
-      settle(queue, attempts);
-    }
-  }
-
-  function completeLater(queue: string, fetched: Attempt) {
-    const list = completions.get(queue) ?? [];
-    list.push({ id: fetched.id, retryCount: fetched.retryCount });
-    completions.set(queue, list);
-    if (list.length >= options.batchSize) flushCompletions();
-    else if (!flushScheduled) {
-      flushScheduled = true;
-      // Completions of one fetched batch finish together: one round trip settles them all.
-      setTimeout(flushCompletions, 0);
-    }
-  }
-
-  async function fail(queue: string, attempt: Attempt, error: unknown) {
-    const e = error instanceof Error ? error : new Error(String(error));
-    try {
-      await boss.fail(queue, { id: attempt.id, retryCount: attempt.retryCount }, {
-        name: e.name,
-        message: e.message,
-        stack: e.stack,
-      });
-      stats.failed++;
-    } catch (failError) {
-      if (outage(failError)) return;
-      log.error("recording a job failure failed; it will expire and retry", {
-        queue,
-        id: attempt.id,
-        error: failError,
-      });
-    }
-  }
-
-  /**
-   * Fails a job whose stored payload its schema refuses (queued before the
-   * schema changed): at once and for good, into its dead-letter queue, since
-   * no retry reads the payload differently.
-   */
-  async function refuse(job: AnyJob, fetched: JobWithMetadata<unknown>, error: JobPayloadError) {
-    log.error("job failed for good: its payload does not match the schema", {
-      job: job.name,
-      id: fetched.id,
-      error: error.message,
-    });
-    reportError(error, { level: "error", tags: { queue: job.name, job_id: fetched.id } });
-    const ref = { id: fetched.id, retryCount: fetched.retryCount };
-    const output = { name: error.name, message: error.message };
-    try {
-      await deps.sql.begin(async (tx) => {
-        await useUpRetries(tx, job.name, fetched.id);
-        await boss.fail(job.name, ref, output, { db: txAdapter(tx) });
-      });
-      stats.failed++;
-    } catch (failError) {
-      if (outage(failError)) return;
-      log.error("recording a job failure failed; it will expire and retry", {
-        queue: job.name,
-        id: fetched.id,
-        error: failError,
-      });
-    }
-  }
 
   /** Runs one attempt of a fetched job; `span` (tracing on) hears of its failure. */
   async function attempt(
@@ -238,16 +112,15 @@ export async function startWorker(input: {
     if (!parsed.success) {
       const error = new JobPayloadError(job.name, parsed.error);
       if (span) recordFailure(span, error);
-      await refuse(job, fetched, error);
+      await settle.refuse(fetched, error);
       return "failed";
     }
     try {
-      const data = parsed.data;
       // Every change the handler makes is recorded as this job attempt's, and only its.
       const output = await runInRootContext(
         { job_id: fetched.id, job_name: job.name, attempt: attemptNo },
         () =>
-          job.handler(data, {
+          job.handler(parsed.data, {
             ...deps,
             id: fetched.id,
             attempt: attemptNo,
@@ -257,9 +130,11 @@ export async function startWorker(input: {
       );
       if (abort.signal.aborted) return stopping ? "released" : "expired";
       // A handler's object result is kept as the job's output (as pg-boss's own work() does).
-      if (output !== null && typeof output === "object") {
-        settle(job.name, [{ id: fetched.id, retryCount: fetched.retryCount }], output);
-      } else completeLater(job.name, fetched);
+      settle.complete(
+        job.name,
+        fetched,
+        output !== null && typeof output === "object" ? output : undefined,
+      );
       return "completed";
     } catch (error) {
       if (stopping && abort.signal.aborted) return "released";
@@ -273,7 +148,7 @@ export async function startWorker(input: {
           tags: { queue: job.name, job_id: fetched.id, attempt: attemptNo },
         });
       }
-      await fail(job.name, fetched, error);
+      await settle.fail(job.name, fetched, error);
       return willRetry ? "retry" : "failed";
     }
   }
@@ -301,7 +176,7 @@ export async function startWorker(input: {
         cancelExpiry();
         clearInterval(heartbeat);
         running.delete(fetched.id);
-        freeSlot();
+        free.release();
       }
     })();
     running.set(fetched.id, { attempt: ref, queue: job.name, abort, done });
@@ -310,11 +185,9 @@ export async function startWorker(input: {
   async function fetchLoop(job: AnyJob) {
     while (!stopping) {
       // Another loop may take the freed slots first: wait until one is really ours.
-      while (free <= 0 && !stopping) await waitForSlot();
+      while (free.free <= 0 && !stopping) await free.wait();
       if (stopping) break;
-      // Reserve the slots before fetching, so parallel fetch loops never overshoot the limit.
-      const want = Math.min(options.batchSize, free);
-      free -= want;
+      const want = free.reserve(options.batchSize);
       let batch: JobWithMetadata<unknown>[];
       try {
         batch = await boss.fetch(job.name, {
@@ -323,24 +196,20 @@ export async function startWorker(input: {
           ...tracing?.fetchOptions,
         });
       } catch (error) {
-        for (let i = 0; i < want; i++) freeSlot();
+        free.release(want);
         if (!outage(error)) log.error("fetching jobs failed; retrying", { queue: job.name, error });
-        await idle(job.name);
+        await queues.idle(job.name);
         continue;
       }
-      for (let i = batch.length; i < want; i++) freeSlot();
+      free.release(want - batch.length);
       if (stopping) {
-        for (let i = 0; i < batch.length; i++) freeSlot();
+        free.release(batch.length);
         // Fetched as we were told to stop: hand them straight back.
-        await Promise.all(
-          batch.map((j) =>
-            fail(job.name, { id: j.id, retryCount: j.retryCount }, new Error(RELEASE_MESSAGE))
-          ),
-        );
+        await Promise.all(batch.map((j) => settle.fail(job.name, j, new Error(RELEASE_MESSAGE))));
         break;
       }
       if (batch.length === 0) {
-        await idle(job.name);
+        await queues.idle(job.name);
         continue;
       }
       for (const fetched of batch) run(job, fetched);
@@ -362,8 +231,8 @@ export async function startWorker(input: {
     stats,
     async stop() {
       stopping = true;
-      wake();
-      for (const resolve of slotWaiters.splice(0)) resolve();
+      queues.wake();
+      free.close();
       await Promise.all(loops);
       const finished = Promise.all([...running.values()].map((r) => r.done));
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -376,10 +245,11 @@ export async function startWorker(input: {
         const left = [...running.values()];
         log.warn("releasing jobs still running at shutdown", { count: left.length });
         for (const r of left) r.abort.abort(new Error(RELEASE_MESSAGE));
-        await Promise.all(left.map((r) => fail(r.queue, r.attempt, new Error(RELEASE_MESSAGE))));
+        await Promise.all(
+          left.map((r) => settle.fail(r.queue, r.attempt, new Error(RELEASE_MESSAGE))),
+        );
       }
-      flushCompletions();
-      await Promise.all([...flushes]);
+      await settle.drain();
       await listening.stop();
       log.info("worker stopped", stats);
     },

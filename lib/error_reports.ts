@@ -13,9 +13,15 @@
  * @module
  */
 import { trace } from "@opentelemetry/api";
-import type { Config } from "../config.ts";
 import { CREDENTIAL_KEY, redact } from "./redact.ts";
 import { outsideAnyContext } from "./root_context.ts";
+
+/** Where and as what to report (`config.sentry`); undefined: reporting is off. */
+export interface SentrySettings {
+  dsn: string;
+  environment: string;
+  release: string | undefined;
+}
 
 /** How bad, and about what. */
 export interface ReportContext {
@@ -77,7 +83,7 @@ export function scrub(value: unknown): unknown {
  * only then); resolves with the function that flushes and stops it.
  */
 export async function startErrorReports(
-  config: Pick<Config, "sentry">,
+  config: { sentry: SentrySettings | undefined },
   role: string,
 ): Promise<() => Promise<void>> {
   const settings = config.sentry;

@@ -9,11 +9,11 @@ import { AnalyticsUnavailableError } from "../analytics/duckdb.ts";
 import { NoExportError, ReportFailedError } from "../analytics/reports.ts";
 import { exportRunning } from "../db/analytics.ts";
 import { requestExport } from "../jobs/export_analytics.ts";
-import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { HttpError } from "../lib/errors.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
-import { BEARER, HttpErrorBody, json } from "./_schemas.ts";
+import { currentUser, superuserOnly } from "../http/current_user.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
+import { BEARER, HttpErrorBody, json } from "./schemas.ts";
 
 const ItemsByUser = z.array(z.object({ email: z.string(), item_count: z.number().int() }))
   .openapi("ItemsByUser");

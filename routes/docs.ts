@@ -8,8 +8,8 @@ import { Hono } from "hono";
 import { join } from "node:path";
 // The package's own locator; a static import also puts the assets in a `deno compile` binary.
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
-import type { AppEnv } from "../lib/http.ts";
-import { IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, REPLAYED_HEADER } from "../lib/idempotency.ts";
+import type { AppEnv } from "../http/router.ts";
+import { IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, REPLAYED_HEADER } from "../http/idempotency.ts";
 
 /** Path of the OpenAPI document the page loads. */
 export const OPENAPI_PATH = "/api/v1/openapi.json";

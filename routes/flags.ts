@@ -5,11 +5,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { type FeatureFlag, listFlags } from "../db/feature_flags.ts";
-import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
+import { currentUser, superuserOnly } from "../http/current_user.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
 import { addFlag, changeFlag, Codename, removeFlag } from "../services/flags.ts";
-import { BEARER, HttpErrorBody, json, jsonRequest, Message } from "./_schemas.ts";
+import { BEARER, HttpErrorBody, json, jsonRequest, Message } from "./schemas.ts";
 
 const FlagPublic = z.object({
   codename: z.string(),

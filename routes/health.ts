@@ -5,9 +5,9 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ping } from "../db/client.ts";
-import { migrationStatus } from "../db/migrate.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { outageLogger } from "../lib/outage.ts";
+import { migrationStatus } from "../db/migrate/mod.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { outageLogger } from "../db/outage.ts";
 
 const Status = z.object({ status: z.string() }).openapi("Status");
 const Unavailable = z.object({ detail: z.string() }).openapi("Unavailable");

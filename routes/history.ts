@@ -8,11 +8,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { listEvents } from "../db/history.ts";
 import { getItem } from "../db/items.ts";
 import { getUserById } from "../db/users.ts";
-import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { HttpError } from "../lib/errors.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
-import { RequestValidationError } from "../lib/validation.ts";
+import { currentUser, superuserOnly } from "../http/current_user.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
+import { RequestValidationError } from "../http/validation.ts";
 import { revertEvent, unknownHistoryTable } from "../services/history.ts";
 import {
   BEARER,
@@ -24,7 +24,7 @@ import {
   Page,
   toHistoryEventPublic,
   toHistoryEventsPublic,
-} from "./_schemas.ts";
+} from "./schemas.ts";
 
 /** An ISO-8601 date-time with an offset, or a date (midnight UTC). */
 const Instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()])

@@ -6,10 +6,10 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createItem, deleteItem, getItem, type Item, listItems, updateItem } from "../db/items.ts";
-import { currentUser } from "../lib/auth/current_user.ts";
-import { HttpError } from "../lib/errors.ts";
-import { type AppDeps, type AppEnv, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
+import { currentUser } from "../http/current_user.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { type AppDeps, type AppEnv, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -23,7 +23,7 @@ import {
   Message,
   Page,
   toItemPublic,
-} from "./_schemas.ts";
+} from "./schemas.ts";
 
 /** `/items/*`. */
 export function itemRoutes(deps: AppDeps) {

@@ -7,11 +7,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { JobWithMetadata } from "pg-boss";
 import { queueInfo } from "../db/jobs.ts";
-import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
+import { currentUser, superuserOnly } from "../http/current_user.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
 import { actOnJob, findJob, redactSecrets } from "../services/jobs.ts";
-import { BEARER, HttpErrorBody, IdParam, json } from "./_schemas.ts";
+import { BEARER, HttpErrorBody, IdParam, json } from "./schemas.ts";
 
 const Counts = z.object({
   created: z.number().int(),

@@ -6,15 +6,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { getUserByEmail } from "../db/users.ts";
 import { passwordRecovery, PREVIEW_TOKEN, renderRecoveryEmail } from "../jobs/password_recovery.ts";
-import { resetPassword } from "../lib/accounts.ts";
-import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { signAccessToken } from "../lib/auth/jwt.ts";
-import { authenticate } from "../lib/auth/login.ts";
-import { consume, throttlePolicies } from "../lib/auth/throttle.ts";
-import { clientAddress } from "../lib/client_address.ts";
-import { HttpError } from "../lib/errors.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
+import { resetPassword } from "../services/auth/password_reset.ts";
+import { currentUser, superuserOnly } from "../http/current_user.ts";
+import { signAccessToken } from "../lib/jwt.ts";
+import { authenticate } from "../services/auth/login.ts";
+import { consume, throttlePolicies } from "../services/auth/throttle.ts";
+import { clientAddress } from "../http/client_address.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -24,7 +24,7 @@ import {
   Token,
   toUserPublic,
   UserPublic,
-} from "./_schemas.ts";
+} from "./schemas.ts";
 
 const LoginForm = z.object({
   username: z.string().max(255),

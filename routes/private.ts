@@ -5,10 +5,10 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { EmailTakenError, registerUser } from "../lib/accounts.ts";
-import { HttpError } from "../lib/errors.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { Email, HttpErrorBody, json, Password, toUserPublic, UserPublic } from "./_schemas.ts";
+import { EmailTakenError, registerUser } from "../services/accounts.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { Email, HttpErrorBody, json, Password, toUserPublic, UserPublic } from "./schemas.ts";
 
 const PrivateUserCreate = z.object({
   email: Email,

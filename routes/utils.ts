@@ -7,11 +7,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { testEmail } from "../emails/templates.ts";
 import { sendEmail } from "../jobs/send_email.ts";
-import { currentUser, superuserOnly } from "../lib/auth/current_user.ts";
-import { HttpError } from "../lib/errors.ts";
-import { type AppDeps, newRouter } from "../lib/http.ts";
-import { idempotent } from "../lib/idempotency.ts";
-import { BEARER, Email, HttpErrorBody, json, Message } from "./_schemas.ts";
+import { currentUser, superuserOnly } from "../http/current_user.ts";
+import { HttpError } from "../lib/http_error.ts";
+import { type AppDeps, newRouter } from "../http/router.ts";
+import { idempotent } from "../http/idempotency.ts";
+import { BEARER, Email, HttpErrorBody, json, Message } from "./schemas.ts";
 
 /** The utils routes that need auth (the health check lives in routes/health.ts). */
 export function utilsRoutes(deps: AppDeps) {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { isUniqueViolation, type Sql } from "../db/client.ts";
 import { createFlag, deleteFlag, type FeatureFlag, updateFlag } from "../db/feature_flags.ts";
-import { HttpError } from "../lib/errors.ts";
+import { HttpError } from "../lib/http_error.ts";
 
 /** A flag's codename: a letter, then letters, digits, `_`, `.` or `-`; at most 100. */
 export const Codename = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,99}$/, {

@@ -20,8 +20,8 @@ import {
   type TrackedTable,
 } from "../db/history.ts";
 import { currentHistoryContext, withHistoryContext } from "../db/history_context.ts";
-import { checkUserRowChange } from "../lib/accounts.ts";
-import { HttpError } from "../lib/errors.ts";
+import { checkUserRowChange } from "./accounts.ts";
+import { HttpError } from "../lib/http_error.ts";
 import { inSpan } from "../lib/telemetry.ts";
 
 const CHANGED = "The row has changed since this event";

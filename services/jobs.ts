@@ -9,7 +9,7 @@ import type { JobWithMetadata } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { failedJobIds, jobQueue } from "../db/jobs.ts";
 import { currentJobClient } from "../jobs/client.ts";
-import { HttpError } from "../lib/errors.ts";
+import { HttpError } from "../lib/http_error.ts";
 import { CREDENTIAL_KEY, redact } from "../lib/redact.ts";
 
 /** What an operator can do to one job. */

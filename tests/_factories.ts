@@ -7,7 +7,7 @@
 import type { Hono } from "hono";
 import type { Sql } from "../db/client.ts";
 import type { User } from "../db/users.ts";
-import { registerUser } from "../lib/accounts.ts";
+import { registerUser } from "../services/accounts.ts";
 
 /** A user plus the plain password it was created with. */
 export interface TestUser {

@@ -5,7 +5,7 @@
  * @module
  */
 import { SMTPServer } from "smtp-server";
-import { freePort } from "./_process.ts";
+import { freePort } from "./process.ts";
 
 /** One message as the server received it. */
 export interface Received {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createRoute, z } from "@hono/zod-openapi";
-import { newRouter } from "../lib/http.ts";
+import { newRouter } from "../http/router.ts";
 import { createSql } from "../db/client.ts";
 import { testApp } from "./_app.ts";
 import { migratedDatabase } from "./_db.ts";
@@ -275,7 +275,7 @@ Deno.test("/readyz is 200 on a migrated database", async () => {
 
 Deno.test("/readyz is 503 naming a pending migration", async () => {
   await using db = await migratedDatabase();
-  const { loadMigrations } = await import("../db/migrate.ts");
+  const { loadMigrations } = await import("../db/migrate/mod.ts");
   const shipped = await loadMigrations();
   const extra = { ...shipped[0]!, version: 9999, name: "future", file: "9999_future.sql" };
   const { app } = await testApp(db, { migrations: [...shipped, extra] });

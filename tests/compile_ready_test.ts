@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { TEST_SECRET } from "./_app.ts";
 import { migratedDatabase } from "./_db.ts";
-import { freePort, startTusk, waitForHttp } from "./_process.ts";
+import { freePort, startTusk, waitForHttp } from "./process.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

@@ -12,8 +12,8 @@ import { TEST_SECRET } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
 import { bearer, login, makeUser } from "./_factories.ts";
 import { fileURLToPath } from "node:url";
-import { freePort, startTusk, waitFor, waitForHttp } from "./_process.ts";
-import { knownData, memoryLogger, scratchDir } from "./analytics/_data.ts";
+import { freePort, startTusk, waitFor, waitForHttp } from "./process.ts";
+import { knownData, memoryLogger, scratchDir } from "./_analytics.ts";
 
 type Json = Record<string, unknown>;
 

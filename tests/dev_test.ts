@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TEST_SECRET } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
-import { freePort, startTusk, waitFor, waitForHttp } from "./_process.ts";
+import { freePort, startTusk, waitFor, waitForHttp } from "./process.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

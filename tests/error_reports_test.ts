@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
-import { currentUser } from "../lib/auth/current_user.ts";
+import { currentUser } from "../http/current_user.ts";
 import { createLogger } from "../lib/logging.ts";
 import { testApp } from "./_app.ts";
 import { migratedDatabase } from "./_db.ts";

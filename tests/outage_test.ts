@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PgBoss } from "pg-boss";
 import { createSql, type Sql } from "../db/client.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded/mod.ts";
 import { listenReliably } from "../db/listen.ts";
 import { createBoss, installJobs, startBoss } from "../jobs/boss.ts";
 import { createLogger } from "../lib/logging.ts";
 import { TEST_SECRET } from "./_app.ts";
-import { freePort, startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitForHttp } from "./_process.ts";
+import { freePort, startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitForHttp } from "./process.ts";
 import { EFFECTS_TABLE_SQL, recordOnce, TEST_JOBS } from "./fixtures/test_jobs.ts";
 
 const CLIENTS = 8;

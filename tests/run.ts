@@ -10,13 +10,13 @@
  */
 import { createSql, databaseUrl } from "../db/client.ts";
 import { connectError } from "../db/connection_errors.ts";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded.ts";
-import { loadMigrations, migrateUp } from "../db/migrate.ts";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded/mod.ts";
+import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { processEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
-import { TEST_PERMISSIONS } from "./_process.ts";
+import { TEST_PERMISSIONS } from "./process.ts";
 
 // Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
 const TEST_PG_DIR = ".data/test-postgres";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTusk } from "./_process.ts";
+import { startTusk } from "./process.ts";
 
 const RUNNER = fileURLToPath(new URL("./run.ts", import.meta.url));
 

@@ -7,7 +7,7 @@ import { connectError } from "../db/connection_errors.ts";
 import { TEST_SECRET } from "./_app.ts";
 import { emptyDatabase, migratedDatabase } from "./_db.ts";
 import { makeUser } from "./_factories.ts";
-import { freePort, startTusk, waitForHttp } from "./_process.ts";
+import { freePort, startTusk, waitForHttp } from "./process.ts";
 
 const NO_STACK = /^\s+at /m;
 

@@ -8,7 +8,7 @@ import { type Receiver, startReceiver } from "../lib/otlp/receiver.ts";
 import { TEST_SECRET, testApp } from "./_app.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
 import { login, makeUser } from "./_factories.ts";
-import { freePort, startTusk, TEST_ROLE_ENTRY, waitFor, waitForHttp } from "./_process.ts";
+import { freePort, startTusk, TEST_ROLE_ENTRY, waitFor, waitForHttp } from "./process.ts";
 import { startSentryReceiver } from "./_sentry.ts";
 import { smtpEnv, smtpServer } from "./_smtp.ts";
 import { EFFECTS_TABLE_SQL, failOnce, TEST_JOBS } from "./fixtures/test_jobs.ts";

@@ -12,8 +12,9 @@ import { NoExportError, ReportFailedError } from "../../analytics/reports.ts";
 import type { ItemsOnDay } from "../../analytics/reports.ts";
 import { exportRunning } from "../../db/analytics.ts";
 import { requestExport } from "../../jobs/export_analytics.ts";
-import type { AppDeps } from "../../lib/http.ts";
-import { type ConsoleEnv, setFlash } from "../session.ts";
+import type { AppDeps } from "../../http/router.ts";
+import type { ConsoleEnv } from "../context.ts";
+import { setFlash } from "../session.ts";
 import { Confirm, Head, href, page, When } from "../ui.tsx";
 
 const CHART_DAYS = 30;

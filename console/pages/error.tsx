@@ -4,7 +4,7 @@
  * @module
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ConsoleContext } from "../session.ts";
+import type { ConsoleContext } from "../context.ts";
 import { href, page } from "../ui.tsx";
 
 const TITLES: Partial<Record<number, string>> = {

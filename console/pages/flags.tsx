@@ -6,12 +6,13 @@
  */
 import { Hono } from "hono";
 import { listFlags } from "../../db/feature_flags.ts";
-import { HttpError } from "../../lib/errors.ts";
-import type { AppDeps } from "../../lib/http.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import type { AppDeps } from "../../http/router.ts";
 import { FlagCreate } from "../../routes/flags.ts";
 import { addFlag, changeFlag, removeFlag } from "../../services/flags.ts";
 import { firstProblem, formFields } from "../params.ts";
-import { type ConsoleEnv, setFlash } from "../session.ts";
+import type { ConsoleEnv } from "../context.ts";
+import { setFlash } from "../session.ts";
 import { Action, Confirm, Csrf, Head, href, page, When } from "../ui.tsx";
 
 // Hints for the browser; the API's FlagCreate schema decides.

@@ -9,11 +9,12 @@ import { Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { getEvent, type HistoryEvent, listEvents } from "../../db/history.ts";
 import { emailsByIds } from "../../db/users.ts";
-import { HttpError } from "../../lib/errors.ts";
-import type { AppDeps } from "../../lib/http.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import type { AppDeps } from "../../http/router.ts";
 import { revertEvent, unknownHistoryTable } from "../../services/history.ts";
 import { formFields, isUuid, pageParam, textParam } from "../params.ts";
-import { type ConsoleContext, type ConsoleEnv, setFlash } from "../session.ts";
+import type { ConsoleContext, ConsoleEnv } from "../context.ts";
+import { setFlash } from "../session.ts";
 import { Confirm, Csrf, Head, href, Json, page, PAGE_SIZE, Pager, When } from "../ui.tsx";
 
 const FILTERS = ["table", "row_id", "user_id", "request_id", "job_id", "label"] as const;

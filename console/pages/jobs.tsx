@@ -8,8 +8,8 @@
 import { Hono } from "hono";
 import type { JobWithMetadata } from "pg-boss";
 import { JOB_STATES, listJobs, queueInfo } from "../../db/jobs.ts";
-import { HttpError } from "../../lib/errors.ts";
-import type { AppDeps } from "../../lib/http.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import type { AppDeps } from "../../http/router.ts";
 import {
   ACTION_STATES,
   actOnJob,
@@ -18,7 +18,8 @@ import {
   retryFailed,
 } from "../../services/jobs.ts";
 import { formFields, pageParam, textParam, uuidParam } from "../params.ts";
-import { type ConsoleContext, type ConsoleEnv, setFlash } from "../session.ts";
+import type { ConsoleContext, ConsoleEnv } from "../context.ts";
+import { setFlash } from "../session.ts";
 import { Confirm, Head, href, Json, page, PAGE_SIZE, Pager, When } from "../ui.tsx";
 
 type State = (typeof JOB_STATES)[number];

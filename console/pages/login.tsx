@@ -7,15 +7,14 @@
  */
 import { Hono } from "hono";
 import { createSession, deleteSession, findSession } from "../../db/console_sessions.ts";
-import { authenticate } from "../../lib/auth/login.ts";
-import { clientAddress } from "../../lib/client_address.ts";
-import { HttpError } from "../../lib/errors.ts";
-import type { AppDeps } from "../../lib/http.ts";
+import { authenticate } from "../../services/auth/login.ts";
+import { clientAddress } from "../../http/client_address.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import type { AppDeps } from "../../http/router.ts";
+import type { ConsoleContext, ConsoleEnv } from "../context.ts";
 import {
   checkLoginToken,
   clearSessionCookie,
-  type ConsoleContext,
-  type ConsoleEnv,
   issueLoginToken,
   requireSession,
   sessionToken,

@@ -5,9 +5,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { inspectMigrations } from "../../db/migrate.ts";
-import type { AppDeps } from "../../lib/http.ts";
-import type { ConsoleEnv } from "../session.ts";
+import { inspectMigrations } from "../../db/migrate/mod.ts";
+import type { AppDeps } from "../../http/router.ts";
+import type { ConsoleEnv } from "../context.ts";
 import { Head, page, When } from "../ui.tsx";
 
 const STATE_WORDS = {

@@ -8,10 +8,10 @@
 import { Hono } from "hono";
 import { ping } from "../../db/client.ts";
 import { queueInfo, recentlyFinished } from "../../db/jobs.ts";
-import { inspectMigrations } from "../../db/migrate.ts";
-import type { AppDeps } from "../../lib/http.ts";
+import { inspectMigrations } from "../../db/migrate/mod.ts";
+import type { AppDeps } from "../../http/router.ts";
 import { nextRun } from "../../services/jobs.ts";
-import type { ConsoleEnv } from "../session.ts";
+import type { ConsoleEnv } from "../context.ts";
 import { duration, Head, href, page, When } from "../ui.tsx";
 
 // Often enough to watch a queue drain; rare enough to cost the database nothing.

@@ -6,9 +6,9 @@
  */
 import { Hono } from "hono";
 import { latestJob, queueInfo } from "../../db/jobs.ts";
-import type { AppDeps } from "../../lib/http.ts";
+import type { AppDeps } from "../../http/router.ts";
 import { nextRun } from "../../services/jobs.ts";
-import type { ConsoleEnv } from "../session.ts";
+import type { ConsoleEnv } from "../context.ts";
 import { Head, href, page, When } from "../ui.tsx";
 
 /** `/schedules`. */

@@ -9,13 +9,13 @@
 import { Hono } from "hono";
 import { getUserById, listUsers, type User } from "../../db/users.ts";
 import { passwordRecovery } from "../../jobs/password_recovery.ts";
-import { changeUser, EmailTakenError } from "../../lib/accounts.ts";
-import { HttpError } from "../../lib/errors.ts";
-import type { AppDeps } from "../../lib/http.ts";
-import { UserCreate } from "../../routes/_schemas.ts";
-import { createAccount } from "../../services/accounts.ts";
+import { changeUser, createAccount, EmailTakenError } from "../../services/accounts.ts";
+import { HttpError } from "../../lib/http_error.ts";
+import type { AppDeps } from "../../http/router.ts";
+import { UserCreate } from "../../routes/schemas.ts";
 import { firstProblem, formFields, pageParam, textParam, uuidParam } from "../params.ts";
-import { type ConsoleContext, type ConsoleEnv, setFlash } from "../session.ts";
+import type { ConsoleContext, ConsoleEnv } from "../context.ts";
+import { setFlash } from "../session.ts";
 import { Confirm, Csrf, Head, href, page, PAGE_SIZE, Pager, When, YesNo } from "../ui.tsx";
 
 // A hint for the browser; the API's UserCreate schema decides.

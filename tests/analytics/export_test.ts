@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { exportAnalytics } from "../../analytics/export.ts";
 import { currentGeneration } from "../../analytics/files.ts";
 import { migratedDatabase } from "../_db.ts";
-import { duckRows, exported, knownData, memoryLogger, scratchDir } from "./_data.ts";
+import { duckRows, exported, knownData, memoryLogger, scratchDir } from "../_analytics.ts";
 
 Deno.test("exportAnalytics() writes users and items as SQL has them, without password hashes", async () => {
   await using db = await migratedDatabase();

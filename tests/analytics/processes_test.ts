@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import { TEST_SECRET } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, login, makeUser } from "../_factories.ts";
-import { freePort, startTusk, TEST_PERMISSIONS, waitFor, waitForHttp } from "../_process.ts";
-import { knownData } from "./_data.ts";
+import { freePort, startTusk, TEST_PERMISSIONS, waitFor, waitForHttp } from "../process.ts";
+import { knownData } from "../_analytics.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { REGISTRATION_FLAG } from "../../routes/users.ts";
+import { REGISTRATION_FLAG } from "../../routes/users_me.ts";
 import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { makeUser, signupStatus } from "../_factories.ts";

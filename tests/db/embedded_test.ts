@@ -7,7 +7,7 @@ import {
   startTusk,
   type TuskProcess,
   waitForHttp,
-} from "../_process.ts";
+} from "../process.ts";
 
 /** A temp home for one embedded cluster, and the env that points Tusk at it. */
 async function sandbox() {

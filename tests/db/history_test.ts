@@ -162,25 +162,26 @@ Deno.test("a rolled-back transaction leaves no event and no context", async () =
 
 Deno.test("track() options: excluded columns and operations; untrack() stops recording; bad calls are refused", async () => {
   await using db = await migratedDatabase();
-  await db.sql`create table notes (id int primary key, body text, secret text)`;
-  await db.sql`select tusk_history.track('notes', exclude => '{secret}', ops => '{insert,delete}')`;
-  await db.sql`insert into notes values (1, 'a', 's')`;
-  await db.sql`update notes set body = 'b'`;
-  await db.sql`delete from notes`;
-  const history = await events(db.sql, "notes");
+  await db.sql`create table history_test_notes (id int primary key, body text, secret text)`;
+  await db
+    .sql`select tusk_history.track('history_test_notes', exclude => '{secret}', ops => '{insert,delete}')`;
+  await db.sql`insert into history_test_notes values (1, 'a', 's')`;
+  await db.sql`update history_test_notes set body = 'b'`;
+  await db.sql`delete from history_test_notes`;
+  const history = await events(db.sql, "history_test_notes");
   assert.deepEqual(history.map((e) => e.op), ["insert", "delete"]);
   assert.deepEqual(history[0]!.data, { id: 1, body: "a" });
   assert.equal(history[0]!.row_id, "1");
-  await db.sql`select tusk_history.untrack('notes')`;
-  await db.sql`insert into notes values (2, 'c', 's')`;
-  assert.equal((await events(db.sql, "notes")).length, 2);
+  await db.sql`select tusk_history.untrack('history_test_notes')`;
+  await db.sql`insert into history_test_notes values (2, 'c', 's')`;
+  assert.equal((await events(db.sql, "history_test_notes")).length, 2);
   await db.sql`create table pairs (a int, b int, primary key (a, b))`;
   await assert.rejects(
     () => db.sql`select tusk_history.track('pairs')`,
     /needs a single-column primary key/,
   );
   await assert.rejects(
-    () => db.sql`select tusk_history.track('notes', exclude => '{nope}')`,
+    () => db.sql`select tusk_history.track('history_test_notes', exclude => '{nope}')`,
     /no column named nope/,
   );
 });

@@ -4,7 +4,7 @@ import { simpleParser } from "mailparser";
 import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
-import { freePort, waitFor } from "../_process.ts";
+import { freePort, waitFor } from "../process.ts";
 import { type Received, smtpEnv, smtpServer } from "../_smtp.ts";
 
 Deno.test("SMTP: recovery, new-account and test emails arrive with the right content", async () => {

@@ -6,7 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { hasCommand } from "../_process.ts";
+import { hasCommand } from "../process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // Where debootstrap's tree is kept between runs (inside .data, which git ignores).

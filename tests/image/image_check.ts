@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createSql, databaseUrl } from "../../db/client.ts";
 import { TEST_SECRET } from "../_app.ts";
 import { bearer, login } from "../_factories.ts";
-import { freePort, waitFor, waitForHttp } from "../_process.ts";
+import { freePort, waitFor, waitForHttp } from "../process.ts";
 import { buildImage, ensureBase, podman, podmanMissing, runDetached, runOnce } from "./_podman.ts";
 
 const ADMIN_URL = Deno.env.get("TUSK_IMAGE_DATABASE_URL") ??

@@ -17,7 +17,7 @@ import {
   TEST_JOBS,
   tick,
 } from "../fixtures/test_jobs.ts";
-import { waitFor } from "../_process.ts";
+import { waitFor } from "../process.ts";
 
 const ALL_JOBS = [...JOBS, ...TEST_JOBS];
 const quiet = createLogger({ level: "error" });

@@ -4,7 +4,7 @@ import { JOBS } from "../../jobs/registry.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { TEST_SECRET, testApp } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
-import { startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitFor } from "../_process.ts";
+import { startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitFor } from "../process.ts";
 import { EFFECTS_TABLE_SQL, recordEffect, slowEffect, TEST_JOBS } from "../fixtures/test_jobs.ts";
 
 const ALL_JOBS = [...JOBS, ...TEST_JOBS];

@@ -5,8 +5,8 @@ import { currentGeneration } from "../../analytics/files.ts";
 import { testApp } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { bearer, call, login, makeUser } from "../_factories.ts";
-import { waitFor } from "../_process.ts";
-import { knownData, memoryLogger, scratchDir } from "../analytics/_data.ts";
+import { waitFor } from "../process.ts";
+import { knownData, memoryLogger, scratchDir } from "../_analytics.ts";
 
 const A = "/api/v1/analytics";
 const REPORTS = ["items_by_user", "active_users", "items_per_day"];

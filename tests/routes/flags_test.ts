@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isEnabled } from "../../lib/flags.ts";
+import { isEnabled } from "../../services/flag_cache.ts";
 import { testApp } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { signAccessToken } from "../../lib/auth/jwt.ts";
+import { signAccessToken } from "../../lib/jwt.ts";
 import { TEST_SECRET, testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
-import { passwordWork } from "../../lib/auth/password.ts";
+import { passwordWork } from "../../lib/password.ts";
 
 type App = Awaited<ReturnType<typeof testApp>>["app"];
 

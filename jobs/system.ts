@@ -1,0 +1,77 @@
+/**
+ * `startJobs()`: what each process role runs of the job system. Every role
+ * can enqueue; workers also run jobs, schedulers also keep the cron clock.
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Database } from "../db/open.ts";
+import type { Mailer } from "../emails/mailer.ts";
+import type { Logger } from "../lib/logging.ts";
+import { type AnyJob, createBoss, startBoss } from "./boss.ts";
+import { bindJobClient, createJobClient, type JobClient } from "./client.ts";
+import { syncSchedules } from "./schedules.ts";
+import { startWorker, type Worker } from "./worker.ts";
+
+/** The job system of one process. */
+export interface Jobs {
+  client: JobClient;
+  worker: Worker | undefined;
+  /** Stops the worker (gracefully) and the scheduler, then closes pg-boss. */
+  stop(): Promise<void>;
+}
+
+/** Starts the job system for a process; binds its client for `delay()`. */
+export async function startJobs(input: {
+  config: Config;
+  db: Database;
+  mailer: Mailer;
+  log: Logger;
+  jobs: AnyJob[];
+  role: string;
+  work?: boolean;
+  schedule?: boolean;
+}): Promise<Jobs> {
+  const { config, db, log } = input;
+  const boss = createBoss(db.url, {
+    role: input.role,
+    log,
+    supervise: input.work,
+    superviseIntervalSeconds: config.jobs.superviseIntervalSeconds,
+    schedule: input.schedule,
+    cronIntervalSeconds: config.jobs.cronIntervalSeconds,
+    // Fetch loops and completions run in parallel; give them room beyond the API's few sends.
+    poolSize: input.work ? 10 : 4,
+    tracing: config.tracing,
+  });
+  await startBoss(boss);
+  const client = createJobClient(boss);
+  const unbind = bindJobClient(client);
+  let worker: Worker | undefined;
+  try {
+    if (input.schedule) await syncSchedules(boss, input.jobs, config, log);
+    if (input.work) {
+      worker = await startWorker({
+        boss,
+        listenSql: db.sql,
+        jobs: input.jobs,
+        deps: { sql: db.sql, config, mailer: input.mailer, log },
+        options: config.jobs,
+        log,
+      });
+    }
+  } catch (error) {
+    unbind();
+    await boss.stop({ graceful: false });
+    throw error;
+  }
+  return {
+    client,
+    worker,
+    async stop() {
+      await worker?.stop();
+      unbind();
+      await boss.stop({ graceful: false, timeout: 5000 });
+    },
+  };
+}
