@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", flagRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", analyticsRoutes(deps));
+  // Your resources (deno task new resource NAME adds them here).
   if (config.environment === "local") api.route("/", privateRoutes(deps));
 
   app.route("/", health.root);

@@ -277,7 +277,7 @@ const schema = z.object({
 
 type Parsed = z.infer<typeof schema>;
 
-/** Every environment variable {@link loadConfig} reads (the README documents each). */
+/** Every environment variable {@link loadConfig} reads (docs/configuration.md documents each). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 const POSTGRES_PARTS = ["POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"];

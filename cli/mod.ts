@@ -22,6 +22,7 @@ import { devCommand } from "./dev.ts";
 import { flagsCommand } from "./flags.ts";
 import { historyCommand } from "./history.ts";
 import { migrateCommand } from "./migrate.ts";
+import { newCommand } from "./new.ts";
 import { tracesCommand } from "./traces.ts";
 import { usersCommand } from "./users.ts";
 
@@ -42,6 +43,8 @@ Commands:
                         export users and items to Parquet now, or show the last export
   db url | db psql      print the database URL, or open psql on it
   traces [--port N]     a local OpenTelemetry receiver printing each trace as a tree
+  new resource NAME [--job]
+                        write a resource end to end: migration, db, rules, routes, tests
 
 Every command takes --help. Configuration comes from the environment and .env
 (see .env.example); without DATABASE_URL the embedded Postgres is used.`;
@@ -182,6 +185,8 @@ async function dispatch(
     }
     case "traces":
       return await tracesCommand(args);
+    case "new":
+      return await newCommand(args);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}.\n\n${HELP}`);
   }

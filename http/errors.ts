@@ -1,5 +1,5 @@
 /**
- * The one mapping from errors to responses, in the shapes of shared/API.md:
+ * The one mapping from errors to responses, in the shapes of docs/api.md:
  * `{"detail": "..."}` for HTTP errors, a FastAPI-style 422 list for bad
  * input, and a generic 500 that carries the request id and hides the cause.
  *

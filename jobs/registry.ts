@@ -10,4 +10,10 @@ import { passwordRecovery } from "./password_recovery.ts";
 import { sendEmail } from "./send_email.ts";
 
 /** All registered jobs. */
-export const JOBS: AnyJob[] = [sendEmail, passwordRecovery, maintenance, exportAnalyticsJob];
+export const JOBS: AnyJob[] = [
+  sendEmail,
+  passwordRecovery,
+  maintenance,
+  exportAnalyticsJob,
+  // Your jobs (deno task new resource NAME --job adds them here).
+];

@@ -3,8 +3,8 @@
  * ambient transaction, active span). Deno hands every later `Deno.serve`
  * request the async context that was current when a Node-API addon (DuckDB)
  * was first loaded, so a first report loaded inside a superuser's request
- * would tag every later request with that user (see the README's Audit
- * history). Code that loads or opens a native addon, or anything else that
+ * would tag every later request with that user (see docs/history.md).
+ * Code that loads or opens a native addon, or anything else that
  * might hold on to the context it starts in, runs here instead.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The API's shapes (shared/API.md), as zod schemas that both validate
+ * The API's shapes (docs/api.md), as zod schemas that both validate
  * requests and document them in OpenAPI.
  *
  * @module
@@ -86,7 +86,7 @@ export const Page = z.object({
   limit: z.coerce.number().int().min(0).max(1000).default(100),
 });
 
-/** An audit history event (see the README's Audit history). */
+/** An audit history event (see docs/history.md). */
 export const HistoryEventPublic = z.object({
   id: z.string().openapi({ description: "A bigint as a string; events are ordered by it" }),
   table: z.string(),

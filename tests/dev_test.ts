@@ -4,34 +4,11 @@
  * the fix, and a migration added while it runs is applied.
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { TEST_SECRET } from "./_app.ts";
+import { projectCopy } from "./_copy.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
 import { freePort, startTusk, waitFor, waitForHttp } from "./process.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** The project's files (tracked, or new and not ignored) copied to a temp folder. */
-async function projectCopy(db: TestDatabase): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "tusk-dev-copy-" });
-  db.defer(() => Deno.remove(dir, { recursive: true }));
-  const listed = await new Deno.Command("git", {
-    args: ["ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-    cwd: ROOT,
-    stdout: "piped",
-  }).output();
-  for (const file of new TextDecoder().decode(listed.stdout).split("\0").filter(Boolean)) {
-    try {
-      await Deno.mkdir(join(dir, dirname(file)), { recursive: true });
-      await Deno.copyFile(join(ROOT, file), join(dir, file));
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error; // deleted, not yet committed
-    }
-  }
-  await Deno.symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  return dir;
-}
 
 async function hasTable(db: TestDatabase, name: string): Promise<boolean> {
   const [row] = await db.sql`select to_regclass(${name}) is not null as found`;

@@ -160,7 +160,7 @@ async function coverageReport() {
     console.error(new TextDecoder().decode(stderr));
     return;
   }
-  // deno coverage writes beside the raw data; the README promises coverage/html.
+  // deno coverage writes beside the raw data; docs/tasks.md promises coverage/html.
   await Deno.remove("coverage/html", { recursive: true }).catch(() => {});
   await Deno.rename("coverage/raw/html", "coverage/html");
   console.log("coverage report: coverage/html/index.html");

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** One migration file pair, as found on disk. */
@@ -85,32 +85,51 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
   return migrations.sort((a, b) => a.version - b.version);
 }
 
-/**
- * Creates the next-numbered empty migration in `dir` and returns its path.
- *
- * @example
- * ```ts
- * await newMigration(MIGRATIONS_DIR, "add_tags"); // migrations/0002_add_tags.sql
- * ```
- */
-export async function newMigration(dir: string, name: string): Promise<string> {
+/** Checks a migration name: lower-case letters, digits and `_`, starting with a letter. */
+function checkName(name: string): void {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) {
     throw new MigrationError(
       `Migration name ${JSON.stringify(name)} must be lower-case letters, digits and _ ` +
         `(starting with a letter), e.g. add_tags`,
     );
   }
+}
+
+/**
+ * Where the next migration called `name` goes in `dir`: the number after the
+ * highest there, as `NNNN_name.sql` (and its `NNNN_name.down.sql`).
+ */
+export async function nextMigrationFiles(
+  dir: string,
+  name: string,
+): Promise<{ up: string; down: string }> {
+  checkName(name);
   const existing = await loadMigrations(dir);
   const version = (existing.at(-1)?.version ?? 0) + 1;
   if (version > 9999) throw new MigrationError("Migration numbers are exhausted (9999)");
-  const file = join(dir, `${String(version).padStart(4, "0")}_${name}.sql`);
+  const base = join(dir, `${String(version).padStart(4, "0")}_${name}`);
+  return { up: `${base}.sql`, down: `${base}.down.sql` };
+}
+
+/**
+ * Creates the next-numbered empty migration in `dir` and returns its path.
+ * No down file: add one to make it revertible.
+ *
+ * @example
+ * ```ts
+ * await newMigration(MIGRATIONS_DIR, "add_tags"); // migrations/0009_add_tags.sql
+ * ```
+ */
+export async function newMigration(dir: string, name: string): Promise<string> {
+  const { up, down } = await nextMigrationFiles(dir, name);
   await Deno.writeTextFile(
-    file,
-    `-- ${name}: runs once, in a transaction, and is never edited after it lands.\n` +
-      `-- To make it revertible, add ${String(version).padStart(4, "0")}_${name}.down.sql.\n\n`,
+    up,
+    `-- ${name}: applied once, in a transaction. Until it is deployed, edit this file and run\n` +
+      `-- deno task migrate:redo; after that, add a new migration instead. To make it\n` +
+      `-- revertible, add ${basename(down)}.\n\n`,
     { createNew: true },
   );
-  return file;
+  return up;
 }
 
 /** `0001_name`: how messages name a migration. */

@@ -14,6 +14,7 @@ export {
   MigrationError,
   MIGRATIONS_DIR,
   newMigration,
+  nextMigrationFiles,
 } from "./files.ts";
 
 /** A row of the migrations table. */

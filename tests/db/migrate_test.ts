@@ -198,7 +198,14 @@ Deno.test("newMigration() creates the next-numbered file and validates the name"
   await using files = await migrationsDir(BASIC);
   const path = await newMigration(files.dir, "add_tags");
   assert.match(path, /0003_add_tags\.sql$/);
-  assert.match(await Deno.readTextFile(path), /never edited after it lands/);
+  const text = await Deno.readTextFile(path);
+  assert.match(text, /Until it is deployed, edit this file and run\n-- deno task migrate:redo/);
+  assert.match(text, /add 0003_add_tags\.down\.sql/);
+  assert.equal(
+    await Deno.stat(path.replace(/\.sql$/, ".down.sql")).catch(() => null),
+    null,
+    "no down file",
+  );
   await assert.rejects(() => newMigration(files.dir, "Add Tags"), /must be lower-case/);
   const next = await newMigration(files.dir, "second");
   assert.match(next, /0004_second\.sql$/);
