@@ -19,10 +19,10 @@ import {
   migrationUp,
   type Names,
   namesOf,
-  routesModule,
   serviceModule,
-  testModule,
 } from "./_scaffold.ts";
+import { routesModule } from "./_scaffold_routes.ts";
+import { testModule } from "./_scaffold_tests.ts";
 
 const USAGE = `Usage: tusk new <command>     (deno task new <command>)
 
