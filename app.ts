@@ -10,6 +10,7 @@ import { errorHandler, methodNotAllowedResponse, notFound } from "./http/errors.
 import { HttpError } from "./lib/http_error.ts";
 import { type AppDeps, type AppEnv, newRouter } from "./http/router.ts";
 import { edge, REQUEST_ID_HEADER } from "./http/edge.ts";
+import { frontend } from "./http/frontend.ts";
 import { historyContext, traceRoute } from "./http/middleware.ts";
 import { REPLAYED_HEADER } from "./http/idempotency.ts";
 import { CONSOLE_PATH, consoleNotFound, consoleRoutes, isConsolePath } from "./console/mod.ts";
@@ -95,6 +96,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     return c.json(document);
   });
 
+  // Last: only what no route answered reaches the frontend.
+  if (deps.frontendRoot !== undefined) app.use(frontend(deps.frontendRoot));
   app.notFound((c) => isConsolePath(c.req.path) ? consoleNotFound(c) : notFound(c));
   app.onError(errorHandler(log));
   return app;

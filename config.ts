@@ -34,6 +34,8 @@ const DEFAULT_EXPORT_CRON = "0 3 * * *";
 /** Typed settings for every process role. */
 export interface Config {
   environment: Environment;
+  /** What is allowed but worth a line at start (placeholders in local, a contradiction). */
+  warnings: readonly string[];
   projectName: string;
   secretKey: string;
   accessTokenExpireMinutes: number;
@@ -68,6 +70,8 @@ export interface Config {
   emailTransport: "smtp" | "file" | "off";
   /** Where the `file` transport writes `.eml` and `.html` files. */
   emailsDir: string;
+  /** A built single-page app to serve at `/` (`FRONTEND_DIR`); undefined: none. */
+  frontendDir: string | undefined;
   /** Proxies whose `X-Forwarded-For` we believe: IPs or CIDRs (IPv4 or IPv6). */
   trustedProxies: string[];
   /** External identity providers whose bearer tokens are accepted (`AUTH_ISSUERS`). */
@@ -165,6 +169,13 @@ const schema = z.object({
         `ENVIRONMENT: expected local, staging or production, got ${JSON.stringify(issue.input)}`,
     }).default("local"),
   ),
+  // The FastAPI template's newer name for the same switch: "development" or unset.
+  FASTAPI_ENV: optionalText.pipe(
+    z.enum(["development"], {
+      error: (issue) =>
+        `FASTAPI_ENV: expected development (or unset), got ${JSON.stringify(issue.input)}`,
+    }).optional(),
+  ),
   PROJECT_NAME: optionalText.transform((v) => v ?? "Tusk"),
   SECRET_KEY: optionalText,
   ACCESS_TOKEN_EXPIRE_MINUTES: integer("ACCESS_TOKEN_EXPIRE_MINUTES", 1, 525_600, 60 * 24 * 8),
@@ -173,7 +184,9 @@ const schema = z.object({
     v ?? "http://localhost:5173"
   ),
   BACKEND_CORS_ORIGINS: corsList,
-  DATABASE_URL: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+  // SQLAlchemy's driver-qualified schemes (postgresql+psycopg://) name the same database.
+  DATABASE_URL: optionalText.transform((v) => v?.replace(/^postgres(?:ql)?\+\w+:/i, "postgresql:"))
+    .pipe(url("DATABASE_URL", ["postgres:", "postgresql:"])),
   POSTGRES_SERVER: optionalText,
   POSTGRES_PORT: integer("POSTGRES_PORT", 1, 65535, 5432),
   POSTGRES_USER: optionalText,
@@ -213,6 +226,7 @@ const schema = z.object({
     }).optional(),
   ),
   EMAILS_DIR: optionalText.transform((v) => v ?? join("tmp", "app-emails")),
+  FRONTEND_DIR: optionalText,
   TRUSTED_PROXIES: optionalText.transform((raw, ctx) => {
     const entries = (raw ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
     for (const entry of entries) {
@@ -382,6 +396,33 @@ function exposedProblems(env: Parsed): string[] {
 }
 
 /**
+ * Lines for the start's log: placeholders that local allows (the template
+ * warns of them in development too), and `FASTAPI_ENV=development` beside an
+ * `ENVIRONMENT` that says otherwise (ENVIRONMENT wins).
+ */
+function startWarnings(e: Parsed, env: Record<string, string | undefined>): string[] {
+  const warnings: string[] = [];
+  const explicit = (env.ENVIRONMENT ?? "").trim() !== "";
+  if (e.FASTAPI_ENV === "development" && explicit && e.ENVIRONMENT !== "local") {
+    warnings.push(
+      `FASTAPI_ENV=development and ENVIRONMENT=${e.ENVIRONMENT} disagree: ENVIRONMENT wins ` +
+        `(${e.ENVIRONMENT}); drop FASTAPI_ENV, or set ENVIRONMENT=local`,
+    );
+  }
+  if (e.ENVIRONMENT === "local") {
+    const placeholders = ["SECRET_KEY", "FIRST_SUPERUSER_PASSWORD", "POSTGRES_PASSWORD"]
+      .filter((name) => e[name as keyof Parsed] === PLACEHOLDER);
+    if (placeholders.length > 0) {
+      warnings.push(
+        `${placeholders.join(", ")} ${placeholders.length === 1 ? "is" : "are"} the placeholder ` +
+          `"${PLACEHOLDER}": fine for local development, refused in staging and production`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/**
  * In `local`, a missing `SECRET_KEY` is generated once and kept under the
  * data directory, so tokens survive restarts without any set-up.
  */
@@ -456,8 +497,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const corsOrigins = [...new Set([...e.BACKEND_CORS_ORIGINS, e.FRONTEND_HOST])];
+  const warnings = startWarnings(e, env);
   return Object.freeze({
     environment: e.ENVIRONMENT,
+    warnings,
     projectName: e.PROJECT_NAME,
     secretKey: e.SECRET_KEY ?? localSecret(e.TUSK_DATA_DIR),
     accessTokenExpireMinutes: e.ACCESS_TOKEN_EXPIRE_MINUTES,
@@ -484,6 +527,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     emailsFromName: e.EMAILS_FROM_NAME ?? e.PROJECT_NAME,
     emailTransport,
     emailsDir: e.EMAILS_DIR,
+    frontendDir: e.FRONTEND_DIR,
     trustedProxies: e.TRUSTED_PROXIES,
     authIssuers: e.AUTH_ISSUERS,
     authAutoProvision: e.AUTH_AUTO_PROVISION,

@@ -249,3 +249,50 @@ Deno.test("loadConfig() reads PARQUET_DATA_PATH and ANALYTICS_EXPORT_CRON (night
     assert.match(found[0]!, /^ANALYTICS_EXPORT_CRON: expected a cron expression/);
   }
 });
+
+Deno.test("loadConfig() takes the FastAPI template's FASTAPI_ENV, driver-qualified URLs, and warns of placeholders", () => {
+  const dev = loadConfig({
+    FASTAPI_ENV: "development",
+    SECRET_KEY: "changethis",
+    FIRST_SUPERUSER: "admin@example.com",
+    FIRST_SUPERUSER_PASSWORD: "changethis",
+    DATABASE_URL: "postgresql+psycopg://postgres:changethis@localhost:5432/app",
+  });
+  assert.equal(dev.environment, "local");
+  assert.equal(dev.databaseUrl, "postgresql://postgres:changethis@localhost:5432/app");
+  assert.deepEqual(dev.warnings, [
+    'SECRET_KEY, FIRST_SUPERUSER_PASSWORD are the placeholder "changethis": fine for local ' +
+    "development, refused in staging and production",
+  ]);
+  assert.equal(
+    loadConfig({ SECRET_KEY: "x", DATABASE_URL: "postgresql+asyncpg://u@db/app" }).databaseUrl,
+    "postgresql://u@db/app",
+  );
+  // A contradiction: ENVIRONMENT wins, and says so.
+  const prod = loadConfig({
+    FASTAPI_ENV: "development",
+    ENVIRONMENT: "production",
+    SECRET_KEY: "k".repeat(32),
+    DATABASE_URL: "postgres://app@db/app",
+  });
+  assert.equal(prod.environment, "production");
+  assert.match(
+    prod.warnings[0]!,
+    /^FASTAPI_ENV=development and ENVIRONMENT=production disagree: ENVIRONMENT wins/,
+  );
+  // Outside development the template refuses placeholders; so does Tusk outside local.
+  assert.match(
+    problems({
+      ENVIRONMENT: "production",
+      SECRET_KEY: "changethis",
+      DATABASE_URL: "postgres://a@b/c",
+    })[0]!,
+    /SECRET_KEY: the placeholder "changethis" is not allowed outside local/,
+  );
+  assert.deepEqual(problems({ FASTAPI_ENV: "production" }), [
+    'FASTAPI_ENV: expected development (or unset), got "production"',
+  ]);
+  assert.deepEqual(problems({ DATABASE_URL: "mysql+pymysql://u@db/app" }), [
+    "DATABASE_URL: expected a postgres: or postgresql: URL, got mysql+pymysql:",
+  ]);
+});

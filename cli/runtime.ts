@@ -34,6 +34,7 @@ export async function startServices(input: {
   mailer?: Mailer;
 }): Promise<Services> {
   const { config, db, log } = input;
+  for (const warning of config.warnings) log.warn(warning);
   const stopReports = await startErrorReports(config, input.role);
   const mailer = input.mailer ?? createMailer(config, log);
   const flags = await startFlagCache(db.sql, log);

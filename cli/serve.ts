@@ -7,6 +7,7 @@
  */
 import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
+import { frontendRoot } from "../http/frontend.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/open.ts";
 import { loadMigrations, migrateUp, type Migration, migrationStatus } from "../db/migrate/mod.ts";
@@ -47,6 +48,10 @@ export async function runServer(
 ): Promise<void> {
   // Listening from the start: a signal during start-up still shuts down cleanly.
   using signals = listenForShutdown({ log });
+  const site = config.frontendDir === undefined
+    ? undefined
+    : await frontendRoot(config.frontendDir);
+  if (site instanceof Error) throw new StartupError(site.message);
   const db = await openDatabase(config, { role: "api", log });
   try {
     const migrations = await loadMigrations();
@@ -77,6 +82,7 @@ export async function runServer(
         log,
         mailer: services.mailer,
         analytics,
+        frontendRoot: site,
       });
       await serveUntilSignal(app, config, log, signals);
     } finally {

@@ -49,4 +49,6 @@ export interface AppDeps {
   mailer: Mailer;
   /** The analytics reports (DuckDB over the exported files), opened on first use. */
   analytics: AnalyticsReports;
+  /** The real path of a built frontend to serve at `/` (checked by `frontendRoot()`). */
+  frontendRoot?: string;
 }

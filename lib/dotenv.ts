@@ -28,13 +28,47 @@ export function parseDotEnv(text: string): Record<string, string> {
   return env;
 }
 
+// python-dotenv's forms: ${NAME} and ${NAME:-default}.
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * `file`'s values with `${NAME}` and `${NAME:-default}` expanded, as
+ * python-dotenv does by default (the FastAPI template's `.env` relies on it):
+ * a name resolves to the environment's value, else to a value defined earlier
+ * in the file, else to the default (or nothing). Single-quoted values are
+ * taken literally. `text` is the file, to tell which values were quoted so.
+ *
+ * @example
+ * ```ts
+ * interpolate(parseDotEnv("A=x\nB=${A}/y"), "A=x\nB=${A}/y", {}); // { A: "x", B: "x/y" }
+ * ```
+ */
+export function interpolate(
+  file: Record<string, string>,
+  text: string,
+  env: Record<string, string>,
+): Record<string, string> {
+  const literal = new Set(
+    [...text.matchAll(/^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*=[ \t]*'/gm)].map((m) => m[1]!),
+  );
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(file)) {
+    out[key] = literal.has(key) ? value : value.replace(
+      REFERENCE,
+      (_, name: string, fallback?: string) => env[name] ?? out[name] ?? fallback ?? "",
+    );
+  }
+  return out;
+}
+
 /** The file's variables (none when it does not exist), overlaid with `env`. */
 export async function withDotEnv(
   path: string,
   env: Record<string, string>,
 ): Promise<Record<string, string>> {
   try {
-    return { ...parseDotEnv(await Deno.readTextFile(path)), ...env };
+    const text = await Deno.readTextFile(path);
+    return { ...interpolate(parseDotEnv(text), text, env), ...env };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return env;
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {

@@ -38,3 +38,39 @@ Deno.test("withDotEnv() lets the real environment win and tolerates a missing fi
     await Deno.remove(file);
   }
 });
+
+Deno.test("withDotEnv() expands ${NAME} and ${NAME:-default} as python-dotenv does", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    // The shape of the FastAPI template's .env: the URL built from a variable above it.
+    await Deno.writeTextFile(
+      file,
+      [
+        "FASTAPI_ENV=development",
+        "POSTGRES_PASSWORD=changethis",
+        "DATABASE_URL=postgresql://postgres:${POSTGRES_PASSWORD}@localhost:5432/app",
+        'QUOTED="${POSTGRES_PASSWORD}-q"',
+        "LITERAL='${POSTGRES_PASSWORD}'",
+        "FROM_ENV=${HOME_DIR}/x",
+        "DEFAULTED=${MISSING:-fallback}",
+        "EMPTY_REF=[${MISSING}]",
+        "LATER=${DEFINED_BELOW}",
+        "DEFINED_BELOW=too late",
+      ].join("\n"),
+    );
+    const env = await withDotEnv(file, { HOME_DIR: "/home/ada" });
+    assert.equal(env.DATABASE_URL, "postgresql://postgres:changethis@localhost:5432/app");
+    assert.equal(env.QUOTED, "changethis-q");
+    assert.equal(env.LITERAL, "${POSTGRES_PASSWORD}", "single quotes are literal");
+    assert.equal(env.FROM_ENV, "/home/ada/x", "the environment resolves names too");
+    assert.equal(env.DEFAULTED, "fallback");
+    assert.equal(env.EMPTY_REF, "[]");
+    assert.equal(env.LATER, "", "only values above are seen, as python-dotenv reads in order");
+    // The real environment wins over the file, and over what the file's references made.
+    const overridden = await withDotEnv(file, { POSTGRES_PASSWORD: "real" });
+    assert.equal(overridden.DATABASE_URL, "postgresql://postgres:real@localhost:5432/app");
+    assert.equal(overridden.POSTGRES_PASSWORD, "real");
+  } finally {
+    await Deno.remove(file);
+  }
+});

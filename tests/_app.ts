@@ -45,6 +45,8 @@ export interface TestAppOptions {
   jobs?: AnyJob[];
   /** Feature flags to set (creating them if needed) before the flag cache loads. */
   flags?: Record<string, boolean>;
+  /** A built frontend to serve at `/` (its real path). */
+  frontendRoot?: string;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
     log,
     mailer,
     analytics,
+    frontendRoot: options.frontendRoot,
   });
   return { app, logs, config, jobs: services?.jobs, flags: services?.flags, analytics };
 }

@@ -192,3 +192,21 @@ Deno.test("a first superuser the API would refuse stops the start with the confi
       '  - PORT: expected an integer from 0 to 65535, got "http"',
   );
 });
+
+Deno.test("FRONTEND_DIR without an index.html stops the start saying what to build", async () => {
+  await using db = await migratedDatabase();
+  const dir = await Deno.makeTempDir({ prefix: "tusk-empty-frontend-" });
+  db.defer(() => Deno.remove(dir, { recursive: true }));
+  await using proc = startTusk(["serve"], {
+    DATABASE_URL: db.url,
+    SECRET_KEY: TEST_SECRET,
+    PORT: String(freePort()),
+    FRONTEND_DIR: dir,
+  });
+  assert.equal((await proc.status).code, 1, proc.output());
+  assert.equal(
+    firstLine(proc.output()),
+    `tusk serve: FRONTEND_DIR=${dir} has no index.html: build the frontend into it first ` +
+      "(the FastAPI template's: cd frontend && npm run build, then FRONTEND_DIR=frontend/dist)",
+  );
+});
