@@ -18,6 +18,7 @@ import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { emailRoutes } from "./routes/emails.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { itemRoutes } from "./routes/items.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -71,6 +72,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", jobRoutes(deps));
   api.route("/", flagRoutes(deps));
   api.route("/", historyRoutes(deps));
+  api.route("/", emailRoutes(deps));
   api.route("/", analyticsRoutes(deps));
   // Your resources (deno task new resource NAME adds them here).
   if (config.environment === "local") api.route("/", privateRoutes(deps));

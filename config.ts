@@ -93,6 +93,8 @@ export interface Config {
   tracing: boolean;
   /** Audit history events older than this many days are deleted hourly; undefined keeps all. */
   historyRetentionDays: number | undefined;
+  /** Email log rows older than this many days are deleted hourly. */
+  emailLogRetentionDays: number;
   /** How long an `Idempotency-Key` and its response are kept and replayed. */
   idempotencyTtlHours: number;
   /** How long an ops console login lasts (logout, deactivation or demotion end it sooner). */
@@ -266,6 +268,7 @@ const schema = z.object({
   OTEL_DENO: optionalText.transform((v) => v === "true"),
   // Unset: 0, read as "keep forever" (an explicit 0 is refused by the range).
   HISTORY_RETENTION_DAYS: integer("HISTORY_RETENTION_DAYS", 1, 36_500, 0),
+  EMAIL_LOG_RETENTION_DAYS: integer("EMAIL_LOG_RETENTION_DAYS", 1, 36_500, 90),
   IDEMPOTENCY_TTL_HOURS: integer("IDEMPOTENCY_TTL_HOURS", 1, 8760, 24),
   CONSOLE_SESSION_HOURS: integer("CONSOLE_SESSION_HOURS", 1, 720, 12),
   CONSOLE_IDLE_MINUTES: integer("CONSOLE_IDLE_MINUTES", 1, 43_200, 30),
@@ -542,6 +545,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     tracing: e.OTEL_DENO,
     historyRetentionDays: e.HISTORY_RETENTION_DAYS || undefined,
+    emailLogRetentionDays: e.EMAIL_LOG_RETENTION_DAYS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     consoleSessionHours: e.CONSOLE_SESSION_HOURS,
     consoleIdleMinutes: e.CONSOLE_IDLE_MINUTES,

@@ -2,7 +2,8 @@
  * `tusk dev` (`deno task dev`): migrate, then API + worker + scheduler in one
  * process. A start-up failure a newcomer makes (a bad `.env`, a database that
  * is not there, a broken migration) never leaves the loop stalled: the error
- * is printed, and the next change to the env file or to `migrations/` (or,
+ * is printed, and the next change to the env file, `migrations/` or
+ * `emails/templates/` (or,
  * for a database that does not answer, a few seconds) starts it again.
  * Source files are `deno run --watch`'s, which restarts the whole process.
  *
@@ -12,6 +13,7 @@ import { dirname, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
 import { DatabaseConnectError } from "../db/connection_errors.ts";
 import { MIGRATIONS_DIR } from "../db/migrate/mod.ts";
+import { TEMPLATES_DIR } from "../emails/render.ts";
 import { envFilePath, processEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
 import { runServer } from "./serve.ts";
@@ -39,10 +41,10 @@ export async function devCommand(isExpected: (error: unknown) => error is Error)
       if (!isExpected(error)) throw error;
       const retry = error instanceof DatabaseConnectError;
       // Listening before saying so: a Ctrl-C right after the message is ours to answer.
-      const change = nextChange([resolve(envFilePath()), MIGRATIONS_DIR], retry);
+      const change = nextChange([resolve(envFilePath()), MIGRATIONS_DIR, TEMPLATES_DIR], retry);
       console.error(`tusk dev: ${error.message}`);
       console.error(
-        `tusk dev: waiting for a change to ${envFilePath()} or migrations/` +
+        `tusk dev: waiting for a change to ${envFilePath()}, migrations/ or emails/templates/` +
           `${retry ? `, or ${RECONNECT_MS / 1000} s,` : ""} to start again (Ctrl-C stops)`,
       );
       if (!(await change)) return 1;

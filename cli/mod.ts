@@ -9,6 +9,7 @@ import { DatabaseConnectError } from "../db/connection_errors.ts";
 import { EmbeddedPostgresError } from "../db/embedded/mod.ts";
 import { runInRootContext } from "../db/history_context.ts";
 import { MigrationError } from "../db/migrate/mod.ts";
+import { EmailTemplateError } from "../emails/render.ts";
 import { JobsNotInstalledError } from "../jobs/boss.ts";
 import { HttpError } from "../lib/http_error.ts";
 import { EnvFileError, processEnv } from "../lib/dotenv.ts";
@@ -19,6 +20,7 @@ import { analyticsCommand } from "./analytics.ts";
 import { CliError, UsageError } from "./_io.ts";
 import { dbCommand } from "./db.ts";
 import { devCommand } from "./dev.ts";
+import { emailsCommand } from "./emails.ts";
 import { flagsCommand } from "./flags.ts";
 import { historyCommand } from "./history.ts";
 import { migrateCommand } from "./migrate.ts";
@@ -37,6 +39,7 @@ Commands:
                         database migrations (see: tusk migrate --help)
   users <command>       create, activate, deactivate, reset-password, list
   flags <command>       list, create, toggle, set, delete
+  emails <command>      list and preview the email templates; log: what was sent to whom
   history [--table T] [--row ID] [--user EMAIL] [--limit N] [--json]
                         recorded changes (audit history), newest first
   analytics export | status
@@ -57,6 +60,7 @@ function isExpected(error: unknown): error is Error {
   return [
     ConfigError,
     DatabaseConnectError,
+    EmailTemplateError,
     EmbeddedPostgresError,
     EnvFileError,
     MigrationError,
@@ -166,6 +170,7 @@ async function dispatch(
     case "migrate":
     case "users":
     case "flags":
+    case "emails":
     case "db":
     case "analytics":
     case "history": {
@@ -173,6 +178,7 @@ async function dispatch(
         migrate: migrateCommand,
         users: usersCommand,
         flags: flagsCommand,
+        emails: emailsCommand,
         db: dbCommand,
         history: historyCommand,
         analytics: analyticsCommand,

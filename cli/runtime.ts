@@ -8,6 +8,7 @@
 import type { Config } from "../config.ts";
 import type { Database } from "../db/open.ts";
 import { createMailer, type Mailer } from "../emails/mailer.ts";
+import { emailTemplates } from "../emails/render.ts";
 import type { AnyJob } from "../jobs/boss.ts";
 import { type Jobs, startJobs } from "../jobs/system.ts";
 import { startErrorReports } from "../lib/error_reports.ts";
@@ -35,6 +36,8 @@ export async function startServices(input: {
 }): Promise<Services> {
   const { config, db, log } = input;
   for (const warning of config.warnings) log.warn(warning);
+  // A broken template stops the start, rather than a send hours later.
+  for (const warning of emailTemplates().warnings) log.warn(warning);
   const stopReports = await startErrorReports(config, input.role);
   const mailer = input.mailer ?? createMailer(config, log);
   const flags = await startFlagCache(db.sql, log);

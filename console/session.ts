@@ -127,13 +127,17 @@ export function consoleSettings(
     c.set("secure", settings.secure);
     c.set("projectName", settings.projectName);
     await next();
-    c.res.headers.set("Content-Security-Policy", CSP);
+    // A page may be stricter or different (the email preview's sandboxed document).
+    if (!c.res.headers.has("Content-Security-Policy")) {
+      c.res.headers.set("Content-Security-Policy", CSP);
+    }
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   };
 }
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-  "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "connect-src 'self'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; " +
+  "base-uri 'none'";
 
 /**
  * Lets through only a live session (neither expired nor idle for

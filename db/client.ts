@@ -173,3 +173,13 @@ export function databaseUrl(url: string, database: string): string {
   u.pathname = `/${database}`;
   return u.toString();
 }
+
+/** `where a and b ...` over the conditions given (undefined ones left out), or nothing. */
+export function whereAll(
+  sql: Sql | Tx,
+  conditions: (postgres.PendingQuery<postgres.Row[]> | undefined)[],
+): postgres.PendingQuery<postgres.Row[]> {
+  const given = conditions.filter((c) => c !== undefined);
+  if (given.length === 0) return sql``;
+  return given.slice(1).reduce((all, c) => sql`${all} and ${c}`, sql`where ${given[0]!}`);
+}

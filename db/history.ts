@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Sql, Tx } from "./client.ts";
+import { type Sql, type Tx, whereAll } from "./client.ts";
 
 /** An event as the API shows it (see HistoryEvent in the API document). */
 export interface HistoryEvent {
@@ -57,7 +57,7 @@ function toEvent({ context_id, metadata, ...event }: EventRow): HistoryEvent {
 }
 
 function where(sql: Sql | Tx, f: HistoryFilters) {
-  const conditions = [
+  return whereAll(sql, [
     f.table === undefined ? undefined : sql`e.table_name = ${f.table}`,
     f.row_id === undefined ? undefined : sql`e.row_id = ${f.row_id}`,
     // Containment, so the GIN index on metadata answers these.
@@ -71,9 +71,7 @@ function where(sql: Sql | Tx, f: HistoryFilters) {
     f.since === undefined ? undefined : sql`e.at >= ${f.since}`,
     f.until === undefined ? undefined : sql`e.at < ${f.until}`,
     f.context_id === undefined ? undefined : sql`e.context_id = ${f.context_id}`,
-  ].filter((c) => c !== undefined);
-  if (conditions.length === 0) return sql``;
-  return conditions.slice(1).reduce((all, c) => sql`${all} and ${c}`, sql`where ${conditions[0]!}`);
+  ]);
 }
 
 /**

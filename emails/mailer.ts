@@ -12,14 +12,23 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
 import { PRIVATE_FILE_MODE, privateDir } from "../lib/private_files.ts";
 import { inSpan } from "../lib/telemetry.ts";
-import type { RenderedEmail } from "./templates.ts";
+import type { RenderedEmail } from "./render.ts";
+
+/** What became of a message the transport took (a refusal throws instead). */
+export interface SendResult {
+  /** `skipped` when the transport is `off`. */
+  status: "sent" | "skipped";
+  messageId?: string;
+  /** The SMTP server's final reply, e.g. "250 2.0.0 Ok: queued as 4F2". */
+  response?: string;
+}
 
 /** Sends rendered emails; `close()` releases SMTP connections. */
 export interface Mailer {
   transport: Config["emailTransport"];
   /** True unless the transport is `off`. */
   enabled: boolean;
-  send(to: string, email: RenderedEmail): Promise<void>;
+  send(to: string, email: RenderedEmail): Promise<SendResult>;
   close(): void;
 }
 
@@ -35,8 +44,8 @@ function sendTraced(
   transport: Mailer["transport"],
   email: RenderedEmail,
   attributes: Attributes,
-  deliver: (span: Span, content: Omit<RenderedEmail, "template">) => Promise<void>,
-): Promise<void> {
+  deliver: (span: Span, content: Omit<RenderedEmail, "template">) => Promise<SendResult>,
+): Promise<SendResult> {
   const { template, ...content } = email;
   return inSpan("email.send", {
     kind: SpanKind.CLIENT,
@@ -60,7 +69,7 @@ function smtpCode(response: unknown): number | undefined {
  * @example
  * ```ts
  * const mailer = createMailer(config, log);
- * await mailer.send("a@example.com", testEmail({ projectName: "Tusk", email: "a@example.com" }));
+ * await mailer.send("a@example.com", renderEmail("test_email", { project_name: "Tusk", email: "a@example.com" }));
  * mailer.close();
  * ```
  */
@@ -79,7 +88,7 @@ export function createMailer(config: Config, log: Logger): Mailer {
             to,
             subject: email.subject,
           });
-          return Promise.resolve();
+          return Promise.resolve({ status: "skipped" });
         });
       },
       close() {},
@@ -109,6 +118,7 @@ export function createMailer(config: Config, log: Logger): Mailer {
           await Deno.writeFile(`${base}.eml.part`, info.message as Uint8Array, { mode });
           await Deno.rename(`${base}.eml.part`, `${base}.eml`);
           log.info("email written", { to, subject: content.subject, file: `${base}.eml` });
+          return { status: "sent", messageId: info.messageId };
         });
       },
       close() {},
@@ -143,6 +153,8 @@ export function createMailer(config: Config, log: Logger): Mailer {
         const code = smtpCode(info.response);
         if (code !== undefined) span.setAttribute("smtp.response.code", code);
         log.info("email sent", { to, subject: content.subject, message_id: info.messageId });
+        const response = typeof info.response === "string" ? info.response : undefined;
+        return { status: "sent", messageId: info.messageId, response };
       });
     },
     close() {

@@ -1,12 +1,14 @@
 /**
  * `maintenance`: hourly clean-up of expired reset tokens, stale throttle
- * counters, expired idempotency keys, and audit history older than
+ * counters, expired idempotency keys, the email log older than
+ * `EMAIL_LOG_RETENTION_DAYS`, and audit history older than
  * `HISTORY_RETENTION_DAYS`.
  *
  * @module
  */
 import { z } from "zod";
 import type { Sql } from "../db/client.ts";
+import { deleteEmailLogBefore } from "../db/email_log.ts";
 import { deleteEventsBefore, deleteOrphanContexts } from "../db/history.ts";
 import { deleteStaleSessions } from "../db/console_sessions.ts";
 import { deleteExpiredKeys } from "../db/idempotency_keys.ts";
@@ -18,7 +20,7 @@ import { defineJob } from "./define.ts";
 const RATE_LIMIT_MAX_AGE_SECONDS = 2 * 3600;
 
 // Small enough that one batch holds locks and WAL briefly; deletes loop until done.
-const HISTORY_BATCH = 5000;
+const DELETE_BATCH = 5000;
 // A context younger than this may belong to a transaction still in flight.
 const ORPHAN_CONTEXT_MIN_AGE_MS = 3600 * 1000;
 
@@ -28,19 +30,19 @@ async function inBatches(delete_: () => Promise<number>, signal: AbortSignal): P
   for (;;) {
     const n = await delete_();
     total += n;
-    if (n < HISTORY_BATCH || signal.aborted) return total;
+    if (n < DELETE_BATCH || signal.aborted) return total;
   }
 }
 
 /** Deletes events older than `days` and contexts no event points at any more. */
 export async function pruneHistory(sql: Sql, days: number, signal: AbortSignal) {
   const cutoff = new Date(Date.now() - days * 86_400_000);
-  const events = await inBatches(() => deleteEventsBefore(sql, cutoff, HISTORY_BATCH), signal);
+  const events = await inBatches(() => deleteEventsBefore(sql, cutoff, DELETE_BATCH), signal);
   const orphansBefore = new Date(
     Math.min(cutoff.getTime(), Date.now() - ORPHAN_CONTEXT_MIN_AGE_MS),
   );
   const contexts = await inBatches(
-    () => deleteOrphanContexts(sql, orphansBefore, HISTORY_BATCH),
+    () => deleteOrphanContexts(sql, orphansBefore, DELETE_BATCH),
     signal,
   );
   return { events, contexts };
@@ -57,6 +59,11 @@ export const maintenance = defineJob({
     const counters = await deleteStale(sql, RATE_LIMIT_MAX_AGE_SECONDS);
     const idempotencyKeys = await deleteExpiredKeys(sql, config.idempotencyTtlHours);
     const sessions = await deleteStaleSessions(sql, config.consoleIdleMinutes);
+    const emailCutoff = new Date(Date.now() - config.emailLogRetentionDays * 86_400_000);
+    const emails = await inBatches(
+      () => deleteEmailLogBefore(sql, emailCutoff, DELETE_BATCH),
+      signal,
+    );
     const history = config.historyRetentionDays === undefined
       ? { events: 0, contexts: 0 }
       : await pruneHistory(sql, config.historyRetentionDays, signal);
@@ -65,9 +72,10 @@ export const maintenance = defineJob({
       rate_limits_deleted: counters,
       idempotency_keys_deleted: idempotencyKeys,
       console_sessions_deleted: sessions,
+      email_log_deleted: emails,
       history_events_deleted: history.events,
       history_contexts_deleted: history.contexts,
     });
-    return { tokens, counters, sessions, history };
+    return { tokens, counters, sessions, emails, history };
   },
 });

@@ -11,9 +11,9 @@ import type { Config } from "../config.ts";
 import type { Sql } from "../db/client.ts";
 import { replaceResetToken } from "../db/reset_tokens.ts";
 import { getUserById } from "../db/users.ts";
-import { type RenderedEmail, resetPasswordEmail } from "../emails/templates.ts";
+import { type RenderedEmail, renderEmail } from "../emails/render.ts";
 import { defineJob } from "./define.ts";
-import { EMAIL_RETRY_POLICY } from "./send_email.ts";
+import { deliverEmail, EMAIL_RETRY_POLICY } from "./send_email.ts";
 
 /** What the preview shows in place of a token: it works nowhere. */
 export const PREVIEW_TOKEN = "preview-only-this-is-not-a-token";
@@ -24,11 +24,12 @@ export function renderRecoveryEmail(
   user: { email: string },
   token: string,
 ): RenderedEmail {
-  return resetPasswordEmail({
-    projectName: config.projectName,
+  return renderEmail("reset_password", {
+    project_name: config.projectName,
+    username: user.email,
     email: user.email,
     link: `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`,
-    validHours: config.emailResetTokenExpireHours,
+    valid_hours: config.emailResetTokenExpireHours,
   });
 }
 
@@ -51,12 +52,13 @@ export const passwordRecovery = defineJob({
   schema: z.object({ userId: z.uuid() }),
   // Each retry mints a new token that replaces the last, so at most one link is ever live.
   policy: EMAIL_RETRY_POLICY,
-  async handler({ userId }, { sql, config, mailer, log }) {
+  async handler({ userId }, ctx) {
+    const { sql, config, log } = ctx;
     const user = await getUserById(sql, userId);
     if (user === undefined) {
       log.info("password recovery skipped: the user is gone", { user_id: userId });
       return;
     }
-    await mailer.send(user.email, await recoveryEmail(sql, config, user));
+    await deliverEmail(ctx, user.email, await recoveryEmail(sql, config, user), user.id);
   },
 });

@@ -20,16 +20,12 @@ import {
   HistoryEventsPublic,
   HttpErrorBody,
   IdParam,
+  Instant,
   json,
   Page,
   toHistoryEventPublic,
   toHistoryEventsPublic,
 } from "./schemas.ts";
-
-/** An ISO-8601 date-time with an offset, or a date (midnight UTC). */
-const Instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()])
-  .transform((v) => new Date(v))
-  .openapi({ type: "string", format: "date-time" });
 
 const HistoryQuery = Page.extend({
   table: z.string().max(255).optional(),

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import type { EmailLogEntry } from "../db/email_log.ts";
 import type { HistoryEvent } from "../db/history.ts";
 import type { Item } from "../db/items.ts";
 import type { User } from "../db/users.ts";
@@ -86,6 +87,11 @@ export const Page = z.object({
   limit: z.coerce.number().int().min(0).max(1000).default(100),
 });
 
+/** An ISO-8601 date-time with an offset, or a date (midnight UTC), as a query filter. */
+export const Instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .transform((v) => new Date(v))
+  .openapi({ type: "string", format: "date-time" });
+
 /** An audit history event (see docs/history.md). */
 export const HistoryEventPublic = z.object({
   id: z.string().openapi({ description: "A bigint as a string; events are ordered by it" }),
@@ -115,6 +121,38 @@ export function toHistoryEventsPublic(
   page: { data: HistoryEvent[]; count: number },
 ): z.infer<typeof HistoryEventsPublic> {
   return { data: page.data.map(toHistoryEventPublic), count: page.count };
+}
+
+/** One row of the email log (see docs/email.md): never a body or a link. */
+export const EmailLogEntryPublic = z.object({
+  id: z.uuid(),
+  template: z.string().nullable(),
+  to: z.string(),
+  subject: z.string(),
+  status: z.enum(["sent", "failed", "skipped"]),
+  transport: z.enum(["smtp", "file", "off"]),
+  message_id: z.string().nullable(),
+  smtp_response: z.string().nullable()
+    .openapi({ description: "The mail server's final reply, or its refusal" }),
+  error: z.string().nullable().openapi({ description: "Why a failed send failed" }),
+  attempt: z.number().int().nullable(),
+  job_id: z.uuid().nullable(),
+  user_id: z.uuid().nullable(),
+  at: z.string().openapi({ format: "date-time" }),
+}).openapi("EmailLogEntry");
+export const EmailLogPublic = z.object({
+  data: z.array(EmailLogEntryPublic),
+  count: z.number().int(),
+}).openapi("EmailLog");
+
+/** A page of the email log as clients see it. */
+export function toEmailLogPublic(
+  page: { data: EmailLogEntry[]; count: number },
+): z.infer<typeof EmailLogPublic> {
+  return {
+    data: page.data.map((entry) => ({ ...entry, at: entry.at.toISOString() })),
+    count: page.count,
+  };
 }
 
 /** A path id: a malformed one is a 422, never a 500. */

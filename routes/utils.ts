@@ -5,7 +5,7 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { testEmail } from "../emails/templates.ts";
+import { renderEmail } from "../emails/render.ts";
 import { sendEmail } from "../jobs/send_email.ts";
 import { currentUser, superuserOnly } from "../http/current_user.ts";
 import { HttpError } from "../lib/http_error.ts";
@@ -44,7 +44,7 @@ export function utilsRoutes(deps: AppDeps) {
       }
       await sendEmail.delay({
         to: email_to,
-        ...testEmail({ projectName: config.projectName, email: email_to }),
+        ...renderEmail("test_email", { project_name: config.projectName, email: email_to }),
       });
       return c.json({ message: "Test email sent" }, 201);
     },

@@ -23,7 +23,7 @@ import {
   type UserChanges,
 } from "../db/users.ts";
 import type { Mailer } from "../emails/mailer.ts";
-import { emailChangedEmail, newAccountEmail } from "../emails/templates.ts";
+import { renderEmail } from "../emails/render.ts";
 import { sendEmail } from "../jobs/send_email.ts";
 import { HttpError } from "../lib/http_error.ts";
 import type { Logger } from "../lib/logging.ts";
@@ -189,9 +189,10 @@ export async function createAccount(
 ): Promise<User> {
   const user = await registerUser(deps.sql, fields);
   if (deps.mailer.enabled) {
-    const email = newAccountEmail({
-      projectName: deps.config.projectName,
+    const email = renderEmail("new_account", {
+      project_name: deps.config.projectName,
       username: user.email,
+      email: user.email,
       link: deps.config.frontendHost,
     });
     await sendEmail.delay({ to: user.email, ...email });
@@ -216,13 +217,14 @@ export async function updateOwnAccount(
       const moved = updated !== undefined &&
         updated.email.toLowerCase() !== user.email.toLowerCase();
       if (!moved || !deps.mailer.enabled) return updated;
-      const email = emailChangedEmail({
-        projectName: deps.config.projectName,
-        oldEmail: user.email,
-        newEmail: updated.email,
+      const email = renderEmail("email_changed", {
+        project_name: deps.config.projectName,
+        old_email: user.email,
+        new_email: updated.email,
         link: deps.config.frontendHost,
       });
-      await sendEmail.delay({ to: user.email, ...email }, { tx });
+      // The old address no longer names the account: say whose it was.
+      await sendEmail.delay({ to: user.email, userId: user.id, ...email }, { tx });
       return updated;
     })
   );

@@ -1,7 +1,7 @@
 /**
  * `deno task dev` as a newcomer runs it, in a copy of the project (its own
- * `.env` and `migrations/`): a start-up mistake is printed and waits for
- * the fix, and a migration added while it runs is applied.
+ * `.env`, `migrations/` and `emails/templates/`): a start-up mistake is
+ * printed and waits for the fix, and a migration added while it runs is applied.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ async function hasTable(db: TestDatabase, name: string): Promise<boolean> {
   return row!.found;
 }
 
-Deno.test("deno task dev waits out a bad .env and a broken migration, and applies a migration added while it runs", async () => {
+Deno.test("deno task dev waits out a bad .env, a broken migration and a broken email template, and applies a migration added while it runs", async () => {
   await using db = await migratedDatabase();
   const dir = await projectCopy(db);
   await Deno.writeTextFile(join(dir, ".env"), "LOG_LEVEL=loud\n");
@@ -30,7 +30,9 @@ Deno.test("deno task dev waits out a bad .env and a broken migration, and applie
   }, { task: "dev", cwd: dir });
 
   // A bad .env: the message, then a wait that the fix ends.
-  await dev.waitForOutput(/waiting for a change to \.env or migrations\/ to start again/);
+  await dev.waitForOutput(
+    /waiting for a change to \.env, migrations\/ or emails\/templates\/ to start again/,
+  );
   assert.match(dev.output(), /^tusk dev: Invalid configuration\./m);
   assert.match(dev.output(), /LOG_LEVEL: expected debug, info, warn or error, got "loud"/);
   await Deno.writeTextFile(join(dir, ".env"), "LOG_LEVEL=info\n");
@@ -54,6 +56,23 @@ Deno.test("deno task dev waits out a bad .env and a broken migration, and applie
   await Deno.writeTextFile(broken, "create table oops (id int);\n");
   await waitFor(() => hasTable(db, "oops"), 60_000);
   (await waitForHttp(`${base}/readyz`, 200, 60_000)).body?.cancel();
+
+  // So does an email template with a placeholder no email gets.
+  const template = join(dir, "emails", "templates", "test_email.html");
+  const good = await Deno.readTextFile(template);
+  const mark = dev.output().length;
+  await Deno.writeTextFile(template, good.replace("{{ email }}", "{{ recipient }}"));
+  await waitFor(() => /waiting for a change to/.test(dev.output().slice(mark)), 60_000);
+  assert.match(
+    dev.output().slice(mark),
+    /emails\/templates\/test_email\.html:\d+: unknown placeholder \{\{ recipient \}\}; this email gets project_name, email/,
+  );
+  await Deno.writeTextFile(template, good);
+  await waitFor(async () => {
+    const response = await fetch(`${base}/readyz`).catch(() => undefined);
+    await response?.body?.cancel();
+    return response?.status === 200 && /listening/.test(dev.output().slice(mark));
+  }, 60_000);
   assert.doesNotMatch(dev.output(), /^\s+at /m, "no stack anywhere");
 
   dev.killGroup("SIGINT");

@@ -21,7 +21,8 @@ Deno.test("deno task test reads DATABASE_URL from .env when the environment has 
     assert.equal(code, 0, run.output());
     assert.match(run.output(), /tests: using the PostgreSQL server in DATABASE_URL/);
     assert.doesNotMatch(run.output(), /embedded Postgres/);
-    assert.match(run.output(), /tests: 2 passed, 0 failed/);
+    // However many tests that file holds, they ran there and passed.
+    assert.match(run.output(), /tests: [1-9][0-9]* passed, 0 failed/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -256,7 +256,7 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
     const mailSpan = only(trace, (s) => s.name === "email.send", "email span");
     assert.equal(mailSpan.parentSpanId, process.spanId);
     assert.equal(mailSpan.attributes["email.transport"], "smtp");
-    assert.equal(mailSpan.attributes["email.template"], "reset-password");
+    assert.equal(mailSpan.attributes["email.template"], "reset_password");
     assert.equal(mailSpan.attributes["smtp.response.code"], 250);
     assert.equal(mailSpan.attributes["email.message_id"], mail.messageId);
 

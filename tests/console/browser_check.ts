@@ -140,6 +140,8 @@ Deno.test({
         ["flags", "/admin/flags"],
         ["users", "/admin/users"],
         ["history", "/admin/history"],
+        ["emails", "/admin/emails"],
+        ["email preview", "/admin/emails/templates/reset_password"],
         ["analytics", "/admin/analytics"],
         ["migrations", "/admin/migrations"],
       ]
@@ -148,6 +150,17 @@ Deno.test({
       assert.equal(res?.status(), 200, path);
       await look(name!);
     }
+  });
+
+  await t.step("an email template renders inside its sandboxed frame", async () => {
+    await page.goto(`${base}/admin/emails/templates/test_email`);
+    const frame = page.frameLocator("iframe.email-preview");
+    // The sample's address, filled into the template: the document loaded under its own CSP.
+    await frame.locator("text=ada@example.com").first().waitFor({ timeout: 10_000 });
+    const scripts = await page.evaluate(
+      `document.querySelector("iframe.email-preview").getAttribute("sandbox")`,
+    );
+    assert.equal(scripts, "", "no permission granted to the frame");
   });
 
   await t.step("the overview refreshes itself (htmx polls its live part)", async () => {

@@ -4,6 +4,7 @@ import { migratedDatabase } from "../_db.ts";
 import { bearer, login, makeUser } from "../_factories.ts";
 import { consoleClient } from "./_client.ts";
 import { deleteStaleSessions } from "../../db/console_sessions.ts";
+import { logEmail } from "../../db/email_log.ts";
 import { sendEmail } from "../../jobs/send_email.ts";
 import { installJobs } from "../../jobs/boss.ts";
 import { JOBS } from "../../jobs/registry.ts";
@@ -369,7 +370,14 @@ Deno.test("console pages carry a strict CSP, are never cached, and link only has
   assert.equal(loginPage.headers.get("Cache-Control"), "no-store");
   await client.login(admin.email, admin.password);
   for (
-    const path of ["/admin", "/admin/jobs", "/admin/flags", "/admin/users", "/admin/analytics"]
+    const path of [
+      "/admin",
+      "/admin/jobs",
+      "/admin/flags",
+      "/admin/users",
+      "/admin/emails",
+      "/admin/analytics",
+    ]
   ) {
     const html = await client.html(path);
     assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, `${path}: an inline script`);
@@ -502,4 +510,75 @@ Deno.test("jobs are cancelled, retried and retried all-failed from the console, 
   for (const id of failed) assert.equal((await state(id)).retry_limit, 1, "one more attempt each");
   const unknown = await client.post("/admin/jobs/retry-failed", { queue: "no-such-queue" });
   assert.equal(unknown.status, 404);
+});
+
+Deno.test("the emails page previews each template in a sandbox and shows the email log", async () => {
+  const { db, app, admin, user } = await setup({ PROJECT_NAME: "Acme <Ops>" });
+  await using _ = db;
+  const jobId = crypto.randomUUID();
+  await logEmail(db.sql, {
+    template: "reset_password",
+    to: user.email,
+    subject: "Acme - Password recovery",
+    status: "failed",
+    transport: "smtp",
+    message_id: null,
+    smtp_response: "550 5.1.1 No such mailbox",
+    error: "Can't send mail - all recipients were rejected",
+    attempt: 1,
+    job_id: jobId,
+  });
+  await logEmail(db.sql, {
+    template: "test_email",
+    to: "someone@example.com",
+    subject: "Acme - Test email",
+    status: "sent",
+    transport: "smtp",
+    message_id: "<m@example.com>",
+    smtp_response: "250 2.0.0 Ok",
+    error: null,
+    attempt: 1,
+    job_id: null,
+  });
+  const client = consoleClient(app);
+  await client.login(admin.email, admin.password);
+
+  const list = await client.html("/admin/emails");
+  for (const name of ["reset_password", "new_account", "test_email", "email_changed"]) {
+    assert.match(list, new RegExp(`href="/admin/emails/templates/${name}"`));
+  }
+  assert.match(list, /550 5\.1\.1 No such mailbox/);
+  assert.match(list, new RegExp(`href="/admin/users/${user.user.id}"`), "the recipient's account");
+  assert.match(list, new RegExp(`href="/admin/jobs/${jobId}"`), "the job that sent it");
+  const failed = await client.html("/admin/emails?status=failed");
+  assert.match(failed, /No such mailbox/);
+  assert.doesNotMatch(failed, /someone@example\.com<\/td>/);
+  const bad = await client.get("/admin/emails?status=lost");
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /status must be one of: sent, failed, skipped/);
+
+  const preview = await client.html("/admin/emails/templates/reset_password");
+  assert.match(preview, /Acme &lt;Ops&gt; - Password recovery for user ada@example\.com/);
+  assert.match(
+    preview,
+    /<iframe[^>]*src="\/admin\/emails\/templates\/reset_password\/html"[^>]*sandbox=""/,
+  );
+  // The email's own styles stay in its frame; the console page has none of them.
+  assert.doesNotMatch(preview, /<script(?![^>]*\bsrc=)[^>]*>/);
+  assert.doesNotMatch(preview, /\sstyle=|<style/);
+  const doc = await client.get("/admin/emails/templates/reset_password/html");
+  assert.equal(doc.status, 200);
+  const csp = doc.headers.get("Content-Security-Policy")!;
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /(^|; )sandbox(;|$)/);
+  assert.match(csp, /frame-ancestors 'self'/);
+  assert.doesNotMatch(csp, /script-src/);
+  const html = await doc.text();
+  assert.match(html, /Acme &#60;Ops&#62;/);
+  assert.match(html, /reset-password\?token=preview-only-this-is-not-a-token/);
+  assert.equal((await client.get("/admin/emails/templates/nope")).status, 404);
+  assert.equal((await client.get("/admin/emails/templates/nope/html")).status, 404);
+  const anonymous = await consoleClient(app).get("/admin/emails/templates/reset_password/html");
+  assert.notEqual(anonymous.status, 200, "the preview needs a session too");
+  await anonymous.body?.cancel();
 });

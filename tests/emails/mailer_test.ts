@@ -6,6 +6,28 @@ import { migratedDatabase } from "../_db.ts";
 import { bearer, jsonBody, login, makeUser } from "../_factories.ts";
 import { freePort, waitFor } from "../process.ts";
 import { type Received, smtpEnv, smtpServer } from "../_smtp.ts";
+import type { EmailLogEntry } from "../../db/email_log.ts";
+
+/** A row of the email log as the API answers it. */
+type LogRow = Omit<EmailLogEntry, "at"> & { at: string };
+
+/** `GET /api/v1/emails/` as a superuser. */
+async function emailLog(
+  app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> },
+  headers: HeadersInit,
+  query = "",
+): Promise<{ data: LogRow[]; count: number }> {
+  const res = await app.request(`/api/v1/emails/${query}`, { headers });
+  assert.equal(res.status, 200);
+  return await res.json();
+}
+
+/** No column of any row holds the reset link, nor its token. */
+function assertNoLink(log: { data: LogRow[] }, link: string) {
+  const token = link.split("token=")[1]!;
+  const all = JSON.stringify(log);
+  assert.ok(!all.includes(token) && !all.includes("token="), "the log holds no link: " + all);
+}
 
 Deno.test("SMTP: recovery, new-account and test emails arrive with the right content", async () => {
   const smtp = await smtpServer();
@@ -26,7 +48,6 @@ Deno.test("SMTP: recovery, new-account and test emails arrive with the right con
       jsonBody("POST", { email: "o'brien@example.com", password: "initial secret 42" }, adminH),
     );
     assert.equal(created.status, 200);
-    await created.body?.cancel();
     const test = await app.request("/api/v1/utils/test-email/?email_to=tester@example.com", {
       method: "POST",
       headers: adminH,
@@ -65,6 +86,28 @@ Deno.test("SMTP: recovery, new-account and test emails arrive with the right con
     }
     assert.equal(testMail!.subject, "Acme <Corp> & Co - Test email");
     assert.deepEqual(smtp.received[2]!.to, ["tester@example.com"]);
+
+    // The email log has one row for each, with the server's reply and no link.
+    await waitFor(async () => (await emailLog(app, adminH)).count === 3);
+    const log = await emailLog(app, adminH, "?status=sent");
+    assert.equal(log.count, 3);
+    const row = (to: string) => log.data.find((r) => r.to === to)!;
+    const resetRow = row(admin.email);
+    assert.equal(resetRow.template, "reset_password");
+    assert.equal(resetRow.subject, reset!.subject);
+    assert.equal(resetRow.transport, "smtp");
+    assert.equal(resetRow.message_id, reset!.messageId);
+    assert.match(resetRow.smtp_response!, /^250 /);
+    assert.equal(resetRow.attempt, 1);
+    assert.equal(resetRow.user_id, admin.user.id);
+    assert.match(resetRow.job_id!, /^[0-9a-f-]{36}$/);
+    assert.equal(row("o'brien@example.com").template, "new_account");
+    assert.equal(row("o'brien@example.com").user_id, (await created.json()).id);
+    assert.equal(row("tester@example.com").user_id, null, "no account has that address");
+    const link = /reset-password\?token=[A-Za-z0-9_-]+/.exec(reset!.text!)![0];
+    assertNoLink(log, link);
+    const byRecipient = await emailLog(app, adminH, `?to=${admin.email.toUpperCase()}`);
+    assert.deepEqual(byRecipient.data.map((r) => r.template), ["reset_password"]);
   } finally {
     await smtp.close();
   }
@@ -104,6 +147,19 @@ Deno.test("SMTP down, then up: the recovery email is retried and delivered exact
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(smtp.received.length, 1, "delivered once");
     assert.match(smtp.received[0]!.raw, /Password recovery/);
+
+    // The log: the failed attempt with its reason, then the delivery, of the same job.
+    const h = bearer(await login(app, admin.email, admin.password));
+    const log = await emailLog(app, h, `?to=${admin.email}`);
+    assert.deepEqual(log.data.map((r) => [r.status, r.attempt]), [["sent", 2], ["failed", 1]]);
+    const [sent, failed] = log.data;
+    assert.equal(sent!.job_id, failed!.job_id);
+    assert.match(failed!.error!, /ECONNREFUSED|connect/i);
+    assert.equal(failed!.message_id, null);
+    assert.equal(failed!.user_id, admin.user.id);
+    const parsed = await simpleParser(smtp.received[0]!.raw);
+    assert.equal(sent!.message_id, parsed.messageId);
+    assertNoLink(log, /reset-password\?token=[A-Za-z0-9_-]+/.exec(parsed.text!)![0]);
   } finally {
     await smtp.close();
   }
@@ -176,6 +232,13 @@ Deno.test("email off: the endpoints still answer as documented and log that emai
   const [queued] = await db
     .sql`select count(*)::int as n from pgboss.job where name = 'send-email'`;
   assert.equal(queued!.n, 0);
+  // The recovery email was skipped, and the log says so.
+  const log = await emailLog(app, adminH, `?to=${email}`);
+  assert.equal(log.count, 1);
+  assert.equal(log.data[0]!.status, "skipped");
+  assert.equal(log.data[0]!.transport, "off");
+  assert.equal(log.data[0]!.template, "reset_password");
+  assert.equal(log.data[0]!.message_id, null);
 });
 
 Deno.test("SMTP config without a sender is a configuration error", async () => {

@@ -29,7 +29,7 @@ async function setup(env: Record<string, string> = {}) {
 async function notices(db: Awaited<ReturnType<typeof setup>>["db"]) {
   const rows = await db.sql<{ data: { to: string; template: string; text: string } }[]>`
     select data from pgboss.job where name = 'send-email' order by created_on`;
-  return rows.map((r) => r.data).filter((d) => d.template === "email-changed");
+  return rows.map((r) => r.data).filter((d) => d.template === "email_changed");
 }
 
 Deno.test("PATCH /users/me changes the email right after login, as the template's frontend does", async () => {
