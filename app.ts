@@ -13,7 +13,7 @@ import { edge, REQUEST_ID_HEADER } from "./http/edge.ts";
 import { frontend } from "./http/frontend.ts";
 import { historyContext, traceRoute } from "./http/middleware.ts";
 import { REPLAYED_HEADER } from "./http/idempotency.ts";
-import { CONSOLE_PATH, consoleNotFound, consoleRoutes, isConsolePath } from "./console/mod.ts";
+import { consoleNotFound, consoleRoutes, isConsolePath } from "./console/mod.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
 import { flagRoutes } from "./routes/flags.ts";
@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route("/", health.root);
   app.route(API_PREFIX, api);
   app.route("/", docsRoutes(config.projectName));
-  app.route(CONSOLE_PATH, consoleRoutes(deps));
+  app.route(config.consolePath, consoleRoutes(deps));
   app.openAPIRegistry.registerComponent("securitySchemes", "OAuth2PasswordBearer", {
     type: "oauth2",
     flows: { password: { tokenUrl: `${API_PREFIX}/login/access-token`, scopes: {} } },
@@ -99,8 +99,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
 
   // Last: only what no route answered reaches the frontend.
-  if (deps.frontendRoot !== undefined) app.use(frontend(deps.frontendRoot));
-  app.notFound((c) => isConsolePath(c.req.path) ? consoleNotFound(c) : notFound(c));
+  if (deps.frontendRoot !== undefined) {
+    app.use(frontend(deps.frontendRoot, { reserved: [config.consolePath] }));
+  }
+  app.notFound((c) =>
+    isConsolePath(c.req.path, config.consolePath) ? consoleNotFound(c) : notFound(c)
+  );
   app.onError(errorHandler(log));
   return app;
 }

@@ -72,6 +72,11 @@ export interface Config {
   emailsDir: string;
   /** A built single-page app to serve at `/` (`FRONTEND_DIR`); undefined: none. */
   frontendDir: string | undefined;
+  /**
+   * Where the ops console is mounted (`CONSOLE_PATH`): `/admin`, or `/console` when a
+   * frontend is served, whose own `/admin` page (the FastAPI template has one) must win.
+   */
+  consolePath: string;
   /** Proxies whose `X-Forwarded-For` we believe: IPs or CIDRs (IPv4 or IPv6). */
   trustedProxies: string[];
   /** External identity providers whose bearer tokens are accepted (`AUTH_ISSUERS`). */
@@ -229,6 +234,21 @@ const schema = z.object({
   ),
   EMAILS_DIR: optionalText.transform((v) => v ?? join("tmp", "app-emails")),
   FRONTEND_DIR: optionalText,
+  CONSOLE_PATH: optionalText.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    const problem = !/^(\/[A-Za-z0-9_-]+)+$/.test(v)
+      ? "a path such as /console: one or more /segments of letters, digits, _ and -, no " +
+        "trailing /"
+      : ["/api", "/docs", "/healthz", "/readyz"].find((p) => v === p || v.startsWith(`${p}/`));
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: problem.startsWith("/")
+          ? `CONSOLE_PATH: ${v} is under ${problem}, which the API answers; pick another path`
+          : `CONSOLE_PATH: expected ${problem}, got ${JSON.stringify(v)}`,
+      });
+    }
+  }),
   TRUSTED_PROXIES: optionalText.transform((raw, ctx) => {
     const entries = (raw ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
     for (const entry of entries) {
@@ -531,6 +551,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     emailTransport,
     emailsDir: e.EMAILS_DIR,
     frontendDir: e.FRONTEND_DIR,
+    consolePath: e.CONSOLE_PATH ?? (e.FRONTEND_DIR === undefined ? "/admin" : "/console"),
     trustedProxies: e.TRUSTED_PROXIES,
     authIssuers: e.AUTH_ISSUERS,
     authAutoProvision: e.AUTH_AUTO_PROVISION,

@@ -296,3 +296,23 @@ Deno.test("loadConfig() takes the FastAPI template's FASTAPI_ENV, driver-qualifi
     "DATABASE_URL: expected a postgres: or postgresql: URL, got mysql+pymysql:",
   ]);
 });
+
+Deno.test("loadConfig() puts the console at /admin, at /console beside a frontend, or at CONSOLE_PATH", () => {
+  const base = { SECRET_KEY: "x", DATABASE_URL: "postgres://u@h/db" };
+  assert.equal(loadConfig(base).consolePath, "/admin");
+  assert.equal(loadConfig({ ...base, FRONTEND_DIR: "frontend" }).consolePath, "/console");
+  assert.equal(
+    loadConfig({ ...base, FRONTEND_DIR: "frontend", CONSOLE_PATH: "/admin" }).consolePath,
+    "/admin",
+  );
+  assert.equal(loadConfig({ ...base, CONSOLE_PATH: "/ops/console" }).consolePath, "/ops/console");
+  assert.deepEqual(problems({ ...base, CONSOLE_PATH: "admin" }), [
+    "CONSOLE_PATH: expected a path such as /console: one or more /segments of letters, digits, _ " +
+    'and -, no trailing /, got "admin"',
+  ]);
+  assert.equal(problems({ ...base, CONSOLE_PATH: "/admin/" }).length, 1);
+  assert.equal(problems({ ...base, CONSOLE_PATH: "/" }).length, 1);
+  assert.deepEqual(problems({ ...base, CONSOLE_PATH: "/api/console" }), [
+    "CONSOLE_PATH: /api/console is under /api, which the API answers; pick another path",
+  ]);
+});

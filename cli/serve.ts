@@ -111,7 +111,7 @@ async function serveUntilSignal(
         const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
         log.info("listening", {
           url,
-          console: `${url}/admin`,
+          console: `${url}${config.consolePath}`,
           docs: `${url}/docs`,
           readyz: `${url}/readyz`,
         });

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 interface Asset {
   body: Uint8Array<ArrayBuffer>;
   type: string;
-  /** The URL pages link to: `/admin/assets/<name>?v=<hash>`. */
+  /** What pages link to under the console's path: `/assets/<name>?v=<hash>`. */
   url: string;
 }
 
@@ -23,7 +23,7 @@ const require = createRequire(import.meta.url);
 function load(name: string, path: string, type: string): [string, Asset] {
   const body = new Uint8Array(readFileSync(path));
   const hash = createHash("sha256").update(body).digest("hex").slice(0, 12);
-  return [name, { body, type, url: `/admin/assets/${name}?v=${hash}` }];
+  return [name, { body, type, url: `/assets/${name}?v=${hash}` }];
 }
 
 let assets: Map<string, Asset> | undefined;
@@ -44,12 +44,12 @@ function all(): Map<string, Asset> {
   return assets;
 }
 
-/** The URL of asset `name` (with its hash) for a page to link. */
-export function assetUrl(name: "console.css" | "htmx.min.js"): string {
-  return all().get(name)!.url;
+/** The URL of asset `name` (with its hash) for a page of the console mounted at `base`. */
+export function assetUrl(base: string, name: "console.css" | "htmx.min.js"): string {
+  return `${base}${all().get(name)!.url}`;
 }
 
-/** `GET /assets/:name` (mounted under `/admin`). Public: the login page needs them. */
+/** `GET /assets/:name` (under the console's path). Public: the login page needs them. */
 export function assetRoutes(): Hono {
   const router = new Hono();
   router.get("/assets/:name", (c) => {

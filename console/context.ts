@@ -16,6 +16,8 @@ export interface ConsoleEnv {
     /** Whether cookies get `Secure` (everywhere but local development). */
     secure: boolean;
     projectName: string;
+    /** Where the console is mounted (`CONSOLE_PATH`): every link and cookie is under it. */
+    base: string;
   };
 }
 

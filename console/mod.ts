@@ -1,5 +1,5 @@
 /**
- * The ops console at `/admin`: server-rendered pages over the same modules
+ * The ops console at `/admin` (`CONSOLE_PATH`): server-rendered pages over the same modules
  * the REST API uses, for superusers with a session.
  *
  * @module
@@ -20,30 +20,28 @@ import { overviewPages } from "./pages/overview.tsx";
 import { schedulePages } from "./pages/schedules.tsx";
 import { userPages } from "./pages/users.tsx";
 import type { ConsoleContext, ConsoleEnv } from "./context.ts";
-import { CONSOLE_PATH, consoleSettings, requireSession } from "./session.ts";
-
-export { CONSOLE_PATH };
+import { consoleSettings, requireSession } from "./session.ts";
 
 /**
- * The 404 for a path under {@link CONSOLE_PATH} that no page answers: HTML,
+ * The 404 for a path under the console's that no page answers: HTML,
  * for the app's `notFound` to use (a sub-app's own is never called).
  */
 export function consoleNotFound(c: Context): Response | Promise<Response> {
   return errorPage(c as ConsoleContext, 404, "There is no such console page.");
 }
 
-/** Whether `path` is the console's. */
-export function isConsolePath(path: string): boolean {
-  return path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`);
+/** Whether `path` is under the console mounted at `base`. */
+export function isConsolePath(path: string, base: string): boolean {
+  return path === base || path.startsWith(`${base}/`);
 }
 
 /**
- * The console's routes, to mount at {@link CONSOLE_PATH}. Errors render as
+ * The console's routes, to mount at `config.consolePath`. Errors render as
  * HTML pages with the API's statuses and messages.
  *
  * @example
  * ```ts
- * app.route(CONSOLE_PATH, consoleRoutes(deps));
+ * app.route(deps.config.consolePath, consoleRoutes(deps));
  * ```
  */
 export function consoleRoutes(deps: AppDeps): Hono<ConsoleEnv> {
@@ -53,6 +51,7 @@ export function consoleRoutes(deps: AppDeps): Hono<ConsoleEnv> {
   router.use(consoleSettings({
     secure: config.environment !== "local",
     projectName: config.projectName,
+    base: config.consolePath,
   }));
   router.route("/", assetRoutes());
   router.route("/", loginPages(deps));

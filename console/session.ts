@@ -16,8 +16,6 @@ import { HttpError } from "../lib/http_error.ts";
 import type { ConsoleContext, ConsoleEnv } from "./context.ts";
 import { formText } from "./params.ts";
 
-/** Where the console lives; its cookies are scoped to it. */
-export const CONSOLE_PATH = "/admin";
 /** The session cookie. */
 export const SESSION_COOKIE = "tusk_console";
 // Double-submit token for the login form, which has no session to hold a token yet.
@@ -40,7 +38,7 @@ export interface Flash {
 
 function cookieOptions(c: ConsoleContext) {
   return {
-    path: CONSOLE_PATH,
+    path: c.get("base"),
     httpOnly: true,
     sameSite: "Strict" as const,
     secure: c.get("secure"),
@@ -121,11 +119,12 @@ function csrfRefused(): HttpError {
  * files only, no inline script or style; nothing cached).
  */
 export function consoleSettings(
-  settings: { secure: boolean; projectName: string },
+  settings: { secure: boolean; projectName: string; base: string },
 ): MiddlewareHandler<ConsoleEnv> {
   return async function consoleSettings(c, next) {
     c.set("secure", settings.secure);
     c.set("projectName", settings.projectName);
+    c.set("base", settings.base);
     await next();
     // A page may be stricter or different (the email preview's sandboxed document).
     if (!c.res.headers.has("Content-Security-Policy")) {
@@ -159,7 +158,7 @@ export function requireSession(
       ? undefined
       : await findSession(sql, token, options.idleMinutes);
     if (session === undefined || token === undefined) {
-      const login = `${CONSOLE_PATH}/login`;
+      const login = `${c.get("base")}/login`;
       if (token !== undefined) {
         clearSessionCookie(c);
         setFlash(c, { kind: "error", text: SESSION_ENDED });

@@ -9,7 +9,7 @@ import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { assetUrl } from "./assets.ts";
 import type { ConsoleContext } from "./context.ts";
-import { CONSOLE_PATH, CSRF_FIELD, CSRF_HEADER, type Flash, takeFlash } from "./session.ts";
+import { CSRF_FIELD, CSRF_HEADER, type Flash, takeFlash } from "./session.ts";
 
 /** The pages in the navigation, in order. */
 const NAV = [
@@ -27,9 +27,9 @@ const NAV = [
 /** Rows per page in every list. */
 export const PAGE_SIZE = 25;
 
-/** An `/admin` path. */
-export function href(path: string): string {
-  return `${CONSOLE_PATH}${path}`;
+/** A console path: `/admin/jobs` for `/jobs`, under wherever the console is mounted. */
+export function href(c: ConsoleContext, path: string): string {
+  return `${c.get("base")}${path}`;
 }
 
 /** Renders a full page for an operator (or, without `c.var.operator`, the bare frame). */
@@ -57,8 +57,8 @@ export function page(
               content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}'
             />
             <title>{title} · {project} console</title>
-            <link rel="stylesheet" href={assetUrl("console.css")} />
-            <script src={assetUrl("htmx.min.js")} defer></script>
+            <link rel="stylesheet" href={assetUrl(c.get("base"), "console.css")} />
+            <script src={assetUrl(c.get("base"), "htmx.min.js")} defer></script>
           </head>
           <body
             hx-headers={operator ? JSON.stringify({ [CSRF_HEADER]: c.get("csrf") }) : undefined}
@@ -72,7 +72,7 @@ export function page(
                     {NAV.map(([path, label]) => (
                       <li>
                         <a
-                          href={href(path)}
+                          href={href(c, path)}
                           aria-current={title === label ? "page" : undefined}
                         >
                           {label}
@@ -83,7 +83,7 @@ export function page(
                 </nav>
               )}
               {operator && (
-                <form method="post" action={href("/logout")} class="logout">
+                <form method="post" action={href(c, "/logout")} class="logout">
                   <span>{operator.email}</span>
                   <Csrf c={c} />
                   <button type="submit">Log out</button>

@@ -39,6 +39,8 @@ export const EMAILS = {
       email: "ada@example.com",
       link: `${DASHBOARD}/reset-password?token=preview-only-this-is-not-a-token`,
       valid_hours: 48,
+      /** `valid_hours` in words: "1 hour", "48 hours". */
+      valid_for: "48 hours",
     },
   },
   new_account: {

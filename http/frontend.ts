@@ -12,15 +12,15 @@ import { join, normalize, sep } from "node:path";
 import type { AppEnv } from "./router.ts";
 
 /** Paths that stay the API's, whatever the frontend has: its 404s stay JSON. */
-const RESERVED = ["/api", "/admin", "/docs", "/healthz", "/readyz"];
+const RESERVED = ["/api", "/docs", "/healthz", "/readyz"];
 // Vite (and most bundlers) put a content hash in the name: `assets/index-BkX7a2Qz.js`.
 const HASHED = /[.-][A-Za-z0-9_-]{8,}\.[a-z0-9]+$/;
 const FOREVER = "public, max-age=31536000, immutable";
 // Always asked again (an ETag-less revalidation is a full download, but index.html is small).
 const REVALIDATE = "no-cache";
 
-function reserved(path: string): boolean {
-  return RESERVED.some((p) => path === p || path.startsWith(`${p}/`));
+function under(path: string, prefixes: string[]): boolean {
+  return prefixes.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
 /** `dir`'s file for URL path `path`, or undefined when there is none or it would leave `dir`. */
@@ -61,21 +61,27 @@ async function answer(path: string, method: string, cache: string): Promise<Resp
 
 /**
  * Serves the app built into `dir` (which holds `index.html`) for GET and
- * HEAD requests no route answered. Hashed files are cached for a year,
+ * HEAD requests no route answered, outside the API's paths and
+ * `options.reserved` (the console's). Hashed files are cached for a year,
  * everything else is revalidated.
  *
  * @example
  * ```ts
- * app.use(frontend(await Deno.realPath("frontend/dist"))); // after every route
+ * const root = await Deno.realPath("frontend");
+ * app.use(frontend(root, { reserved: ["/console"] })); // after every route
  * ```
  */
-export function frontend(dir: string): MiddlewareHandler<AppEnv> {
+export function frontend(
+  dir: string,
+  options: { reserved?: string[] } = {},
+): MiddlewareHandler<AppEnv> {
   const root = normalize(dir);
   const index = join(root, "index.html");
+  const reserved = [...RESERVED, ...(options.reserved ?? [])];
   return async function frontend(c, next) {
     const method = c.req.method;
     const path = c.req.path;
-    if ((method !== "GET" && method !== "HEAD") || reserved(path)) return await next();
+    if ((method !== "GET" && method !== "HEAD") || under(path, reserved)) return await next();
     const file = path === "/" ? undefined : await fileFor(root, path);
     if (file !== undefined) {
       return await answer(file, method, HASHED.test(file) ? FOREVER : REVALIDATE);
@@ -93,7 +99,7 @@ export async function frontendRoot(dir: string): Promise<string | Error> {
   } catch {
     return new Error(
       `FRONTEND_DIR=${dir} has no index.html: build the frontend into it first ` +
-        "(the FastAPI template's: cd frontend && npm run build, then FRONTEND_DIR=frontend/dist)",
+        "(the FastAPI template's: cd frontend && npm run build, which writes backend/app/frontend)",
     );
   }
 }

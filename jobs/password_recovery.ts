@@ -24,12 +24,14 @@ export function renderRecoveryEmail(
   user: { email: string },
   token: string,
 ): RenderedEmail {
+  const hours = config.emailResetTokenExpireHours;
   return renderEmail("reset_password", {
     project_name: config.projectName,
     username: user.email,
     email: user.email,
     link: `${config.frontendHost}/reset-password?token=${encodeURIComponent(token)}`,
-    valid_hours: config.emailResetTokenExpireHours,
+    valid_hours: hours,
+    valid_for: `${hours} hour${hours === 1 ? "" : "s"}`,
   });
 }
 

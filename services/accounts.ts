@@ -172,7 +172,8 @@ export async function ensureFirstSuperuser(sql: Sql, config: Config, log: Logger
   }
   if (!(await hasActiveSuperuser(sql))) {
     log.warn(
-      "no active superuser exists, so nobody can log in to /admin or use superuser routes: set " +
+      `no active superuser exists, so nobody can log in to ${config.consolePath} or use superuser ` +
+        "routes: set " +
         "FIRST_SUPERUSER and FIRST_SUPERUSER_PASSWORD (created at the next start), or run " +
         "deno task cli users create EMAIL --superuser",
     );

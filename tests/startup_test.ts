@@ -207,6 +207,6 @@ Deno.test("FRONTEND_DIR without an index.html stops the start saying what to bui
   assert.equal(
     firstLine(proc.output()),
     `tusk serve: FRONTEND_DIR=${dir} has no index.html: build the frontend into it first ` +
-      "(the FastAPI template's: cd frontend && npm run build, then FRONTEND_DIR=frontend/dist)",
+      "(the FastAPI template's: cd frontend && npm run build, which writes backend/app/frontend)",
   );
 });

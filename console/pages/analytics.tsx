@@ -129,7 +129,7 @@ export function analyticsPages(deps: AppDeps): Hono<ConsoleEnv> {
                 {rows.map((r) => (
                   <tr>
                     <th scope="row">
-                      <a href={href(`/users/${r.user_id}`)}>{r.email}</a>
+                      <a href={href(c, `/users/${r.user_id}`)}>{r.email}</a>
                     </th>
                     <td>{r.full_name ?? ""}</td>
                     <td class="num">{r.item_count}</td>
@@ -161,7 +161,7 @@ export function analyticsPages(deps: AppDeps): Hono<ConsoleEnv> {
         </dl>
         <Confirm
           c={c}
-          action={href("/analytics/export")}
+          action={href(c, "/analytics/export")}
           label="Run an export now"
           confirm="Yes, export now"
         >
@@ -176,7 +176,7 @@ export function analyticsPages(deps: AppDeps): Hono<ConsoleEnv> {
   router.post("/analytics/export", async (c) => {
     const id = await requestExport(sql);
     setFlash(c, { kind: "ok", text: `Export queued as job ${id}.` });
-    return c.redirect(href("/analytics"), 303);
+    return c.redirect(href(c, "/analytics"), 303);
   });
 
   return router;

@@ -72,7 +72,7 @@ export function emailPages(deps: AppDeps): Hono<ConsoleEnv> {
             {templates.names().map((name) => (
               <tr>
                 <th scope="row">
-                  <a href={href(`/emails/templates/${name}`)}>{name}</a>
+                  <a href={href(c, `/emails/templates/${name}`)}>{name}</a>
                 </th>
                 <td>{EMAILS[name].description}</td>
                 <td>
@@ -84,7 +84,7 @@ export function emailPages(deps: AppDeps): Hono<ConsoleEnv> {
           </tbody>
         </table>
         <h2>Log</h2>
-        <form method="get" action={href("/emails")} class="filters" role="search">
+        <form method="get" action={href(c, "/emails")} class="filters" role="search">
           <span>
             <label for="f-to">Recipient</label>
             <input id="f-to" name="to" type="search" value={to} maxlength={255} />
@@ -121,13 +121,15 @@ export function emailPages(deps: AppDeps): Hono<ConsoleEnv> {
                   </td>
                   <td>{r.template ?? ""}</td>
                   <td>
-                    {r.user_id === null ? r.to : <a href={href(`/users/${r.user_id}`)}>{r.to}</a>}
+                    {r.user_id === null
+                      ? r.to
+                      : <a href={href(c, `/users/${r.user_id}`)}>{r.to}</a>}
                   </td>
                   <td>{r.subject}</td>
                   <td class="num">
                     {r.job_id === null
                       ? String(r.attempt ?? "")
-                      : <a href={href(`/jobs/${r.job_id}`)}>{r.attempt ?? "job"}</a>}
+                      : <a href={href(c, `/jobs/${r.job_id}`)}>{r.attempt ?? "job"}</a>}
                   </td>
                   <td>
                     {r.smtp_response && <code>{r.smtp_response}</code>}
@@ -139,7 +141,7 @@ export function emailPages(deps: AppDeps): Hono<ConsoleEnv> {
           </table>
         )}
         <Pager
-          base={href("/emails")}
+          base={href(c, "/emails")}
           query={{ to, status, template }}
           page={current}
           count={log.count}
@@ -156,7 +158,7 @@ export function emailPages(deps: AppDeps): Hono<ConsoleEnv> {
       "Emails",
       <div>
         <p>
-          <a href={href("/emails")}>Emails</a> › <strong>{name}</strong>
+          <a href={href(c, "/emails")}>Emails</a> › <strong>{name}</strong>
         </p>
         <p>{EMAILS[name].description}. Shown with sample values.</p>
         <dl class="facts">
@@ -171,7 +173,7 @@ export function emailPages(deps: AppDeps): Hono<ConsoleEnv> {
         <iframe
           class="email-preview"
           title={`The ${name} email`}
-          src={href(`/emails/templates/${name}/html`)}
+          src={href(c, `/emails/templates/${name}/html`)}
           sandbox=""
           referrerpolicy="no-referrer"
         >

@@ -35,7 +35,7 @@ export function errorPage(
         </p>
       )}
       <p>
-        <a href={href("")}>Back to the overview</a>
+        <a href={href(c, "")}>Back to the overview</a>
       </p>
     </div>,
     { status, flash: undefined },

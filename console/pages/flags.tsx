@@ -52,13 +52,13 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
                   <td class="actions">
                     <Action
                       c={c}
-                      action={href(`/flags/${encodeURIComponent(f.codename)}`)}
+                      action={href(c, `/flags/${encodeURIComponent(f.codename)}`)}
                       label={f.is_active ? `Turn ${f.codename} off` : `Turn ${f.codename} on`}
                       fields={{ is_active: f.is_active ? "false" : "true" }}
                     />
                     <Confirm
                       c={c}
-                      action={href(`/flags/${encodeURIComponent(f.codename)}/delete`)}
+                      action={href(c, `/flags/${encodeURIComponent(f.codename)}/delete`)}
                       label="Delete"
                       confirm={`Yes, delete ${f.codename}`}
                       danger
@@ -72,7 +72,7 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
           </table>
         )}
         <h2>New flag</h2>
-        <form method="post" action={href("/flags")} class="stacked">
+        <form method="post" action={href(c, "/flags")} class="stacked">
           <Csrf c={c} />
           <label for="codename">Codename</label>
           <input
@@ -110,7 +110,7 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
         description: "The description is too long",
       });
       setFlash(c, { kind: "error", text: problem });
-      return c.redirect(href("/flags"), 303);
+      return c.redirect(href(c, "/flags"), 303);
     }
     try {
       const flag = await addFlag(sql, parsed.data);
@@ -122,7 +122,7 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
       if (!(e instanceof HttpError) || e.status !== 409) throw e;
       setFlash(c, { kind: "error", text: e.message });
     }
-    return c.redirect(href("/flags"), 303);
+    return c.redirect(href(c, "/flags"), 303);
   });
 
   router.post("/flags/:codename", async (c) => {
@@ -134,14 +134,14 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
       is_active: is_active === "true",
     });
     setFlash(c, { kind: "ok", text: `${flag.codename} is ${flag.is_active ? "on" : "off"}.` });
-    return c.redirect(href("/flags"), 303);
+    return c.redirect(href(c, "/flags"), 303);
   });
 
   router.post("/flags/:codename/delete", async (c) => {
     const codename = c.req.param("codename");
     await removeFlag(sql, codename);
     setFlash(c, { kind: "ok", text: `Flag ${codename} deleted.` });
-    return c.redirect(href("/flags"), 303);
+    return c.redirect(href(c, "/flags"), 303);
   });
 
   return router;

@@ -33,13 +33,15 @@ function show(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-const Who = ({ event, emails }: { event: HistoryEvent; emails: Map<string, string> }) => {
+const Who = (
+  { c, event, emails }: { c: ConsoleContext; event: HistoryEvent; emails: Map<string, string> },
+) => {
   const id = event.context?.user_id;
   if (typeof id !== "string") {
     const command = event.context?.command;
     return <span class="muted">{typeof command === "string" ? `cli: ${command}` : "—"}</span>;
   }
-  return <a href={href(`/users/${id}`)}>{emails.get(id) ?? id}</a>;
+  return <a href={href(c, `/users/${id}`)}>{emails.get(id) ?? id}</a>;
 };
 
 function eventPage(
@@ -75,14 +77,16 @@ function eventPage(
       </div>
     );
   }
-  const action = href(`/history/${event.id}/revert`);
+  const action = href(c, `/history/${event.id}/revert`);
   return page(
     c,
     "Audit history",
     <div>
       <p>
-        <a href={href("/history")}>All events</a> ›{" "}
-        <a href={href(`/history?table=${event.table}&row_id=${encodeURIComponent(event.row_id)}`)}>
+        <a href={href(c, "/history")}>All events</a> ›{" "}
+        <a
+          href={href(c, `/history?table=${event.table}&row_id=${encodeURIComponent(event.row_id)}`)}
+        >
           {event.table} {event.row_id}
         </a>{" "}
         › event {event.id}
@@ -107,7 +111,7 @@ function eventPage(
         </dd>
         <dt>By</dt>
         <dd>
-          <Who event={event} emails={emails} />
+          <Who c={c} event={event} emails={emails} />
         </dd>
         <dt>Database role</dt>
         <dd>
@@ -184,7 +188,7 @@ export function historyPages(deps: AppDeps): Hono<ConsoleEnv> {
       c,
       "Audit history",
       <div>
-        <form method="get" action={href("/history")} class="filters" role="search">
+        <form method="get" action={href(c, "/history")} class="filters" role="search">
           {FILTERS.map((name) => (
             <span>
               <label for={`f-${name}`}>{FILTER_LABELS[name]}</label>
@@ -200,7 +204,7 @@ export function historyPages(deps: AppDeps): Hono<ConsoleEnv> {
               {events.data.map((e) => (
                 <tr>
                   <th scope="row">
-                    <a href={href(`/history/${e.id}`)}>{e.id}</a>
+                    <a href={href(c, `/history/${e.id}`)}>{e.id}</a>
                   </th>
                   <td>
                     <When at={e.at} />
@@ -212,7 +216,7 @@ export function historyPages(deps: AppDeps): Hono<ConsoleEnv> {
                     {e.table} <code>{e.row_id}</code>
                   </td>
                   <td>
-                    <Who event={e} emails={emails} />
+                    <Who c={c} event={e} emails={emails} />
                   </td>
                   <td>{e.diff ? Object.keys(e.diff).join(", ") : ""}</td>
                 </tr>
@@ -220,7 +224,7 @@ export function historyPages(deps: AppDeps): Hono<ConsoleEnv> {
             </tbody>
           </table>
         )}
-        <Pager base={href("/history")} query={filters} page={current} count={events.count} />
+        <Pager base={href(c, "/history")} query={filters} page={current} count={events.count} />
       </div>,
     );
   });
@@ -239,7 +243,7 @@ export function historyPages(deps: AppDeps): Hono<ConsoleEnv> {
     try {
       const made = await revertEvent(sql, id, { force });
       setFlash(c, { kind: "ok", text: `Reverted event ${id}; this is the revert.` });
-      return c.redirect(href(`/history/${made.id}`), 303);
+      return c.redirect(href(c, `/history/${made.id}`), 303);
     } catch (error) {
       if (!(error instanceof HttpError) || error.status !== 409) throw error;
       const event = await getEvent(sql, id);

@@ -24,9 +24,9 @@ import { Confirm, Head, href, Json, page, PAGE_SIZE, Pager, When } from "../ui.t
 
 type State = (typeof JOB_STATES)[number];
 
-function jobsUrl(queue: string, state?: string): string {
+function jobsUrl(c: ConsoleContext, queue: string, state?: string): string {
   const q = `queue=${encodeURIComponent(queue)}`;
-  return href(`/jobs?${q}${state ? `&state=${state}` : ""}`);
+  return href(c, `/jobs?${q}${state ? `&state=${state}` : ""}`);
 }
 
 function stateParam(c: ConsoleContext): State | undefined {
@@ -37,7 +37,9 @@ function stateParam(c: ConsoleContext): State | undefined {
   return state as State | undefined;
 }
 
-const Queues = ({ queues }: { queues: Awaited<ReturnType<typeof queueInfo>> }) => (
+const Queues = (
+  { c, queues }: { c: ConsoleContext; queues: Awaited<ReturnType<typeof queueInfo>> },
+) => (
   <table>
     <thead>
       <tr>
@@ -49,11 +51,11 @@ const Queues = ({ queues }: { queues: Awaited<ReturnType<typeof queueInfo>> }) =
       {queues.map((q) => (
         <tr>
           <th scope="row">
-            <a href={jobsUrl(q.name)}>{q.name}</a>
+            <a href={jobsUrl(c, q.name)}>{q.name}</a>
           </th>
           {JOB_STATES.map((s) => (
             <td class="num">
-              {q.counts[s] > 0 ? <a href={jobsUrl(q.name, s)}>{q.counts[s]}</a> : 0}
+              {q.counts[s] > 0 ? <a href={jobsUrl(c, q.name, s)}>{q.counts[s]}</a> : 0}
             </td>
           ))}
         </tr>
@@ -77,14 +79,14 @@ async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
     "Jobs",
     <div>
       <p>
-        <a href={href("/jobs")}>All queues</a> › <strong>{queue}</strong>
+        <a href={href(c, "/jobs")}>All queues</a> › <strong>{queue}</strong>
       </p>
       <nav aria-label="States" class="tabs">
-        <a href={jobsUrl(queue)} aria-current={state === undefined ? "page" : undefined}>
+        <a href={jobsUrl(c, queue)} aria-current={state === undefined ? "page" : undefined}>
           all
         </a>
         {JOB_STATES.map((s) => (
-          <a href={jobsUrl(queue, s)} aria-current={state === s ? "page" : undefined}>
+          <a href={jobsUrl(c, queue, s)} aria-current={state === s ? "page" : undefined}>
             {s} ({info.counts[s]})
           </a>
         ))}
@@ -92,7 +94,7 @@ async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
       {info.counts.failed > 0 && (
         <Confirm
           c={c}
-          action={href("/jobs/retry-failed")}
+          action={href(c, "/jobs/retry-failed")}
           label={`Retry all ${info.counts.failed} failed`}
           confirm={`Yes, retry ${info.counts.failed} failed jobs`}
           fields={{ queue }}
@@ -108,7 +110,7 @@ async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
             {jobs.data.map((j) => (
               <tr>
                 <th scope="row">
-                  <a href={href(`/jobs/${j.id}`)}>
+                  <a href={href(c, `/jobs/${j.id}`)}>
                     <code>{j.id}</code>
                   </a>
                 </th>
@@ -127,7 +129,7 @@ async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
           </tbody>
         </table>
       )}
-      <Pager base={href("/jobs")} query={{ queue, state }} page={current} count={jobs.count} />
+      <Pager base={href(c, "/jobs")} query={{ queue, state }} page={current} count={jobs.count} />
     </div>,
   );
 }
@@ -150,7 +152,8 @@ function jobPage(c: ConsoleContext, job: JobWithMetadata<unknown>) {
     "Jobs",
     <div>
       <p>
-        <a href={href("/jobs")}>All queues</a> › <a href={jobsUrl(job.name)}>{job.name}</a> ›{" "}
+        <a href={href(c, "/jobs")}>All queues</a> › <a href={jobsUrl(c, job.name)}>{job.name}</a> ›
+        {" "}
         <code>{job.id}</code>
       </p>
       <h2>
@@ -183,7 +186,7 @@ function jobPage(c: ConsoleContext, job: JobWithMetadata<unknown>) {
         {actions.map((action) => (
           <Confirm
             c={c}
-            action={href(`/jobs/${job.id}/${action}`)}
+            action={href(c, `/jobs/${job.id}/${action}`)}
             label={action === "retry" ? "Retry" : "Cancel"}
             confirm={action === "retry" ? "Yes, run it again" : "Yes, cancel it"}
             danger={action === "cancel"}
@@ -223,7 +226,7 @@ export function jobPages(deps: AppDeps): Hono<ConsoleEnv> {
   router.get("/jobs", async (c) => {
     const queue = textParam(c, "queue");
     if (queue !== undefined) return await queuePage(c, deps, queue);
-    return page(c, "Jobs", <Queues queues={await queueInfo(sql)} />);
+    return page(c, "Jobs", <Queues c={c} queues={await queueInfo(sql)} />);
   });
 
   router.post("/jobs/retry-failed", async (c) => {
@@ -245,7 +248,7 @@ export function jobPages(deps: AppDeps): Hono<ConsoleEnv> {
       kind: "ok",
       text: `${n} failed job${n === 1 ? "" : "s"} in ${queue} queued again.`,
     });
-    return c.redirect(jobsUrl(queue), 303);
+    return c.redirect(jobsUrl(c, queue), 303);
   });
 
   router.get("/jobs/:id", async (c) => jobPage(c, await findJob(sql, uuidParam(c, "id", "Job"))));
@@ -269,7 +272,7 @@ export function jobPages(deps: AppDeps): Hono<ConsoleEnv> {
         if (!(error instanceof HttpError) || error.status !== 409) throw error;
         setFlash(c, { kind: "error", text: error.message });
       }
-      return c.redirect(href(`/jobs/${id}`), 303);
+      return c.redirect(href(c, `/jobs/${id}`), 303);
     });
   }
 

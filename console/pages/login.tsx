@@ -35,7 +35,7 @@ function loginPage(
   return page(
     c,
     "Log in",
-    <form method="post" action={href("/login")} class="login">
+    <form method="post" action={href(c, "/login")} class="login">
       <input type="hidden" name="_login" value={token} />
       <label for="email">Email</label>
       <input
@@ -75,7 +75,7 @@ export function loginPages(deps: AppDeps): Hono<ConsoleEnv> {
     if (
       token !== undefined && await findSession(sql, token, config.consoleIdleMinutes) !== undefined
     ) {
-      return c.redirect(href(""), 303);
+      return c.redirect(href(c, ""), 303);
     }
     return loginPage(c);
   });
@@ -101,7 +101,7 @@ export function loginPages(deps: AppDeps): Hono<ConsoleEnv> {
     }
     if (!user.is_superuser) return loginPage(c, { email, error: NOT_SUPERUSER, status: 403 });
     setSessionCookie(c, await createSession(sql, user, config.consoleSessionHours));
-    return c.redirect(href(""), 303);
+    return c.redirect(href(c, ""), 303);
   });
 
   router.post(
@@ -111,7 +111,7 @@ export function loginPages(deps: AppDeps): Hono<ConsoleEnv> {
       await deleteSession(sql, sessionToken(c)!);
       clearSessionCookie(c);
       setFlash(c, { kind: "ok", text: "You are logged out." });
-      return c.redirect(href("/login"), 303);
+      return c.redirect(href(c, "/login"), 303);
     },
   );
 

@@ -11,13 +11,13 @@ import { queueInfo, recentlyFinished } from "../../db/jobs.ts";
 import { inspectMigrations } from "../../db/migrate/mod.ts";
 import type { AppDeps } from "../../http/router.ts";
 import { nextRun } from "../../services/jobs.ts";
-import type { ConsoleEnv } from "../context.ts";
+import type { ConsoleContext, ConsoleEnv } from "../context.ts";
 import { duration, Head, href, page, When } from "../ui.tsx";
 
 // Often enough to watch a queue drain; rare enough to cost the database nothing.
 const REFRESH_SECONDS = 5;
 
-async function liveSection(deps: AppDeps) {
+async function liveSection(c: ConsoleContext, deps: AppDeps) {
   const { sql } = deps;
   const started = performance.now();
   await ping(sql);
@@ -33,7 +33,7 @@ async function liveSection(deps: AppDeps) {
   return (
     <section
       id="live"
-      hx-get={href("/overview/live")}
+      hx-get={href(c, "/overview/live")}
       hx-trigger={`every ${REFRESH_SECONDS}s`}
       hx-swap="outerHTML"
       aria-live="polite"
@@ -53,7 +53,7 @@ async function liveSection(deps: AppDeps) {
             {troubled.length === 0 ? "Up to date" : `${troubled.length} need attention`}
           </p>
           <p>
-            {applied} applied; <a href={href("/migrations")}>details</a>
+            {applied} applied; <a href={href(c, "/migrations")}>details</a>
           </p>
         </div>
       </div>
@@ -74,14 +74,14 @@ async function liveSection(deps: AppDeps) {
           {queues.map((q) => (
             <tr>
               <th scope="row">
-                <a href={href(`/jobs?queue=${encodeURIComponent(q.name)}`)}>{q.name}</a>
+                <a href={href(c, `/jobs?queue=${encodeURIComponent(q.name)}`)}>{q.name}</a>
               </th>
               <td class="num">{q.counts.created + q.counts.retry}</td>
               <td class="num">{q.counts.active}</td>
               <td class="num">
                 {q.counts.failed > 0
                   ? (
-                    <a href={href(`/jobs?queue=${encodeURIComponent(q.name)}&state=failed`)}>
+                    <a href={href(c, `/jobs?queue=${encodeURIComponent(q.name)}&state=failed`)}>
                       {q.counts.failed}
                     </a>
                   )
@@ -123,7 +123,7 @@ async function liveSection(deps: AppDeps) {
 /** `/` (the overview) and its live part, `/overview/live`. */
 export function overviewPages(deps: AppDeps): Hono<ConsoleEnv> {
   const router = new Hono<ConsoleEnv>();
-  router.get("/", async (c) => page(c, "Overview", await liveSection(deps)));
-  router.get("/overview/live", async (c) => c.html(await liveSection(deps)));
+  router.get("/", async (c) => page(c, "Overview", await liveSection(c, deps)));
+  router.get("/overview/live", async (c) => c.html(await liveSection(c, deps)));
   return router;
 }

@@ -46,7 +46,7 @@ export function schedulePages(deps: AppDeps): Hono<ConsoleEnv> {
                   <td>
                     {r.last === undefined ? <span class="muted">none yet</span> : (
                       <span>
-                        <a href={href(`/jobs/${r.last.id}`)}>
+                        <a href={href(c, `/jobs/${r.last.id}`)}>
                           <span class={`state ${r.last.state}`}>{r.last.state}</span>
                         </a>{" "}
                         <When at={r.last.created_on} />

@@ -23,13 +23,13 @@ const NAME_MAX = 255;
 
 function userPage(c: ConsoleContext, user: User, mailEnabled: boolean) {
   const me = c.get("operator").id === user.id;
-  const base = href(`/users/${user.id}`);
+  const base = href(c, `/users/${user.id}`);
   return page(
     c,
     "Users",
     <div>
       <p>
-        <a href={href("/users")}>All users</a> › {user.email}
+        <a href={href(c, "/users")}>All users</a> › {user.email}
       </p>
       <h2>{user.full_name ? `${user.full_name} <${user.email}>` : user.email}</h2>
       <dl class="facts">
@@ -91,7 +91,7 @@ function userPage(c: ConsoleContext, user: User, mailEnabled: boolean) {
           )
           : <p class="muted">Email is off (EMAIL_TRANSPORT=off), so no reset email can be sent.</p>}
         <p>
-          <a href={href(`/history?table=users&row_id=${user.id}`)}>This user's audit history</a>
+          <a href={href(c, `/history?table=users&row_id=${user.id}`)}>This user's audit history</a>
         </p>
       </div>
     </div>,
@@ -123,7 +123,7 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
       c,
       "Users",
       <div>
-        <form method="get" action={href("/users")} class="search" role="search">
+        <form method="get" action={href(c, "/users")} class="search" role="search">
           <label for="q">Email contains</label>
           <input id="q" name="q" type="search" value={q} maxlength={255} />
           <button type="submit">Search</button>
@@ -135,7 +135,7 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
               {users.data.map((u) => (
                 <tr>
                   <th scope="row">
-                    <a href={href(`/users/${u.id}`)}>{u.email}</a>
+                    <a href={href(c, `/users/${u.id}`)}>{u.email}</a>
                   </th>
                   <td>{u.full_name ?? ""}</td>
                   <td>
@@ -152,9 +152,9 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
             </tbody>
           </table>
         )}
-        <Pager base={href("/users")} query={{ q }} page={current} count={users.count} />
+        <Pager base={href(c, "/users")} query={{ q }} page={current} count={users.count} />
         <h2>New user</h2>
-        <form method="post" action={href("/users")} class="stacked">
+        <form method="post" action={href(c, "/users")} class="stacked">
           <Csrf c={c} />
           <label for="new-email">Email</label>
           <input
@@ -201,19 +201,19 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
         full_name: "The name is too long",
       });
       setFlash(c, { kind: "error", text: problem });
-      return c.redirect(href("/users"), 303);
+      return c.redirect(href(c, "/users"), 303);
     }
     try {
       const user = await createAccount(deps, parsed.data);
       setFlash(c, { kind: "ok", text: `User ${user.email} created.` });
-      return c.redirect(href(`/users/${user.id}`), 303);
+      return c.redirect(href(c, `/users/${user.id}`), 303);
     } catch (error) {
       if (!(error instanceof EmailTakenError)) throw error;
       setFlash(c, {
         kind: "error",
         text: "The user with this email already exists in the system.",
       });
-      return c.redirect(href("/users"), 303);
+      return c.redirect(href(c, "/users"), 303);
     }
   });
 
@@ -241,7 +241,7 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
       } catch (error) {
         if (!flagFor(c, error)) throw error;
       }
-      return c.redirect(href(`/users/${id}`), 303);
+      return c.redirect(href(c, `/users/${id}`), 303);
     });
   }
 
@@ -254,7 +254,7 @@ export function userPages(deps: AppDeps): Hono<ConsoleEnv> {
     // As the API's recovery: the worker mints the token, so the link is never stored in clear.
     await passwordRecovery.delay({ userId: user.id });
     setFlash(c, { kind: "ok", text: `A password reset email to ${user.email} is queued.` });
-    return c.redirect(href(`/users/${user.id}`), 303);
+    return c.redirect(href(c, `/users/${user.id}`), 303);
   });
 
   return router;

@@ -27,8 +27,11 @@ function hiddenValue(html: string, name: string): string | undefined {
   return html.match(new RegExp(`name="${name}" value="([^"]+)"`))?.[1];
 }
 
-/** A fresh client with no cookies. */
-export function consoleClient(app: { request: Hono["request"] }): ConsoleClient {
+/** A fresh client with no cookies, for the console mounted at `base`. */
+export function consoleClient(
+  app: { request: Hono["request"] },
+  base = "/admin",
+): ConsoleClient {
   const cookies = new Map<string, string>();
   let csrf: string | undefined;
 
@@ -73,12 +76,12 @@ export function consoleClient(app: { request: Hono["request"] }): ConsoleClient 
       return text;
     },
     async login(email, password) {
-      const form = await client.html("/admin/login");
+      const form = await client.html(`${base}/login`);
       const token = hiddenValue(form, "_login");
-      const res = await client.post("/admin/login", { _login: token ?? "", email, password }, {
+      const res = await client.post(`${base}/login`, { _login: token ?? "", email, password }, {
         csrf: false,
       });
-      if (res.status === 303) await client.html("/admin");
+      if (res.status === 303) await client.html(base);
       return res;
     },
   };

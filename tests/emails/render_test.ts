@@ -129,7 +129,7 @@ Deno.test("mistakes in templates are one error at load, naming each file, line a
     for (
       const expected of [
         `${at("reset_password.html")}:3: unknown placeholder {{ token }}; this email gets ` +
-        "project_name, username, email, link, valid_hours (emails/catalog.ts)",
+        "project_name, username, email, link, valid_hours, valid_for (emails/catalog.ts)",
         `${at("reset_password.html")}:4: cannot read {{ user.email }}; write {{ name }}`,
         `${at("reset_password.html")}:5: "{%" tags are not supported`,
         `${at("test_email.html")}: no subject; give the file a <title>`,
