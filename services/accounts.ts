@@ -22,7 +22,6 @@ import {
   type User,
   type UserChanges,
 } from "../db/users.ts";
-import type { Mailer } from "../emails/mailer.ts";
 import { renderEmail } from "../emails/render.ts";
 import { sendEmail } from "../jobs/send_email.ts";
 import { HttpError } from "../lib/http_error.ts";
@@ -181,33 +180,33 @@ export async function ensureFirstSuperuser(sql: Sql, config: Config, log: Logger
 }
 
 /**
- * Registers a user (an `EmailTakenError` when the email is taken) and, when
- * email is on, queues the new-account email.
+ * Registers a user (an `EmailTakenError` when the email is taken) and
+ * queues the new-account email. With email off the worker skips it, and the
+ * email log says so.
  */
 export async function createAccount(
-  deps: { sql: Sql; config: Config; mailer: Mailer },
+  deps: { sql: Sql; config: Config },
   fields: Parameters<typeof registerUser>[1],
 ): Promise<User> {
   const user = await registerUser(deps.sql, fields);
-  if (deps.mailer.enabled) {
-    const email = renderEmail("new_account", {
-      project_name: deps.config.projectName,
-      username: user.email,
-      email: user.email,
-      link: deps.config.frontendHost,
-    });
-    await sendEmail.delay({ to: user.email, ...email });
-  }
+  const email = renderEmail("new_account", {
+    project_name: deps.config.projectName,
+    username: user.email,
+    email: user.email,
+    link: deps.config.frontendHost,
+  });
+  await sendEmail.delay({ to: user.email, userId: user.id, ...email });
   return user;
 }
 
 /**
  * Applies a user's changes to their own account (`PATCH /users/me`). When
- * the email changes and email is on, the old address is told, by a job
- * queued in the change's own transaction: no change goes unannounced.
+ * the email changes, the old address is told, by a job queued in the
+ * change's own transaction: no change goes unannounced (with email off, the
+ * email log shows it skipped).
  */
 export async function updateOwnAccount(
-  deps: { sql: Sql; config: Config; mailer: Mailer },
+  deps: { sql: Sql; config: Config },
   user: User,
   changes: { full_name?: string | null; email?: string },
 ): Promise<User | undefined> {
@@ -217,7 +216,7 @@ export async function updateOwnAccount(
       // Emails compare without case: a new casing is the same mailbox.
       const moved = updated !== undefined &&
         updated.email.toLowerCase() !== user.email.toLowerCase();
-      if (!moved || !deps.mailer.enabled) return updated;
+      if (!moved) return updated;
       const email = renderEmail("email_changed", {
         project_name: deps.config.projectName,
         old_email: user.email,

@@ -239,6 +239,20 @@ Deno.test("email off: the endpoints still answer as documented and log that emai
   assert.equal(log.data[0]!.transport, "off");
   assert.equal(log.data[0]!.template, "reset_password");
   assert.equal(log.data[0]!.message_id, null);
+  // So is a new account's welcome: the log answers "what did we send them" with "nothing".
+  const created = await app.request(
+    "/api/v1/users/",
+    jsonBody("POST", { email: "new@example.com", password: "initial secret 42" }, adminH),
+  );
+  assert.equal(created.status, 200);
+  const id = (await created.json()).id;
+  await waitFor(async () => (await emailLog(app, adminH, `?user_id=${id}`)).count === 1);
+  const [row] = (await emailLog(app, adminH, `?user_id=${id}`)).data;
+  assert.deepEqual([row!.template, row!.status, row!.to], [
+    "new_account",
+    "skipped",
+    "new@example.com",
+  ]);
 });
 
 Deno.test("SMTP config without a sender is a configuration error", async () => {
