@@ -57,7 +57,10 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-/** Plain text for an HTML email: hidden preheaders skipped, links as "text url" (a URL ends at white space, so any mail client can pick it up). */
+/**
+ * Plain text for an HTML email: hidden preheaders skipped, links as
+ * "text url" (a URL that ends at white space is one any mail client picks up).
+ */
 export function htmlToText(html: string): string {
   const text = convert(html, {
     wordwrap: 78,
