@@ -6,11 +6,13 @@
  * `await` and would end the process. By then the driver has already failed
  * that connection's queries with `CONNECTION_CLOSED`, so the write is moot.
  * This guard recognises exactly that error, logs it and keeps the process
- * alive; any other uncaught error still ends it.
+ * alive; any other uncaught error still ends it. A crash drops every pending
+ * write at once, so it logs once per outage, as `outageLogger` does.
  *
  * @module
  */
 import type { Logger } from "../lib/logging.ts";
+import { OUTAGE_LOG_GAP_MS } from "./outage.ts";
 
 /** Whether `error` is the driver's write to a socket it already discarded. */
 export function isDriverWriteAfterClose(error: unknown): boolean {
@@ -28,10 +30,15 @@ let installed: { remove: () => void; users: number } | undefined;
  */
 export function guardDriverCrashes(log: Logger): () => void {
   if (installed === undefined) {
+    let lastAt = -Infinity;
     const onError = (event: ErrorEvent) => {
       if (!isDriverWriteAfterClose(event.error)) return;
       event.preventDefault();
-      log.warn("database connection closed while a write was pending; the write was dropped");
+      const now = Date.now();
+      if (now - lastAt > OUTAGE_LOG_GAP_MS) {
+        log.warn("database connection closed while writes were pending; they were dropped");
+      }
+      lastAt = now;
     };
     globalThis.addEventListener("error", onError);
     installed = {

@@ -25,6 +25,13 @@ Deno.test("the driver guard keeps the process alive for postgres.js's write-afte
     globalThis.dispatchEvent(known);
     assert.ok(known.defaultPrevented, "the known defect is absorbed");
     assert.equal(lines.length, 1);
+    // A crash drops every pending write at once: one line per outage, not one per write.
+    for (let i = 0; i < 3; i++) {
+      const again = new ErrorEvent("error", { error: driverError(), cancelable: true });
+      globalThis.dispatchEvent(again);
+      assert.ok(again.defaultPrevented);
+    }
+    assert.equal(lines.length, 1);
     const other = new ErrorEvent("error", { error: new TypeError("mine"), cancelable: true });
     globalThis.dispatchEvent(other);
     assert.ok(!other.defaultPrevented, "any other uncaught error still ends the process");
