@@ -34,6 +34,16 @@ export interface ClientOptions {
 }
 
 /**
+ * Session settings of every Tusk connection. JIT compilation is off: Tusk's statements are short,
+ * and JIT pays off only for long analytical ones (Tusk sends those to DuckDB). Where it is built
+ * in (Debian's PostgreSQL has it; the embedded one does not) it compiles any statement the planner
+ * costs high, and a planner without statistics costs high what reads little: one request's audit
+ * events took 213 ms on PostgreSQL 15 with no statistics, 200 of them compiling, against 19 ms
+ * without JIT (BENCHMARKS.md, "Audit history at depth").
+ */
+export const SESSION_SETTINGS = { jit: "off" } as const;
+
+/**
  * Creates the process's pool, history-aware (see `history_context.ts`), so
  * writes made in a request, job or command carry their context to the audit
  * triggers. Connections open lazily on first query.
@@ -57,6 +67,7 @@ export function createSql(url: string, options: ClientOptions): Sql {
     backoff: reconnectDelaySeconds,
     onnotice: () => {},
     connection: {
+      ...SESSION_SETTINGS,
       application_name: `tusk-${options.role}`,
       statement_timeout: statementTimeoutMs,
     },

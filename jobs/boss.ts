@@ -61,6 +61,38 @@ export function queueOptions(job: AnyJob) {
   };
 }
 
+/**
+ * Planner settings for pg-boss's own connections (libpq `options`), so that its hot statements
+ * are planned the same with or without table statistics. A job table has none until autovacuum
+ * gets to it: a new database, one restored from a dump or moved by pg_upgrade, a burst of jobs
+ * that outruns autovacuum, or autovacuum off (CI's PostgreSQL 15 service). Without them Postgres
+ * guesses a handful of waiting jobs, and measured on 15 and 18 (BENCHMARKS.md, "Jobs at depth"):
+ *
+ * - the fetch took a bitmap scan of every waiting job and sorted them all, instead of reading the
+ *   head of the index `job_i11` in order: 96 ms for 200 at 200,000 deep, growing with the backlog;
+ * - the completion took a bitmap scan of `job_i14` for `state = 'active'`, which returns every
+ *   job that was active since the last vacuum (a bitmap scan never marks dead index entries, as
+ *   an index scan does on its way): 16 ms per batch at the start of a 1,000,000-job drain, 212 ms
+ *   at its end, so the drain ran at a third of its shallow rate.
+ *
+ * With both plans off the table, a fetch reads a batch and a completion a batch's entries, at any
+ * depth. pg-boss writes its statements to be served in index order (its comments in `plans.js`
+ * say so); the one that counts on a bitmap, the retention sweep, runs as fast without it.
+ */
+export const BOSS_SESSION_OPTIONS = "-c enable_bitmapscan=off -c enable_sort=off";
+
+/**
+ * `url` with {@link BOSS_SESSION_OPTIONS} added to the `options` it may already carry (some
+ * hosts need their own, such as Neon's `endpoint=`); a connection string's `options` would
+ * otherwise replace a configured one.
+ */
+export function bossConnectionString(url: string): string {
+  const parsed = new URL(url);
+  const own = parsed.searchParams.get("options");
+  parsed.searchParams.set("options", own ? `${own} ${BOSS_SESSION_OPTIONS}` : BOSS_SESSION_OPTIONS);
+  return parsed.toString();
+}
+
 /** Options for {@link createBoss}. */
 export interface BossOptions {
   role: string;
@@ -96,7 +128,7 @@ function telemetryOptions(tracing: boolean | undefined) {
 /** A pg-boss instance for a role; it never installs or alters the schema. */
 export function createBoss(url: string, options: BossOptions): PgBoss {
   const boss = new PgBoss({
-    connectionString: url,
+    connectionString: bossConnectionString(url),
     schema: BOSS_SCHEMA,
     application_name: `tusk-${options.role}-jobs`,
     max: options.poolSize ?? 4,

@@ -107,6 +107,15 @@ Deno.test("GET /history/: superusers only, newest first, with filters; bad filte
   const q = (query: string) => call(app, `/api/v1/history?${query}`, { headers: adminH });
   assert.equal((await q(`user_id=${alice.user.id}`)).body.count, 2);
   assert.equal((await q(`request_id=${requestId}`)).body.data[0].row_id, itemA.id);
+  // A context filter with event filters, newest first, paged: the same answers as any listing.
+  const byAlice = (query: string) => q(`user_id=${alice.user.id}&${query}`);
+  assert.equal((await byAlice("op=update")).body.count, 1);
+  assert.equal((await byAlice(`table=items&row_id=${itemA.id}`)).body.count, 2);
+  const first = (await byAlice("limit=1")).body;
+  assert.deepEqual([first.count, first.data.map((e: { op: string }) => e.op)], [2, ["update"]]);
+  const second = (await byAlice("skip=1&limit=1")).body;
+  assert.deepEqual(second.data.map((e: { op: string }) => e.op), ["insert"]);
+  assert.equal((await byAlice("op=update")).body.data[0].context.user_id, alice.user.id);
   assert.equal((await q(`table=items&row_id=${itemA.id}&op=update`)).body.count, 1);
   assert.equal((await q("label=items.insert&limit=1")).body.data.length, 1);
   assert.equal((await q("label=items.insert&limit=1")).body.count, 2);
