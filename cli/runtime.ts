@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/open.ts";
 import { createMailer, type Mailer } from "../emails/mailer.ts";
 import { emailTemplates } from "../emails/render.ts";
+import { serverFacts, serverWarnings } from "../db/server.ts";
 import type { AnyJob } from "../jobs/boss.ts";
 import { type Jobs, startJobs } from "../jobs/system.ts";
 import { startErrorReports } from "../lib/error_reports.ts";
@@ -36,6 +37,7 @@ export async function startServices(input: {
 }): Promise<Services> {
   const { config, db, log } = input;
   for (const warning of config.warnings) log.warn(warning);
+  for (const warning of serverWarnings(await serverFacts(db.sql))) log.warn(warning);
   // A broken template stops the start, rather than a send hours later.
   for (const warning of emailTemplates().warnings) log.warn(warning);
   const stopReports = await startErrorReports(config, input.role);
