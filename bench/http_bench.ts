@@ -21,7 +21,7 @@ import { registerUser } from "../services/accounts.ts";
 import { hashPassword } from "../lib/password.ts";
 import { createLogger } from "../lib/logging.ts";
 import { freePort, hasCommand, waitForHttp } from "../tests/process.ts";
-import { benchArgs, benchDatabase, median } from "./_bench.ts";
+import { benchArgs, benchDatabase, benchServers, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
 
 const args = benchArgs();
@@ -139,9 +139,14 @@ async function writeFile(dir: string, name: string, text: string): Promise<strin
 
 /** Runs the benchmark, prints the table, and with --write updates BENCHMARKS.md and the chart. */
 export async function main() {
+  for (const pg of benchServers(args)) await measure(pg);
+}
+
+/** One run of the benchmark on one server (`pg`: an embedded version, see `--pg`). */
+async function measure(pg?: string) {
   needTool("wrk", "apt-get install -y wrk");
   needTool("pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
-  await using db = await benchDatabase("http");
+  await using db = await benchDatabase("http", pg);
   const scratch = await Deno.makeTempDir({ prefix: "tusk-bench-http-" });
   const sql = createSql(db.url, { role: "cli", poolSize: 2 });
   let userId: string;

@@ -5,20 +5,27 @@
  * (inserted in bulk), against its throughput on the shallow queue, with the
  * time of one fetch at each depth; and enqueue-to-start latency on an idle queue.
  *
+ * Each fetch is also timed on a pg-boss session without Tusk's planner settings
+ * (`BOSS_SESSION_OPTIONS`), at both depths; `--explain` prints both plans at depth.
+ * The job table has no statistics throughout (autovacuum off for it): the worst case.
+ *
  * Usage: deno task bench:jobs [--jobs 20000] [--depth 1000000] [--runs 5] [--latency 200]
- * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres).
+ *                             [--pg 15,16,17,18] [--explain]
+ * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres); with
+ * --pg, an embedded server of each version in turn.
  *
  * @module
  */
 import { z } from "zod";
 import { createSql } from "../db/client.ts";
-import { createBoss, installJobs } from "../jobs/boss.ts";
+import { PgBoss } from "pg-boss";
+import { BOSS_SCHEMA, createBoss, installJobs } from "../jobs/boss.ts";
 import { defineJob } from "../jobs/define.ts";
 import { startWorker } from "../jobs/worker.ts";
 import { createLogger } from "../lib/logging.ts";
 import { createMailer } from "../emails/mailer.ts";
 import { loadConfig } from "../config.ts";
-import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
+import { benchArgs, benchDatabase, benchServers, median, percentile } from "./_bench.ts";
 
 const args = benchArgs();
 const N = args.jobs ?? 20_000;
@@ -43,10 +50,8 @@ const noop = defineJob({
   },
 });
 
-type Boss = ReturnType<typeof createBoss>;
-
 /** Inserts `count` no-op jobs through pg-boss's bulk insert, `FILL_CHUNK` at a time. */
-async function fill(boss: Boss, count: number) {
+async function fill(boss: PgBoss, count: number) {
   for (let i = 0; i < count; i += FILL_CHUNK) {
     const n = Math.min(FILL_CHUNK, count - i);
     await boss.insert(noop.name, Array.from({ length: n }, (_, k) => ({ data: { i: i + k } })));
@@ -54,7 +59,7 @@ async function fill(boss: Boss, count: number) {
 }
 
 /** Times `FETCH_SAMPLES` single fetches of a batch at the queue's current depth (ms each). */
-async function fetchTimes(boss: Boss): Promise<number[]> {
+async function fetchTimes(boss: PgBoss): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < FETCH_SAMPLES; i++) {
     const t = performance.now();
@@ -66,18 +71,31 @@ async function fetchTimes(boss: Boss): Promise<number[]> {
   return times;
 }
 
-/** Runs the worker the `worker` role runs (no-op handler) until `count` jobs started: jobs/s. */
+/**
+ * Runs the worker the `worker` role runs (no-op handler) until `count` jobs started: jobs/s over
+ * the whole drain, and over each of `segments` equal parts of it (a deep drain's median part is
+ * steadier than its whole: one checkpoint can land in it).
+ */
 async function drain(
-  boss: Boss,
+  boss: PgBoss,
   sql: ReturnType<typeof createSql>,
   deps: Parameters<typeof startWorker>[0]["deps"],
   count: number,
-): Promise<number> {
+  segments = 1,
+): Promise<{ rate: number; parts: number[] }> {
   let done = 0;
   let finished!: () => void;
   const allDone = new Promise<void>((r) => finished = r);
+  const part = Math.floor(count / segments);
+  const parts: number[] = [];
+  let partStart = performance.now();
   onStart = () => {
-    if (++done === count) finished();
+    if (++done % part === 0 && parts.length < segments) {
+      const now = performance.now();
+      parts.push(part / ((now - partStart) / 1000));
+      partStart = now;
+    }
+    if (done === count) finished();
   };
   const t = performance.now();
   const worker = await startWorker({
@@ -95,8 +113,11 @@ async function drain(
   });
   await allDone;
   await worker.stop(); // includes the final completion flush
-  return count / ((performance.now() - t) / 1000);
+  return { rate: count / ((performance.now() - t) / 1000), parts };
 }
+
+// Parts of the deep drain timed on their own; the figure is their median.
+const DEEP_PARTS = 5;
 
 /**
  * Fails the run unless every job of the queue completed; then empties it and
@@ -107,30 +128,119 @@ async function expectAllCompleted(sql: ReturnType<typeof createSql>) {
   const [left] = await sql`select count(*)::int as n from pgboss.job where state <> 'completed'`;
   if (left!.n !== 0) throw new Error(`${left!.n} jobs not completed`);
   await sql`delete from pgboss.job`;
-  await sql`vacuum analyze pgboss.job`;
+  await sql`vacuum pgboss.job`;
 }
 
-/** Runs the benchmark and prints its figures. */
+/** What one server measured, for the summary across `--pg` versions. */
+interface Figures {
+  server: string;
+  raw: number;
+  worker: number;
+  shallowFetch: number;
+  deepFetch: number;
+  plainShallowFetch: number;
+  plainDeepFetch: number;
+  deep: number;
+}
+
+/** Runs the benchmark on each server and prints its figures, then a summary of them all. */
 export async function main() {
   for (const [option, value] of [["--jobs", N], ["--depth", DEPTH]] as const) {
-    if (value < 2 * FETCH_SAMPLES * BATCH) {
-      console.error(`bench:jobs: ${option} must be at least ${2 * FETCH_SAMPLES * BATCH}`);
+    if (value < 4 * FETCH_SAMPLES * BATCH) {
+      console.error(`bench:jobs: ${option} must be at least ${4 * FETCH_SAMPLES * BATCH}`);
       Deno.exit(2);
     }
   }
-  await using db = await benchDatabase("jobs");
+  const all: Figures[] = [];
+  for (const pg of benchServers(args)) all.push(await measure(pg));
+  if (all.length < 2) return;
+  console.log(`\nsummary (one fetch of ${BATCH}: median ms; drain: jobs/s)`);
+  console.log(
+    "server | fetch at " + N + " | fetch at " + DEPTH + " | deep/shallow | pg-boss defaults " +
+      "at " + N + " / " + DEPTH + " | worker | drain at " + DEPTH + " | drain/worker",
+  );
+  for (const f of all) {
+    console.log(
+      [
+        f.server,
+        f.shallowFetch.toFixed(1),
+        f.deepFetch.toFixed(1),
+        (f.deepFetch / f.shallowFetch).toFixed(2),
+        `${f.plainShallowFetch.toFixed(1)} / ${f.plainDeepFetch.toFixed(1)}`,
+        Math.round(f.worker),
+        Math.round(f.deep),
+        (f.deep / f.worker).toFixed(2),
+      ].join(" | "),
+    );
+  }
+}
+
+/**
+ * pg-boss as it comes, without Tusk's planner settings (`BOSS_SESSION_OPTIONS`):
+ * the baseline for the fetch at depth.
+ */
+function plainBoss(url: string): PgBoss {
+  const boss = new PgBoss({
+    connectionString: url,
+    schema: BOSS_SCHEMA,
+    max: 2,
+    migrate: false,
+    supervise: false,
+    schedule: false,
+    registerInstance: false,
+  });
+  boss.on("error", (error) => log.error("plain pg-boss", { error }));
+  return boss;
+}
+
+/**
+ * Prints the plan of one fetch of a batch, run under EXPLAIN (ANALYZE, BUFFERS),
+ * then puts the jobs it claimed back in the queue.
+ */
+async function explainFetch(boss: PgBoss, sql: ReturnType<typeof createSql>, label: string) {
+  const db = boss.getDb();
+  let plan: string[] = [];
+  await boss.fetch(noop.name, {
+    batchSize: BATCH,
+    db: {
+      async executeSql(text: string, values?: unknown[]) {
+        const { rows } = await db.executeSql(`explain (analyze, buffers) ${text}`, values);
+        plan = rows.map((r: Record<string, string>) => r["QUERY PLAN"]!);
+        return { rows: [] };
+      },
+    },
+  });
+  console.log(`\n${label}:\n${plan.join("\n")}\n`);
+  await sql`update pgboss.job set state = 'created', started_on = null where state = 'active'`;
+}
+
+/** Jobs waiting to start. */
+async function waiting(sql: ReturnType<typeof createSql>): Promise<number> {
+  const [row] = await sql`select count(*)::int as n from pgboss.job where state = 'created'`;
+  return row!.n;
+}
+
+/** One run of the benchmark on one server (`pg`: an embedded version, see `--pg`). */
+async function measure(pg?: string): Promise<Figures> {
+  await using db = await benchDatabase("jobs", pg);
   const dbUrl = db.url;
   const sql = createSql(dbUrl, { role: "cli", poolSize: 4 });
   try {
     await installJobs(dbUrl, [noop], log);
+    // Measured without statistics, whatever the server's autovacuum does: the worst case, and what
+    // a burst meets before autovacuum's next ANALYZE (or ever, with autovacuum off).
+    await sql`alter table pgboss.job_common set (autovacuum_enabled = false)`;
     const boss = createBoss(dbUrl, { role: "bench", log, poolSize: 10 });
     await boss.start();
+    const plain = plainBoss(dbUrl);
+    await plain.start();
     const config = loadConfig({ SECRET_KEY: "bench", EMAIL_TRANSPORT: "off" });
     const deps = { sql, config, mailer: createMailer(config, log), log };
 
     const raw: number[] = [];
     const ours: number[] = [];
     const shallowFetch: number[] = [];
+    const plainShallowFetch: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       // Baseline: the fastest plain use of pg-boss, with no handler, slots or error handling.
       await fill(boss, N);
@@ -148,22 +258,24 @@ export async function main() {
       // Ours: the worker the `worker` role runs, with a no-op handler.
       await fill(boss, N);
       shallowFetch.push(...await fetchTimes(boss));
-      ours.push(await drain(boss, sql, deps, N - FETCH_SAMPLES * BATCH));
+      plainShallowFetch.push(...await fetchTimes(plain));
+      ours.push((await drain(boss, sql, deps, await waiting(sql))).rate);
       await expectAllCompleted(sql);
     }
 
     // Depth: one queue DEPTH jobs deep, drained by one worker.
-    let fillSeconds = 0;
-    let deepFetch: number[] = [];
-    let deep = 0;
-    if (DEPTH > 0) {
-      const t = performance.now();
-      await fill(boss, DEPTH);
-      fillSeconds = (performance.now() - t) / 1000;
-      deepFetch = await fetchTimes(boss);
-      deep = await drain(boss, sql, deps, DEPTH - FETCH_SAMPLES * BATCH);
-      await expectAllCompleted(sql);
+    const t = performance.now();
+    await fill(boss, DEPTH);
+    const fillSeconds = (performance.now() - t) / 1000;
+    if (args.explain) {
+      await explainFetch(plain, sql, `the fetch at depth ${DEPTH}, pg-boss's own session settings`);
+      await explainFetch(boss, sql, `the fetch at depth ${DEPTH}, Tusk's (BOSS_SESSION_OPTIONS)`);
     }
+    const deepFetch = await fetchTimes(boss);
+    const plainDeepFetch = await fetchTimes(plain);
+    const deepDrain = await drain(boss, sql, deps, await waiting(sql), DEEP_PARTS);
+    const deep = median(deepDrain.parts);
+    await expectAllCompleted(sql);
 
     // Latency: one job at a time on an idle queue, from send() to the handler starting.
     const latencies: number[] = [];
@@ -184,43 +296,59 @@ export async function main() {
       await new Promise((r) => setTimeout(r, 20));
     }
     await worker.stop();
+    await plain.stop({ graceful: false });
     await boss.stop({ graceful: false });
 
-    const rawMedian = median(raw);
-    const oursMedian = median(ours);
+    const figures: Figures = {
+      server: db.server,
+      raw: median(raw),
+      worker: median(ours),
+      shallowFetch: median(shallowFetch),
+      deepFetch: median(deepFetch),
+      plainShallowFetch: median(plainShallowFetch),
+      plainDeepFetch: median(plainDeepFetch),
+      deep,
+    };
     console.log(
-      `jobs per run: ${N}, runs: ${RUNS}, batch: ${BATCH}, cores: ${navigator.hardwareConcurrency}`,
+      `${db.server}: jobs per run: ${N}, runs: ${RUNS}, batch: ${BATCH}, ` +
+        `cores: ${navigator.hardwareConcurrency}, no statistics on the job table`,
     );
     console.log(
-      `raw fetch+complete x${RAW_LOOPS}: median ${Math.round(rawMedian)} jobs/s  (runs: ${
+      `raw fetch+complete x${RAW_LOOPS}: median ${Math.round(figures.raw)} jobs/s  (runs: ${
         raw.map(Math.round).join(", ")
       })`,
     );
     console.log(
-      `tusk worker:            median ${Math.round(oursMedian)} jobs/s  (runs: ${
+      `tusk worker:            median ${Math.round(figures.worker)} jobs/s  (runs: ${
         ours.map(Math.round).join(", ")
       })`,
     );
-    console.log(`ratio tusk/raw: ${(oursMedian / rawMedian).toFixed(2)}`);
+    console.log(`ratio tusk/raw: ${(figures.worker / figures.raw).toFixed(2)}`);
     console.log(
-      `one fetch of ${BATCH} at depth ${N}: median ${median(shallowFetch).toFixed(1)} ms`,
+      `one fetch of ${BATCH} at depth ${N}: median ${figures.shallowFetch.toFixed(1)} ms ` +
+        `(pg-boss's own session settings: ${figures.plainShallowFetch.toFixed(1)} ms)`,
     );
-    if (DEPTH > 0) {
-      console.log(
-        `depth ${DEPTH}: filled in ${fillSeconds.toFixed(1)} s (${
-          Math.round(DEPTH / fillSeconds)
-        } jobs/s); one fetch of ${BATCH}: median ${median(deepFetch).toFixed(1)} ms; ` +
-          `tusk worker drained it at ${Math.round(deep)} jobs/s, ${
-            (deep / oursMedian).toFixed(2)
-          } of its ${N}-job figure`,
-      );
-    }
+    console.log(
+      `depth ${DEPTH}: filled in ${fillSeconds.toFixed(1)} s (${
+        Math.round(DEPTH / fillSeconds)
+      } jobs/s); one fetch of ${BATCH}: median ${figures.deepFetch.toFixed(1)} ms, ${
+        (figures.deepFetch / figures.shallowFetch).toFixed(2)
+      } of its ${N}-deep time (pg-boss's own session settings: ${
+        figures.plainDeepFetch.toFixed(1)
+      } ms); tusk worker drained it at a median ${
+        Math.round(deep)
+      } jobs/s over its ${DEEP_PARTS} ` +
+        `parts (${deepDrain.parts.map(Math.round).join(", ")}; ${
+          Math.round(deepDrain.rate)
+        } over the whole), ${(deep / figures.worker).toFixed(2)} of its ${N}-job figure`,
+    );
     console.log(
       `enqueue-to-start latency (${LATENCY_SAMPLES} single jobs, idle queue): median ${
         median(latencies).toFixed(1)
       } ms, ` +
         `p99 ${percentile(latencies, 99).toFixed(1)} ms`,
     );
+    return figures;
   } finally {
     await sql.end();
   }

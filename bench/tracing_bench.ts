@@ -24,7 +24,7 @@ import { JOBS } from "../jobs/registry.ts";
 import { registerUser } from "../services/accounts.ts";
 import { createLogger } from "../lib/logging.ts";
 import { freePort, waitForHttp } from "../tests/process.ts";
-import { benchArgs, benchDatabase, median } from "./_bench.ts";
+import { benchArgs, benchDatabase, benchServers, median } from "./_bench.ts";
 
 const args = benchArgs();
 const RUNS = args.runs ?? 3;
@@ -81,7 +81,12 @@ async function load(url: string, headers: HeadersInit, seconds: number) {
 }
 
 export async function main() {
-  await using db = await benchDatabase("tracing");
+  for (const pg of benchServers(args)) await measure(pg);
+}
+
+/** One run of the benchmark on one server (`pg`: an embedded version, see `--pg`). */
+async function measure(pg?: string) {
+  await using db = await benchDatabase("tracing", pg);
   const sql = createSql(db.url, { role: "cli", poolSize: 2 });
   let itemId: string;
   try {

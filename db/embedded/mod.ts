@@ -8,7 +8,14 @@
 import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import postgres from "postgres";
-import { type PgBinaries, pgBinaries, postgresOsUser, type RunAs } from "./_binaries.ts";
+import {
+  binariesIn,
+  type PgBinaries,
+  pgBinaries,
+  platformPackage,
+  postgresOsUser,
+  type RunAs,
+} from "./_binaries.ts";
 import {
   isAlive,
   OWNER_FILE,
@@ -43,7 +50,11 @@ export interface EmbeddedOptions {
   log?: (message: string) => void;
   /** Receives what went wrong but was handled (written at once: it may be said at exit). */
   warn?: (message: string) => void;
+  /** Another PostgreSQL build than the installed one (see {@link binariesIn}). */
+  binaries?: PgBinaries;
 }
+
+export { binariesIn, type PgBinaries, platformPackage };
 
 /** A problem the user must fix; its message says how. */
 export class EmbeddedPostgresError extends Error {
@@ -75,7 +86,7 @@ const ORPHAN_WAIT_MS = 15_000;
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const dir = resolve(options.dir);
   const log = options.log ?? (() => {});
-  const bins = await pgBinaries();
+  const bins = options.binaries ?? await pgBinaries();
   const runAs = await postgresOsUser();
   await Deno.mkdir(dirname(dir), { recursive: true });
 
