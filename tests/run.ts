@@ -5,6 +5,7 @@
  *
  * Usage: deno task test [--coverage] [test files or folders...]
  *        deno task test:browser  (the console in Chromium: `--browser`)
+ *        deno task test:template (the FastAPI template's own suite: `--template`)
  *
  * @module
  */
@@ -21,11 +22,15 @@ import { TEST_PERMISSIONS } from "./process.ts";
 // Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
 const TEST_PG_DIR = ".data/test-postgres";
 const TEST_PG_PORT = 54330;
-// Not a *_test.ts: it needs Chromium, so it runs on its own (deno task test:browser).
+// Not *_test.ts files: they need Chromium (and the second a checkout of the FastAPI template),
+// so each runs on its own (deno task test:browser, test:template).
 const BROWSER_CHECK = "tests/console/browser_check.ts";
+const TEMPLATE_CHECK = "tests/template/template_check.ts";
 
 const USAGE = `Usage: deno task test [--coverage] [test files or folders...]
        deno task test:browser     the console in Chromium
+       deno task test:template    the FastAPI template's frontend and Playwright suite, against
+                                  Tusk (TEMPLATE_DIR: a checkout of full-stack-fastapi-template)
        deno task test:coverage    every test, then an HTML report in coverage/html
 
 Without DATABASE_URL an embedded Postgres starts under TEST_PG_DIR (.data/test-postgres) on
@@ -39,8 +44,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const coverage = Deno.args.includes("--coverage");
-  const browser = Deno.args.includes("--browser");
-  const targets = browser
+  const fastapiTemplate = Deno.args.includes("--template");
+  const browser = fastapiTemplate || Deno.args.includes("--browser");
+  const targets = fastapiTemplate
+    ? [TEMPLATE_CHECK]
+    : browser
     ? [BROWSER_CHECK]
     : Deno.args.filter((a) => a !== "--coverage" && a !== "--browser");
   // `.env` too (the real environment wins), like every other task; only the runner's own

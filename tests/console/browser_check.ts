@@ -20,19 +20,9 @@ import { EFFECTS_TABLE_SQL, failUntilAllowed, TEST_JOBS } from "../fixtures/test
 import { installJobs } from "../../jobs/boss.ts";
 import { JOBS } from "../../jobs/registry.ts";
 import { createLogger } from "../../lib/logging.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../_chromium.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const SHOTS = Deno.env.get("CONSOLE_SCREENSHOTS") ?? ".data/console-screenshots";
-// As the machine notes say: without these, Chromium keeps calling hosts this network refuses.
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
