@@ -23,6 +23,7 @@ import { devCommand } from "./dev.ts";
 import { emailsCommand } from "./emails.ts";
 import { flagsCommand } from "./flags.ts";
 import { historyCommand } from "./history.ts";
+import { jobsCommand } from "./jobs.ts";
 import { migrateCommand } from "./migrate.ts";
 import { newCommand } from "./new.ts";
 import { tracesCommand } from "./traces.ts";
@@ -39,6 +40,7 @@ Commands:
                         database migrations (see: tusk migrate --help)
   users <command>       create, activate, deactivate, reset-password, list
   flags <command>       list, create, toggle, set, delete
+  jobs <command>        queues; pause and resume a queue
   emails <command>      list and preview the email templates; log: what was sent to whom
   history [--table T] [--row ID] [--user EMAIL] [--limit N] [--json]
                         recorded changes (audit history), newest first
@@ -170,6 +172,7 @@ async function dispatch(
     case "migrate":
     case "users":
     case "flags":
+    case "jobs":
     case "emails":
     case "db":
     case "analytics":
@@ -178,6 +181,7 @@ async function dispatch(
         migrate: migrateCommand,
         users: usersCommand,
         flags: flagsCommand,
+        jobs: jobsCommand,
         emails: emailsCommand,
         db: dbCommand,
         history: historyCommand,

@@ -57,6 +57,13 @@ export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
   }));
 }
 
+/** Whether pg-boss has a queue named `name`. */
+export async function queueExists(sql: Sql, name: string): Promise<boolean> {
+  const [row] = await sql<{ found: boolean }[]>`
+    select exists (select from pgboss.queue where name = ${name}) as found`;
+  return row!.found;
+}
+
 /** The queue holding job `id`, or undefined when no queue has it. */
 export async function jobQueue(sql: Sql, id: string): Promise<string | undefined> {
   const [row] = await sql<{ name: string }[]>`select name from pgboss.job where id = ${id}`;

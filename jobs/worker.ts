@@ -22,6 +22,7 @@ import { JobPayloadError } from "./client.ts";
 import { slots } from "./_slots.ts";
 import { type Attempt, settler } from "./_settle.ts";
 import { wakeups } from "./_wakeups.ts";
+import { watchPauses } from "./_pauses.ts";
 import type { JobContext } from "./spec.ts";
 import { jobTracing, type Outcome } from "./telemetry.ts";
 
@@ -98,6 +99,16 @@ export async function startWorker(input: {
       log.warn("job wake-up listener reconnected");
       queues.wake();
     },
+  });
+
+  // A paused queue starts nothing here; its resume wakes its fetch loops at once.
+  const pauses = await watchPauses({
+    sql: deps.sql,
+    listenSql: input.listenSql,
+    onResume: (queue) => queues.wake(queue),
+  }).catch(async (error) => {
+    await listening.stop();
+    throw error;
   });
 
   /** Runs one attempt of a fetched job; `span` (tracing on) hears of its failure. */
@@ -187,6 +198,10 @@ export async function startWorker(input: {
       // Another loop may take the freed slots first: wait until one is really ours.
       while (free.free <= 0 && !stopping) await free.wait();
       if (stopping) break;
+      if (pauses.has(job.name)) {
+        await queues.idle(job.name);
+        continue;
+      }
       const want = free.reserve(options.batchSize);
       let batch: JobWithMetadata<unknown>[];
       try {
@@ -251,6 +266,7 @@ export async function startWorker(input: {
       }
       await settle.drain();
       await listening.stop();
+      await pauses.stop();
       log.info("worker stopped", stats);
     },
   };

@@ -1,6 +1,6 @@
 /**
- * The job admin API (superuser): queue numbers, a job's status, retry and
- * cancel.
+ * The job admin API (superuser): queues (numbers, pause and resume), a job's
+ * status, retry and cancel.
  *
  * @module
  */
@@ -10,7 +10,14 @@ import { queueInfo } from "../db/jobs.ts";
 import { currentUser, superuserOnly } from "../http/current_user.ts";
 import { type AppDeps, newRouter } from "../http/router.ts";
 import { idempotent } from "../http/idempotency.ts";
-import { actOnJob, findJob, redactSecrets } from "../services/jobs.ts";
+import {
+  actOnJob,
+  findJob,
+  listQueues,
+  type QueueView,
+  redactSecrets,
+  setQueuePaused,
+} from "../services/jobs.ts";
 import { BEARER, HttpErrorBody, IdParam, json } from "./schemas.ts";
 
 const Counts = z.object({
@@ -30,6 +37,37 @@ const QueueInfoList = z.object({
   })),
   count: z.number().int(),
 }).openapi("QueueInfo");
+const Queue = z.object({
+  name: z.string(),
+  paused: z.boolean().openapi({ description: "Paused: takes jobs, starts none" }),
+  counts: Counts,
+  oldest_waiting_seconds: z.number().nullable(),
+  concurrency: z.object({ limit: z.number().int(), per_key: z.boolean() }).nullable()
+    .openapi({ description: "Most running at once across all workers (per key when per_key)" }),
+  rate_limit: z.object({
+    limit: z.number().int(),
+    per_seconds: z.number(),
+    per_key: z.boolean(),
+  }).nullable().openapi({ description: "Most started per per_seconds across all workers" }),
+  schedules: z.array(z.object({ key: z.string(), cron: z.string(), timezone: z.string() })),
+}).openapi("Queue");
+const QueueList = z.object({ data: z.array(Queue), count: z.number().int() }).openapi("Queues");
+const QueueParam = z.object({
+  name: z.string().min(1).max(255).openapi({ param: { name: "name", in: "path" } }),
+});
+
+function toQueue(q: QueueView): z.infer<typeof Queue> {
+  return {
+    name: q.name,
+    paused: q.paused,
+    counts: q.counts,
+    oldest_waiting_seconds: q.oldest_waiting_seconds,
+    concurrency: q.concurrency,
+    rate_limit: q.rate_limit,
+    schedules: q.schedules,
+  };
+}
+
 const JobStatus = z.object({
   id: z.uuid(),
   name: z.string(),
@@ -93,6 +131,48 @@ export function jobRoutes(deps: AppDeps) {
       return c.json({ data, count: data.length }, 200);
     },
   );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/jobs/queues",
+      tags: ["jobs"],
+      operationId: "jobs-read_queues",
+      summary: "Every queue: paused or not, counts, concurrency and rate limits (superuser)",
+      middleware: admin,
+      security: BEARER,
+      responses: { 200: json(QueueList, "Queues") },
+    }),
+    async (c) => {
+      const data = (await listQueues(sql)).map(toQueue);
+      return c.json({ data, count: data.length }, 200);
+    },
+  );
+
+  for (const action of ["pause", "resume"] as const) {
+    router.openapi(
+      createRoute({
+        method: "post",
+        path: `/jobs/queues/{name}/${action}`,
+        tags: ["jobs"],
+        operationId: `jobs-${action}_queue`,
+        summary: action === "pause"
+          ? "Stop starting a queue's jobs on every worker; waiting jobs are kept (superuser)"
+          : "Start a paused queue's jobs again (superuser)",
+        middleware: [...admin, idempotent(deps)],
+        security: BEARER,
+        request: { params: QueueParam },
+        responses: {
+          200: json(Queue, "The queue after the change"),
+          404: json(HttpErrorBody, "No such queue"),
+        },
+      }),
+      async (c) => {
+        const queue = await setQueuePaused(sql, c.req.valid("param").name, action === "pause");
+        return c.json(toQueue(queue), 200);
+      },
+    );
+  }
 
   router.openapi(
     createRoute({

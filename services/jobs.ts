@@ -7,7 +7,8 @@
 import { CronExpressionParser } from "cron-parser";
 import type { JobWithMetadata } from "pg-boss";
 import type { Sql } from "../db/client.ts";
-import { failedJobIds, jobQueue } from "../db/jobs.ts";
+import { failedJobIds, jobQueue, queueExists, type QueueInfo, queueInfo } from "../db/jobs.ts";
+import { listQueueControls, setPaused } from "../db/job_queues.ts";
 import { currentJobClient } from "../jobs/client.ts";
 import { HttpError } from "../lib/http_error.ts";
 import { CREDENTIAL_KEY, redact } from "../lib/redact.ts";
@@ -54,6 +55,56 @@ export async function actOnJob(
   else if (job.state === "failed") await boss.retry(job.name, job.id);
   else await boss.resume(job.name, job.id);
   return await findJob(sql, job.id);
+}
+
+/** A queue as operators see it: its numbers, whether it is paused, and its limits. */
+export interface QueueView extends QueueInfo {
+  paused: boolean;
+  /** Most jobs running at once across all workers, per key when `per_key`; null: no limit. */
+  concurrency: { limit: number; per_key: boolean } | null;
+  /** Most jobs started per `per_seconds` across all workers, per key when `per_key`. */
+  rate_limit: { limit: number; per_seconds: number; per_key: boolean } | null;
+}
+
+/** A queue's limits in words ("1 at once per key, 20 per 1 s"), or "" when it has none. */
+export function describeLimits(q: QueueView): string {
+  const parts = [];
+  if (q.concurrency) {
+    parts.push(`${q.concurrency.limit} at once${q.concurrency.per_key ? " per key" : ""}`);
+  }
+  if (q.rate_limit) {
+    const r = q.rate_limit;
+    parts.push(`${r.limit} per ${r.per_seconds} s${r.per_key ? " per key" : ""}`);
+  }
+  return parts.join(", ");
+}
+
+/** Every queue with its controls, by name. */
+export async function listQueues(sql: Sql): Promise<QueueView[]> {
+  const [queues, controls] = await Promise.all([queueInfo(sql), listQueueControls(sql)]);
+  return queues.map((queue) => {
+    const c = controls.find((c) => c.queue === queue.name);
+    return {
+      ...queue,
+      paused: c?.paused ?? false,
+      concurrency: c?.concurrency_limit
+        ? { limit: c.concurrency_limit, per_key: c.concurrency_per_key }
+        : null,
+      rate_limit: c?.rate_limit && c.rate_seconds
+        ? { limit: c.rate_limit, per_seconds: c.rate_seconds, per_key: c.rate_per_key }
+        : null,
+    };
+  });
+}
+
+/**
+ * Pauses or resumes queue `name` and returns it: a paused queue keeps taking jobs and starts
+ * none, on every worker, within a second; running jobs finish. 404 when there is no such queue.
+ */
+export async function setQueuePaused(sql: Sql, name: string, paused: boolean): Promise<QueueView> {
+  if (!(await queueExists(sql, name))) throw new HttpError(404, "Queue not found");
+  await setPaused(sql, name, paused);
+  return (await listQueues(sql)).find((q) => q.name === name)!;
 }
 
 /** Queues every failed job of queue `name` again; returns how many. */

@@ -1,21 +1,26 @@
 /**
- * Jobs: every queue by state, a queue's jobs page by page, one job's data
- * (secrets redacted), output, error and stack; retry, cancel and
- * retry-all-failed, by the job API's own rules (`services/jobs.ts`).
+ * Jobs: every queue by state, paused or not, with its limits; a queue's jobs
+ * page by page, one job's data (secrets redacted), output, error and stack;
+ * pause and resume, retry, cancel and retry-all-failed, by the job API's own
+ * rules (`services/jobs.ts`).
  *
  * @module
  */
 import { Hono } from "hono";
 import type { JobWithMetadata } from "pg-boss";
-import { JOB_STATES, listJobs, queueInfo } from "../../db/jobs.ts";
+import { JOB_STATES, listJobs } from "../../db/jobs.ts";
 import { HttpError } from "../../lib/http_error.ts";
 import type { AppDeps } from "../../http/router.ts";
 import {
   ACTION_STATES,
   actOnJob,
+  describeLimits,
   findJob,
+  listQueues,
+  type QueueView,
   redactSecrets,
   retryFailed,
+  setQueuePaused,
 } from "../../services/jobs.ts";
 import { formFields, pageParam, textParam, uuidParam } from "../params.ts";
 import type { ConsoleContext, ConsoleEnv } from "../context.ts";
@@ -37,14 +42,14 @@ function stateParam(c: ConsoleContext): State | undefined {
   return state as State | undefined;
 }
 
-const Queues = (
-  { c, queues }: { c: ConsoleContext; queues: Awaited<ReturnType<typeof queueInfo>> },
-) => (
+const Queues = ({ c, queues }: { c: ConsoleContext; queues: QueueView[] }) => (
   <table>
     <thead>
       <tr>
         <th scope="col">Queue</th>
+        <th scope="col">Runs</th>
         {JOB_STATES.map((s) => <th key={s} scope="col" class="num">{s}</th>)}
+        <th scope="col">Limits</th>
       </tr>
     </thead>
     <tbody>
@@ -53,11 +58,13 @@ const Queues = (
           <th scope="row">
             <a href={jobsUrl(c, q.name)}>{q.name}</a>
           </th>
+          <td>{q.paused ? <span class="state failed">paused</span> : "yes"}</td>
           {JOB_STATES.map((s) => (
             <td class="num">
               {q.counts[s] > 0 ? <a href={jobsUrl(c, q.name, s)}>{q.counts[s]}</a> : 0}
             </td>
           ))}
+          <td>{describeLimits(q)}</td>
         </tr>
       ))}
     </tbody>
@@ -65,7 +72,7 @@ const Queues = (
 );
 
 async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
-  const queues = await queueInfo(deps.sql);
+  const queues = await listQueues(deps.sql);
   const info = queues.find((q) => q.name === queue);
   if (info === undefined) throw new HttpError(404, `There is no queue named ${queue}`);
   const state = stateParam(c);
@@ -91,6 +98,23 @@ async function queuePage(c: ConsoleContext, deps: AppDeps, queue: string) {
           </a>
         ))}
       </nav>
+      <p>
+        {info.paused
+          ? <strong>Paused: jobs arrive and wait; no worker starts them.</strong>
+          : "Running."} {describeLimits(info) && `Limits: ${describeLimits(info)}.`}
+      </p>
+      <Confirm
+        c={c}
+        action={href(c, info.paused ? "/jobs/resume" : "/jobs/pause")}
+        label={info.paused ? `Resume ${queue}` : `Pause ${queue}`}
+        confirm={info.paused ? "Yes, start its jobs again" : "Yes, pause it"}
+        fields={{ queue }}
+        danger={!info.paused}
+      >
+        {info.paused
+          ? "Every worker starts this queue's jobs again, within a second."
+          : "Every worker stops starting this queue's jobs within a second; running jobs finish, and new ones wait."}
+      </Confirm>
       {info.counts.failed > 0 && (
         <Confirm
           c={c}
@@ -226,13 +250,29 @@ export function jobPages(deps: AppDeps): Hono<ConsoleEnv> {
   router.get("/jobs", async (c) => {
     const queue = textParam(c, "queue");
     if (queue !== undefined) return await queuePage(c, deps, queue);
-    return page(c, "Jobs", <Queues c={c} queues={await queueInfo(sql)} />);
+    return page(c, "Jobs", <Queues c={c} queues={await listQueues(sql)} />);
   });
+
+  for (const action of ["pause", "resume"] as const) {
+    router.post(`/jobs/${action}`, async (c) => {
+      const { queue } = await formFields(c);
+      if (!queue) throw new HttpError(400, `Say which queue to ${action}`);
+      // Recorded in audit history (job_queue_controls is tracked), with this console session.
+      await setQueuePaused(sql, queue, action === "pause");
+      setFlash(c, {
+        kind: "ok",
+        text: action === "pause"
+          ? `${queue} is paused: no worker starts its jobs.`
+          : `${queue} runs again.`,
+      });
+      return c.redirect(jobsUrl(c, queue), 303);
+    });
+  }
 
   router.post("/jobs/retry-failed", async (c) => {
     const { queue } = await formFields(c);
     if (!queue) throw new HttpError(400, "Say which queue's failed jobs to retry");
-    const queues = await queueInfo(sql);
+    const queues = await listQueues(sql);
     if (!queues.some((q) => q.name === queue)) {
       throw new HttpError(404, `There is no queue named ${queue}`);
     }
