@@ -18,9 +18,12 @@
  */
 import { z } from "zod";
 import { createSql } from "../db/client.ts";
+import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
 import { PgBoss } from "pg-boss";
-import { BOSS_SCHEMA, createBoss, installJobs } from "../jobs/boss.ts";
+import { type AnyJob, BOSS_SCHEMA, createBoss, installJobs } from "../jobs/boss.ts";
 import { defineJob } from "../jobs/define.ts";
+import { groupOf } from "../jobs/limits.ts";
+import { setPaused } from "../db/job_queues.ts";
 import { startWorker } from "../jobs/worker.ts";
 import { createLogger } from "../lib/logging.ts";
 import { createMailer } from "../emails/mailer.ts";
@@ -50,11 +53,48 @@ const noop = defineJob({
   },
 });
 
-/** Inserts `count` no-op jobs through pg-boss's bulk insert, `FILL_CHUNK` at a time. */
-async function fill(boss: PgBoss, count: number) {
+// The same no-op, limited on 100 keys: 8 at once per key, as many as the worker runs (so what
+// it costs is the limiter's own work), and 1 at a time per key (the limit binds: at most 100 run
+// at once, each freeing its key only when its completion is written); and a rate limit that
+// never binds.
+const KEYS = 100;
+const keyed = defineJob({
+  name: "bench-keyed",
+  schema: noop.schema,
+  policy: noop.policy,
+  concurrency: { key: (data) => String(data.i % KEYS), limit: (RAW_LOOPS * BATCH) / KEYS },
+  handler: noop.handler,
+});
+const keyedOne = defineJob({
+  name: "bench-keyed-one",
+  schema: noop.schema,
+  policy: noop.policy,
+  concurrency: { key: (data) => String(data.i % KEYS), limit: 1 },
+  handler: noop.handler,
+});
+const rated = defineJob({
+  name: "bench-rated",
+  schema: noop.schema,
+  policy: noop.policy,
+  rateLimit: { limit: 1_000_000, perSeconds: 1 },
+  handler: noop.handler,
+});
+
+/**
+ * Inserts `count` jobs of `job` through pg-boss's bulk insert, `FILL_CHUNK` at a time (with the
+ * group a send would give them under a concurrency limit).
+ */
+async function fill(boss: PgBoss, count: number, job: AnyJob = noop) {
   for (let i = 0; i < count; i += FILL_CHUNK) {
     const n = Math.min(FILL_CHUNK, count - i);
-    await boss.insert(noop.name, Array.from({ length: n }, (_, k) => ({ data: { i: i + k } })));
+    await boss.insert(
+      job.name,
+      Array.from({ length: n }, (_, k) => {
+        const data = { i: i + k };
+        const group = groupOf(job, data);
+        return group ? { data, group } : { data };
+      }),
+    );
   }
 }
 
@@ -82,6 +122,7 @@ async function drain(
   deps: Parameters<typeof startWorker>[0]["deps"],
   count: number,
   segments = 1,
+  job: AnyJob = noop,
 ): Promise<{ rate: number; parts: number[] }> {
   let done = 0;
   let finished!: () => void;
@@ -101,7 +142,7 @@ async function drain(
   const worker = await startWorker({
     boss,
     listenSql: sql,
-    jobs: [noop],
+    jobs: [job],
     deps,
     options: {
       concurrency: RAW_LOOPS * BATCH,
@@ -131,6 +172,54 @@ async function expectAllCompleted(sql: ReturnType<typeof createSql>) {
   await sql`vacuum pgboss.job`;
 }
 
+// A queue kept busy for the pause measure: 10 ms a job, 20 at once (about 2,000 jobs/s).
+let onPaced: (() => void) | undefined;
+const paced = defineJob({
+  name: "bench-paced",
+  schema: noop.schema,
+  policy: noop.policy,
+  async handler() {
+    onPaced?.();
+    await new Promise((r) => setTimeout(r, 10));
+  },
+});
+const PAUSES = 5;
+
+/**
+ * How long after a pause is committed a busy queue's last job starts, `PAUSES` times: a worker
+ * hears of it through NOTIFY; jobs it fetched just before still start.
+ */
+async function pauseLatency(
+  boss: PgBoss,
+  sql: ReturnType<typeof createSql>,
+  deps: Parameters<typeof startWorker>[0]["deps"],
+): Promise<number[]> {
+  await fill(boss, 20_000, paced);
+  let lastStart = 0;
+  onPaced = () => lastStart = performance.now();
+  const worker = await startWorker({
+    boss,
+    listenSql: sql,
+    jobs: [paced],
+    deps,
+    options: { concurrency: 20, batchSize: 20, pollIntervalMs: 1000, shutdownTimeoutMs: 5000 },
+    log,
+  });
+  const stops: number[] = [];
+  for (let i = 0; i < PAUSES; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await setPaused(sql, paced.name, true);
+    const pausedAt = performance.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    stops.push(Math.max(0, lastStart - pausedAt));
+    await setPaused(sql, paced.name, false);
+  }
+  await worker.stop();
+  onPaced = undefined;
+  await sql`delete from pgboss.job where name = ${paced.name}`;
+  return stops;
+}
+
 /** What one server measured, for the summary across `--pg` versions. */
 interface Figures {
   server: string;
@@ -141,6 +230,10 @@ interface Figures {
   plainShallowFetch: number;
   plainDeepFetch: number;
   deep: number;
+  keyed: number;
+  keyedOne: number;
+  rated: number;
+  pauseStops: number[];
 }
 
 /** Runs the benchmark on each server and prints its figures, then a summary of them all. */
@@ -226,7 +319,8 @@ async function measure(pg?: string): Promise<Figures> {
   const dbUrl = db.url;
   const sql = createSql(dbUrl, { role: "cli", poolSize: 4 });
   try {
-    await installJobs(dbUrl, [noop], log);
+    await migrateUp(sql, await loadMigrations());
+    await installJobs(dbUrl, [noop, keyed, keyedOne, rated, paced], log);
     // Measured without statistics, whatever the server's autovacuum does: the worst case, and what
     // a burst meets before autovacuum's next ANALYZE (or ever, with autovacuum off).
     await sql`alter table pgboss.job_common set (autovacuum_enabled = false)`;
@@ -241,6 +335,9 @@ async function measure(pg?: string): Promise<Figures> {
     const ours: number[] = [];
     const shallowFetch: number[] = [];
     const plainShallowFetch: number[] = [];
+    const keyedRates: number[] = [];
+    const keyedOneRates: number[] = [];
+    const ratedRates: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       // Baseline: the fastest plain use of pg-boss, with no handler, slots or error handling.
       await fill(boss, N);
@@ -261,6 +358,17 @@ async function measure(pg?: string): Promise<Figures> {
       plainShallowFetch.push(...await fetchTimes(plain));
       ours.push((await drain(boss, sql, deps, await waiting(sql))).rate);
       await expectAllCompleted(sql);
+
+      // The same worker with a limit: one at a time per key on 100 keys; a rate that never binds.
+      const limited = [[keyed, keyedRates], [keyedOne, keyedOneRates], [
+        rated,
+        ratedRates,
+      ]] as const;
+      for (const [job, rates] of limited) {
+        await fill(boss, N, job);
+        rates.push((await drain(boss, sql, deps, N, 1, job)).rate);
+        await expectAllCompleted(sql);
+      }
     }
 
     // Depth: one queue DEPTH jobs deep, drained by one worker.
@@ -276,6 +384,8 @@ async function measure(pg?: string): Promise<Figures> {
     const deepDrain = await drain(boss, sql, deps, await waiting(sql), DEEP_PARTS);
     const deep = median(deepDrain.parts);
     await expectAllCompleted(sql);
+
+    const pauseStops = await pauseLatency(boss, sql, deps);
 
     // Latency: one job at a time on an idle queue, from send() to the handler starting.
     const latencies: number[] = [];
@@ -308,6 +418,10 @@ async function measure(pg?: string): Promise<Figures> {
       plainShallowFetch: median(plainShallowFetch),
       plainDeepFetch: median(plainDeepFetch),
       deep,
+      keyed: median(keyedRates),
+      keyedOne: median(keyedOneRates),
+      rated: median(ratedRates),
+      pauseStops,
     };
     console.log(
       `${db.server}: jobs per run: ${N}, runs: ${RUNS}, batch: ${BATCH}, ` +
@@ -341,6 +455,22 @@ async function measure(pg?: string): Promise<Figures> {
         `parts (${deepDrain.parts.map(Math.round).join(", ")}; ${
           Math.round(deepDrain.rate)
         } over the whole), ${(deep / figures.worker).toFixed(2)} of its ${N}-job figure`,
+    );
+    const share = (rate: number, runs: number[]) =>
+      `${Math.round(rate)} jobs/s, ${(rate / figures.worker).toFixed(2)} of the plain worker ` +
+      `(runs ${runs.map(Math.round).join(", ")})`;
+    console.log(
+      `limits, ${N} jobs per run, ${KEYS} keys: ${keyed.concurrency!.limit} at once per key ${
+        share(figures.keyed, keyedRates)
+      }; 1 at a time per key ${share(figures.keyedOne, keyedOneRates)}; a rate limit that ` +
+        `never binds ${share(figures.rated, ratedRates)}`,
+    );
+    console.log(
+      `pause to the last start, ${PAUSES} pauses of a busy queue: median ${
+        median(pauseStops).toFixed(0)
+      } ms, most ${Math.max(...pauseStops).toFixed(0)} ms (${
+        pauseStops.map((ms) => ms.toFixed(0)).join(", ")
+      })`,
     );
     console.log(
       `enqueue-to-start latency (${LATENCY_SAMPLES} single jobs, idle queue): median ${

@@ -33,7 +33,7 @@ export function inAmbientTransaction<T>(tx: postgres.TransactionSql, fn: () => T
  * where a request, job attempt or command begins.
  */
 export function outsideAmbientTransaction<T>(fn: () => T): T {
-  return storage.run(undefined, fn);
+  return storage.run(undefined, () => sendScopes.run(undefined, fn));
 }
 
 /** Wraps a pool so that queries honour the ambient transaction, when there is one. */
@@ -55,4 +55,38 @@ export function ambientTransactions(sql: postgres.Sql): postgres.Sql {
       };
     },
   });
+}
+
+/** The ambient transaction code runs in, if any. */
+export function ambientTransaction(): postgres.TransactionSql | undefined {
+  return storage.getStore();
+}
+
+/** The jobs sent so far under one idempotent request, per queue. */
+interface SendScope {
+  key: string;
+  sent: Map<string, number>;
+}
+
+const sendScopes = new AsyncLocalStorage<SendScope | undefined>();
+
+/**
+ * Runs `fn` with `key` naming the jobs it sends: the same request run again (as a request whose
+ * answer was not kept is) sends the same jobs under the same names, and pg-boss keeps one of each.
+ * `key` must be secret-derived and unique to the request (the idempotency middleware's HMAC).
+ */
+export function inSendScope<T>(key: string, fn: () => T): T {
+  return sendScopes.run({ key, sent: new Map() }, fn);
+}
+
+/**
+ * The name of the next job sent to `queue` in the current send scope (`key:queue:n`, n counting
+ * from 1), or undefined outside one.
+ */
+export function nextScopedSend(queue: string): string | undefined {
+  const scope = sendScopes.getStore();
+  if (scope === undefined) return undefined;
+  const n = (scope.sent.get(queue) ?? 0) + 1;
+  scope.sent.set(queue, n);
+  return `${scope.key}:${queue}:${n}`;
 }

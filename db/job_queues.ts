@@ -21,12 +21,6 @@ export interface QueueControls {
   updated_at: Date;
 }
 
-/** The limits a queue's code declares. */
-export type QueueLimits = Pick<
-  QueueControls,
-  "concurrency_limit" | "concurrency_per_key" | "rate_limit" | "rate_seconds" | "rate_per_key"
->;
-
 /** Every queue that has controls. */
 export async function listQueueControls(sql: Sql | Tx): Promise<QueueControls[]> {
   return await sql<QueueControls[]>`select * from job_queue_controls order by queue`;
@@ -45,20 +39,4 @@ export async function setPaused(sql: Sql | Tx, queue: string, paused: boolean): 
     insert into job_queue_controls as c (queue, paused) values (${queue}, ${paused})
     on conflict (queue) do update set paused = excluded.paused, updated_at = now()
     where c.paused is distinct from excluded.paused`;
-}
-
-/** Records the limits `queue`'s code declares, keeping whether it is paused. */
-export async function setQueueLimits(sql: Sql | Tx, queue: string, limits: QueueLimits) {
-  await sql`
-    insert into job_queue_controls as c ${sql({ queue, ...limits })}
-    on conflict (queue) do update set
-      concurrency_limit = excluded.concurrency_limit,
-      concurrency_per_key = excluded.concurrency_per_key,
-      rate_limit = excluded.rate_limit,
-      rate_seconds = excluded.rate_seconds,
-      rate_per_key = excluded.rate_per_key,
-      updated_at = now()
-    where (c.concurrency_limit, c.concurrency_per_key, c.rate_limit, c.rate_seconds, c.rate_per_key)
-      is distinct from (excluded.concurrency_limit, excluded.concurrency_per_key,
-        excluded.rate_limit, excluded.rate_seconds, excluded.rate_per_key)`;
 }

@@ -57,6 +57,15 @@ export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
   }));
 }
 
+/** Each schedule's catch-up policy and when it last sent a job (pg-boss's `last_job_id`). */
+export async function scheduleRuns(sql: Sql) {
+  return await sql<{ name: string; key: string; missed: string | null; last_run: Date | null }[]>`
+    select s.name, s.key, s.options->>'missed' as missed, j.created_on as last_run
+    from pgboss.schedule s
+    left join pgboss.job j on j.name = s.name and j.id = s.last_job_id
+    order by s.name, s.key`;
+}
+
 /** Whether pg-boss has a queue named `name`. */
 export async function queueExists(sql: Sql, name: string): Promise<boolean> {
   const [row] = await sql<{ found: boolean }[]>`

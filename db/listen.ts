@@ -1,20 +1,24 @@
 /**
- * LISTEN that survives outages, on a connection of its own.
+ * LISTEN that survives outages, on one connection per pool for every channel.
  *
  * postgres.js's `sql.listen()` re-listens after a drop only once: if the
  * server is still down at that moment the channel is forgotten, and when the
  * connection flaps during a restart it registers the same callback several
- * times over. So each listener here owns one connection (built from the
- * pool's settings) and handles its loss itself: when that connection closes
- * it listens again, retrying until the server answers, and then tells the
- * caller, who catches up on what it missed meanwhile.
+ * times over. So the listeners here own a connection (built from the pool's
+ * settings) and handle its loss themselves: when it closes they listen again
+ * on every channel, retrying until the server answers, and then tell each
+ * listener, which catches up on what it missed meanwhile.
+ *
+ * Every channel a process listens to through one pool (feature flags, job
+ * wake-ups, paused queues) shares that one connection, so a worker costs the
+ * server one listening connection however many things it listens for.
  *
  * @module
  */
 import postgres from "postgres";
 import type { Sql } from "./client.ts";
 
-/** A channel being listened to; `stop()` closes its connection. */
+/** A channel being listened to; `stop()` stops it (and closes the connection after the last). */
 export interface Listening {
   stop(): Promise<void>;
 }
@@ -30,6 +34,80 @@ export interface ListenOptions {
   onReconnect?: () => void;
   /** Pause between attempts while the server is unreachable, in ms (default 500). */
   retryMs?: number;
+}
+
+/** One pool's listening connection and who listens on it. */
+interface Hub {
+  connection: postgres.Sql;
+  listeners: Map<string, Set<ListenOptions>>;
+  /** Each channel's first LISTEN: a later listener waits for it before it counts as listening. */
+  ready: Map<string, Promise<unknown>>;
+  /** LISTENs `channel` on the connection. */
+  listen(channel: string): Promise<unknown>;
+  stopped: boolean;
+  relistening?: Promise<void>;
+}
+
+const hubs = new WeakMap<Sql, Hub>();
+
+function quoted(channel: string): string {
+  return `"${channel.replaceAll('"', '""')}"`;
+}
+
+function hubFor(sql: Sql): Hub {
+  const existing = hubs.get(sql);
+  if (existing && !existing.stopped) return existing;
+  const hub: Hub = {
+    listeners: new Map(),
+    ready: new Map(),
+    stopped: false,
+    listen: (channel) => hub.connection.unsafe(`listen ${quoted(channel)}`),
+    connection: postgres({
+      ...sql.options,
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      fetch_types: false,
+      shared: { retries: 0, typeArrayMap: {} },
+      onnotify: (name: string, payload: string) => {
+        for (const listener of hub.listeners.get(name) ?? []) listener.onNotify(payload);
+      },
+      onclose: () => {
+        if (!hub.stopped) relisten(hub);
+      },
+    } as unknown as postgres.Options<Record<string, never>>),
+  };
+  hubs.set(sql, hub);
+  return hub;
+}
+
+/** After a lost connection: LISTEN on every channel again until it works, then tell everyone. */
+function relisten(hub: Hub) {
+  hub.relistening ??= (async () => {
+    while (!hub.stopped) {
+      try {
+        for (const channel of hub.listeners.keys()) await hub.listen(channel);
+        if (hub.stopped) return;
+        for (const set of hub.listeners.values()) {
+          for (const listener of set) listener.onReconnect?.();
+        }
+        return;
+      } catch {
+        // Still down (or starting up): the next attempt follows shortly.
+        const retryMs = Math.min(
+          ...[...hub.listeners.values()].flatMap((set) => [...set].map((l) => l.retryMs ?? 500)),
+          500,
+        );
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+  })().finally(() => hub.relistening = undefined);
+}
+
+async function close(hub: Hub) {
+  hub.stopped = true;
+  await hub.connection.end({ timeout: 1 });
+  await hub.relistening;
 }
 
 /**
@@ -48,51 +126,33 @@ export async function listenReliably(
   channel: string,
   options: ListenOptions,
 ): Promise<Listening> {
-  let stopped = false;
-  let relistening: Promise<void> | undefined;
-  const connection = postgres({
-    ...sql.options,
-    max: 1,
-    idle_timeout: null,
-    max_lifetime: null,
-    fetch_types: false,
-    shared: { retries: 0, typeArrayMap: {} },
-    onnotify: (name: string, payload: string) => {
-      if (name === channel) options.onNotify(payload);
-    },
-    onclose: () => {
-      if (!stopped) relisten();
-    },
-  } as unknown as postgres.Options<Record<string, never>>);
-  const listen = () => connection.unsafe(`listen "${channel.replaceAll('"', '""')}"`);
-
-  function relisten() {
-    relistening ??= (async () => {
-      while (!stopped) {
-        try {
-          await listen();
-          if (!stopped) options.onReconnect?.();
-          return;
-        } catch {
-          // Still down (or starting up): the next attempt follows shortly.
-          await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 500));
-        }
-      }
-    })().finally(() => relistening = undefined);
-  }
-
+  const hub = hubFor(sql);
+  const first = !hub.listeners.has(channel);
+  const set = hub.listeners.get(channel) ?? new Set();
+  hub.listeners.set(channel, set);
+  set.add(options);
+  const remove = async () => {
+    set.delete(options);
+    if (set.size > 0) return;
+    hub.listeners.delete(channel);
+    hub.ready.delete(channel);
+    if (hub.listeners.size === 0) await close(hub);
+    else await hub.connection.unsafe(`unlisten ${quoted(channel)}`).catch(() => {});
+  };
+  if (first) hub.ready.set(channel, hub.listen(channel));
   try {
-    await listen();
+    // Resolved only once the server listens: what is sent from then on reaches `onNotify`.
+    await hub.ready.get(channel);
   } catch (error) {
-    stopped = true;
-    await connection.end({ timeout: 0 });
+    await remove();
     throw error;
   }
+  let stopped = false;
   return {
     async stop() {
+      if (stopped) return;
       stopped = true;
-      await connection.end({ timeout: 1 });
-      await relistening;
+      await remove();
     },
   };
 }

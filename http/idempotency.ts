@@ -8,7 +8,8 @@
  * of 500 and above are not kept (their transaction rolls back), so the client
  * can retry them; nor are answers marked `Cache-Control: no-store` (those
  * that carry a credential), which run again. Without the header nothing
- * changes.
+ * changes. Jobs the request sends are sent in its transaction, each with a
+ * singleton key and an id derived from the key, so none is sent twice.
  *
  * It runs after the route's guards, so a replay passes the same
  * authorization as the first request; and an answer given to a superuser is
@@ -19,7 +20,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { inAmbientTransaction } from "../db/ambient.ts";
+import { inAmbientTransaction, inSendScope } from "../db/ambient.ts";
 import type { Sql } from "../db/client.ts";
 import {
   claimKey,
@@ -99,7 +100,11 @@ export function idempotent(deps: IdempotencyDeps): MiddlewareHandler<AppEnv> {
           replay = stored;
           return;
         }
-        await inAmbientTransaction(tx, next);
+        // Jobs the handler sends go in this transaction, named after the key: a rolled-back
+        // request sends none, and one run again (its answer not kept) sends each only once.
+        const scope = createHmac("sha256", hashKey).update(`send\n${user.id}\n${key}`)
+          .digest("hex");
+        await inAmbientTransaction(tx, () => inSendScope(`idempotency:${scope}`, next));
         const res = c.res;
         if (res.status >= 500) throw ROLLBACK;
         // A credential (a token, a live link) is never kept: the request runs again instead.

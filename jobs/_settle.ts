@@ -3,15 +3,19 @@
  * output in batches, one round trip for a fetched batch), failing them, and
  * failing for good a job whose stored payload its schema refuses. During an
  * outage each failure is logged once, by `outage`; the jobs expire and retry.
+ * What settled goes on to `jobsEnded()`: announced for whoever awaits it,
+ * counted by its batch, its dependents cancelled when it failed for good.
  *
  * @module
  */
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { useUpRetries } from "../db/jobs.ts";
+import { jobOutcome, type Outcome } from "../db/job_outcomes.ts";
 import { reportError } from "../lib/error_reports.ts";
 import type { Logger } from "../lib/logging.ts";
 import { type JobPayloadError, txAdapter } from "./client.ts";
+import { jobsEnded } from "./endings.ts";
 
 /** One fetched attempt of a job, as pg-boss fences its settling. */
 export interface Attempt {
@@ -21,8 +25,11 @@ export interface Attempt {
 
 /** Settles a worker's jobs. */
 export interface Settler {
-  /** Completes the attempt: at once with `output`, else in the next batch. */
-  complete(queue: string, attempt: Attempt, output?: object): void;
+  /**
+   * Completes the attempt: at once with `output`, else in the next batch; `onSettled` runs once
+   * the completion is written (or has failed).
+   */
+  complete(queue: string, attempt: Attempt, output?: object, onSettled?: () => void): void;
   /** Fails the attempt (retried per its policy). */
   fail(queue: string, attempt: Attempt, error: unknown): Promise<void>;
   /** Fails for good, into the dead-letter queue: no retry would read the payload differently. */
@@ -43,14 +50,34 @@ export function settler(input: {
 }): Settler {
   const { boss, log, outage, stats } = input;
   const waiting = new Map<string, Attempt[]>();
+  // Called back once the batch holding their completion is written.
+  const settled = new Map<string, (() => void)[]>();
   const inFlight = new Set<Promise<void>>();
   let flushScheduled = false;
 
+  function track(promise: Promise<void>) {
+    inFlight.add(promise);
+    promise.finally(() => inFlight.delete(promise));
+  }
+
+  /** Hands settled jobs on to {@link jobsEnded}; what it misses, `maintenance` catches up on. */
+  function ended(queue: string, outcome: Outcome | undefined, ids: string[]) {
+    track(
+      jobsEnded(input, queue, outcome, ids).then(() => {}, (error) => {
+        if (outage(error)) return;
+        log.error("recording the end of jobs failed; maintenance will", { queue, error });
+      }),
+    );
+  }
+
   /** Completes `attempts` in one round trip, storing `output` (if any) as their output. */
-  function send(queue: string, attempts: Attempt[], output?: object) {
-    const sent = boss.complete(queue, attempts, output).then(
+  function send(queue: string, attempts: Attempt[], output?: object, after: (() => void)[] = []) {
+    const sent = boss.complete(queue, attempts, output).finally(() => {
+      for (const callback of after) callback();
+    }).then(
       () => {
         stats.completed += attempts.length;
+        ended(queue, "completed", attempts.map((a) => a.id));
       },
       (error) => {
         if (outage(error)) return;
@@ -61,15 +88,16 @@ export function settler(input: {
         });
       },
     );
-    inFlight.add(sent);
-    sent.finally(() => inFlight.delete(sent));
+    track(sent);
   }
 
   function flush() {
     flushScheduled = false;
     for (const [queue, attempts] of waiting) {
       waiting.delete(queue);
-      send(queue, attempts);
+      const after = settled.get(queue) ?? [];
+      settled.delete(queue);
+      send(queue, attempts, undefined, after);
     }
   }
 
@@ -79,12 +107,13 @@ export function settler(input: {
   }
 
   return {
-    complete(queue, attempt, output) {
+    complete(queue, attempt, output, onSettled) {
       const ref = { id: attempt.id, retryCount: attempt.retryCount };
-      if (output !== undefined) return send(queue, [ref], output);
+      if (output !== undefined) return send(queue, [ref], output, onSettled ? [onSettled] : []);
       const list = waiting.get(queue) ?? [];
       list.push(ref);
       waiting.set(queue, list);
+      if (onSettled) settled.set(queue, [...(settled.get(queue) ?? []), onSettled]);
       if (list.length >= input.batchSize) flush();
       else if (!flushScheduled) {
         flushScheduled = true;
@@ -101,6 +130,9 @@ export function settler(input: {
           stack: e.stack,
         });
         stats.failed++;
+        // Retried, or failed for good (its last retry): pg-boss decided, the row says which.
+        const now = await jobOutcome(input.sql, queue, attempt.id).catch(() => undefined);
+        ended(queue, now?.state === "failed" ? "failed" : undefined, [attempt.id]);
       } catch (failError) {
         failed(queue, attempt.id, failError);
       }
@@ -121,13 +153,15 @@ export function settler(input: {
           });
         });
         stats.failed++;
+        ended(fetched.name, "failed", [fetched.id]);
       } catch (failError) {
         failed(fetched.name, fetched.id, failError);
       }
     },
     async drain() {
       flush();
-      await Promise.all([...inFlight]);
+      // Until what the completions handed on has settled too.
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
   };
 }

@@ -10,15 +10,12 @@ import { reportError } from "../lib/error_reports.ts";
 import { outageLogger } from "../db/outage.ts";
 import { withoutSpans } from "../lib/telemetry.ts";
 import { deadLetterName } from "./define.ts";
-import type { JobPolicy, JobSpec } from "./spec.ts";
-import type { z } from "zod";
+import type { AnyJob, JobPolicy } from "./spec.ts";
 
 /** The schema pg-boss lives in. */
 export const BOSS_SCHEMA = "pgboss";
 
-/** A job definition of any payload type. */
-// deno-lint-ignore no-explicit-any -- a registry holds jobs of every payload type
-export type AnyJob = JobSpec<z.ZodType<any>>;
+export type { AnyJob } from "./spec.ts";
 
 /** Raised when the job schema is missing: the fix is `deno task migrate`. */
 export class JobsNotInstalledError extends Error {
@@ -202,6 +199,7 @@ export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Pro
           ignoreExists,
         );
       }
+      await recordLimits(boss, job);
       if (await boss.getQueue(job.name)) {
         const {
           policy: _p,
@@ -218,6 +216,33 @@ export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Pro
   } finally {
     await boss.stop({ graceful: false });
   }
+}
+
+/**
+ * Writes the limits `job`'s code declares to `job_queue_controls`, for every process to show
+ * (the API, the console, the CLI); a queue's paused state is left as it is.
+ */
+async function recordLimits(boss: PgBoss, job: AnyJob) {
+  const { concurrency: c, rateLimit: r } = job;
+  const limits = [c?.limit ?? null, !!c?.key, r?.limit ?? null, r?.perSeconds ?? null, !!r?.key];
+  // A queue without limits gets no row (nor an audit event) until it is paused; one whose limits
+  // were removed from its code loses them.
+  const write = c || r
+    ? `insert into job_queue_controls as q (queue, concurrency_limit, concurrency_per_key,
+         rate_limit, rate_seconds, rate_per_key)
+       values ($1, $2, $3, $4, $5, $6)
+       on conflict (queue) do update set
+         concurrency_limit = excluded.concurrency_limit,
+         concurrency_per_key = excluded.concurrency_per_key,
+         rate_limit = excluded.rate_limit, rate_seconds = excluded.rate_seconds,
+         rate_per_key = excluded.rate_per_key, updated_at = now()
+       where (q.concurrency_limit, q.concurrency_per_key, q.rate_limit, q.rate_seconds,
+         q.rate_per_key) is distinct from ($2, $3, $4, $5, $6)`
+    : `update job_queue_controls set concurrency_limit = $2, concurrency_per_key = $3,
+         rate_limit = $4, rate_seconds = $5, rate_per_key = $6, updated_at = now()
+       where queue = $1 and (concurrency_limit, concurrency_per_key, rate_limit, rate_seconds,
+         rate_per_key) is distinct from ($2, $3, $4, $5, $6)`;
+  await boss.getDb().executeSql(write, [job.name, ...limits]);
 }
 
 /** Two migrators racing to create one queue: the loser's "already exists" is fine. */

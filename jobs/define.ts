@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import { currentJobClient } from "./client.ts";
-import type { EnqueueOptions, JobSpec } from "./spec.ts";
+import type { CatchUp, EnqueueOptions, JobSpec, RunOptions, RunResult } from "./spec.ts";
 
 /** A duration as seconds, or Temporal.Duration-like fields. */
 export type DurationLike = number | {
@@ -27,11 +27,17 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobSpec<
     data: z.input<S>,
     options?: EnqueueOptions,
   ): Promise<string | null>;
+  /**
+   * Enqueues, then waits (on a Postgres LISTEN, not by polling) until the job ends: resolves with
+   * its output once it completed, throws `JobFailedError` when it failed its last retry or was
+   * cancelled, and `JobTimeoutError` after `timeoutSeconds`, leaving the job to run.
+   */
+  run(data: z.input<S>, options: RunOptions): Promise<RunResult>;
   /** Adds a cron schedule at run time (in addition to the ones in code); resolves with its key. */
   scheduleCron(
     cron: string,
     data: z.input<S>,
-    options?: { tz?: string; key?: string },
+    options?: { tz?: string; key?: string; catchUp?: CatchUp },
   ): Promise<string>;
 }
 
@@ -51,6 +57,29 @@ export function toSeconds(duration: DurationLike): number {
     );
   }
   return seconds;
+}
+
+/** Refuses limits that cannot hold: a count below 1, or a window that is not a positive time. */
+function checkLimits(spec: JobSpec<z.ZodType>) {
+  const { concurrency, rateLimit } = spec;
+  if (concurrency && !(Number.isInteger(concurrency.limit) && concurrency.limit >= 1)) {
+    throw new RangeError(
+      `Job ${spec.name}: concurrency.limit must be a whole number of at least 1, got ` +
+        JSON.stringify(concurrency.limit),
+    );
+  }
+  if (rateLimit && !(Number.isInteger(rateLimit.limit) && rateLimit.limit >= 1)) {
+    throw new RangeError(
+      `Job ${spec.name}: rateLimit.limit must be a whole number of at least 1, got ` +
+        JSON.stringify(rateLimit.limit),
+    );
+  }
+  if (rateLimit && !(Number.isFinite(rateLimit.perSeconds) && rateLimit.perSeconds > 0)) {
+    throw new RangeError(
+      `Job ${spec.name}: rateLimit.perSeconds must be a positive number of seconds, got ` +
+        JSON.stringify(rateLimit.perSeconds),
+    );
+  }
 }
 
 /**
@@ -73,12 +102,14 @@ export function defineJob<S extends z.ZodType>(spec: JobSpec<S>): JobDefinition<
       `Job name ${JSON.stringify(spec.name)} must be lower-case letters, digits and dashes`,
     );
   }
+  checkLimits(spec);
   return {
     ...spec,
     delay: (data, options) =>
       currentJobClient().enqueue(spec, data, { ...options, delaySeconds: 0 }),
     delayIn: (duration, data, options) =>
       currentJobClient().enqueue(spec, data, { ...options, delaySeconds: toSeconds(duration) }),
+    run: (data, options) => currentJobClient().run(spec, data, options),
     scheduleCron: (cron, data, options) => currentJobClient().schedule(spec, cron, data, options),
   };
 }

@@ -1,20 +1,29 @@
 /**
  * `maintenance`: hourly clean-up of expired reset tokens, stale throttle
- * counters, expired idempotency keys, the email log older than
+ * counters, expired idempotency keys, the logs of jobs pg-boss no longer
+ * keeps, finished job batches after a week, the email log older than
  * `EMAIL_LOG_RETENTION_DAYS`, and audit history older than
- * `HISTORY_RETENTION_DAYS`.
+ * `HISTORY_RETENTION_DAYS`; and it catches up on job ends no worker saw
+ * (batch members, dependents of a failed job).
  *
  * @module
  */
 import { z } from "zod";
 import type { Sql } from "../db/client.ts";
 import { deleteEmailLogBefore } from "../db/email_log.ts";
+import { deleteOrphanJobLogs } from "../db/job_logs.ts";
 import { deleteEventsBefore, deleteOrphanContexts } from "../db/history.ts";
 import { deleteStaleSessions } from "../db/console_sessions.ts";
 import { deleteExpiredKeys } from "../db/idempotency_keys.ts";
 import { deleteStale } from "../db/rate_limits.ts";
 import { deleteStaleResetTokens } from "../db/reset_tokens.ts";
+import { deleteFinishedBatches } from "../db/job_batches.ts";
+import { currentJobClient } from "./client.ts";
 import { defineJob } from "./define.ts";
+import { reconcileEndings } from "./endings.ts";
+
+// As long as pg-boss keeps a finished job by default (its deleteAfterSeconds).
+const BATCH_RETENTION_DAYS = 7;
 
 // Longer than the longest throttle window (one hour), so no live count is cut short.
 const RATE_LIMIT_MAX_AGE_SECONDS = 2 * 3600;
@@ -64,6 +73,19 @@ export const maintenance = defineJob({
       () => deleteEmailLogBefore(sql, emailCutoff, DELETE_BATCH),
       signal,
     );
+    // Jobs pg-boss's retention removed take their logs along, an hour later at the soonest.
+    const jobLogs = await inBatches(
+      () =>
+        deleteOrphanJobLogs(sql, new Date(Date.now() - ORPHAN_CONTEXT_MIN_AGE_MS), DELETE_BATCH),
+      signal,
+    );
+    // Ends no worker saw (a job failed by its expiry): batches counted, dependents cancelled.
+    const endings = await reconcileEndings({ sql, boss: currentJobClient().boss });
+    // Finished batches are kept as long as pg-boss keeps finished jobs by default.
+    const batches = await deleteFinishedBatches(
+      sql,
+      new Date(Date.now() - BATCH_RETENTION_DAYS * 86_400_000),
+    );
     const history = config.historyRetentionDays === undefined
       ? { events: 0, contexts: 0 }
       : await pruneHistory(sql, config.historyRetentionDays, signal);
@@ -73,9 +95,14 @@ export const maintenance = defineJob({
       idempotency_keys_deleted: idempotencyKeys,
       console_sessions_deleted: sessions,
       email_log_deleted: emails,
+      job_logs_deleted: jobLogs,
+      batch_members_counted: endings.members,
+      dependents_cancelled: endings.dependents,
+      batches_finished: endings.batches,
+      batches_deleted: batches,
       history_events_deleted: history.events,
       history_contexts_deleted: history.contexts,
     });
-    return { tokens, counters, sessions, emails, history };
+    return { tokens, counters, sessions, emails, jobLogs, endings, batches, history };
   },
 });

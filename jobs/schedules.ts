@@ -8,9 +8,28 @@
 import type { PgBoss } from "pg-boss";
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
-import type { AnyJob } from "./boss.ts";
+import type { AnyJob, CatchUp } from "./spec.ts";
 
 const CODE_PREFIX = "code/";
+
+/** pg-boss's `missed` policy for each {@link CatchUp}. */
+const MISSED_POLICY = { none: "skip", latest: "once" } as const;
+
+/** pg-boss's `missed` policy for `catchUp` (default `none`); a clear error for anything else. */
+export function missedPolicy(job: string, catchUp: CatchUp | undefined): "skip" | "once" {
+  const policy = MISSED_POLICY[catchUp ?? "none"];
+  if (policy === undefined) {
+    throw new RangeError(
+      `Job ${job}: catchUp must be "none" or "latest", got ${JSON.stringify(catchUp)}`,
+    );
+  }
+  return policy;
+}
+
+/** A schedule's catch-up as pg-boss's `missed` option stores it. */
+export function catchUpOf(missed: unknown): CatchUp {
+  return missed === "once" ? "latest" : "none";
+}
 
 /** Applies the declared schedules; returns how many were set and removed. */
 export async function syncSchedules(
@@ -27,7 +46,11 @@ export async function syncSchedules(
     for (const schedule of schedules) {
       const key = `${CODE_PREFIX}${schedule.key ?? "default"}`;
       const data = job.schema.parse(schedule.data) as object;
-      await boss.schedule(job.name, schedule.cron, data, { tz: schedule.tz ?? "UTC", key });
+      await boss.schedule(job.name, schedule.cron, data, {
+        tz: schedule.tz ?? "UTC",
+        key,
+        missed: missedPolicy(job.name, schedule.catchUp),
+      });
       declared.add(`${job.name}\n${key}`);
     }
   }

@@ -64,6 +64,31 @@ export interface CodeSchedule<T> {
   tz?: string;
   /** Tells apart several schedules of one job; default "default". */
   key?: string;
+  /**
+   * What a scheduler starting after downtime sends for the runs that came due while none ran:
+   * `none` (default) nothing; `latest` one job, for the most recent of them.
+   */
+  catchUp?: CatchUp;
+}
+
+/** What to send for a schedule's runs missed while no scheduler ran. */
+export type CatchUp = "none" | "latest";
+
+/** A limit counted per key of a job's payload, or for the whole queue when `key` is left out. */
+export interface KeyedLimit<T> {
+  /** The key a job counts against, e.g. `(data) => data.accountId`; default: one for the queue. */
+  key?: (data: T) => string;
+}
+
+/** Most jobs running at once, across all workers. */
+export interface ConcurrencyLimit<T> extends KeyedLimit<T> {
+  limit: number;
+}
+
+/** Most jobs started per `perSeconds`, across all workers; the rest wait, using no retry. */
+export interface RateLimit<T> extends KeyedLimit<T> {
+  limit: number;
+  perSeconds: number;
 }
 
 /** What {@link defineJob} takes. */
@@ -72,6 +97,10 @@ export interface JobSpec<S extends z.ZodType> {
   schema: S;
   handler: (data: z.infer<S>, ctx: JobContext) => Promise<unknown> | unknown;
   policy?: JobPolicy;
+  /** At most `limit` running at once across all workers (per key when `key` is given). */
+  concurrency?: ConcurrencyLimit<z.infer<S>>;
+  /** At most `limit` started per `perSeconds` across all workers (per key when `key`). */
+  rateLimit?: RateLimit<z.infer<S>>;
   /** Cron schedules, fixed or read from the configuration. */
   schedules?: CodeSchedule<z.input<S>>[] | ((config: Config) => CodeSchedule<z.input<S>>[]);
 }
@@ -83,4 +112,37 @@ export interface EnqueueOptions {
   priority?: number;
   /** Drops the job if one with this key is already queued (singleton policy). */
   singletonKey?: string;
+  /**
+   * Runs once, `seconds` after the last of a burst: a send while a job with this `key` still
+   * waits replaces that job's payload and pushes its start back (pg-boss `upsert()`).
+   */
+  debounce?: { key: string; seconds: number };
+  /**
+   * At most one job per `key` in each window of `seconds`: a send into a window that has one is
+   * dropped, and resolves with null (pg-boss `sendThrottled()`).
+   */
+  throttle?: { key: string; seconds: number };
 }
+
+/** Options for `run()`: enqueue, then wait for the job to end. */
+export interface RunOptions {
+  /**
+   * Seconds to wait; past them `run()` throws a `JobTimeoutError` and the job goes on. A job that
+   * fails and is retried is waited for through its retries.
+   */
+  timeoutSeconds: number;
+  priority?: number;
+  /** Refused with a `JobFailedError` (state `not sent`) if a job with this key is queued. */
+  singletonKey?: string;
+}
+
+/** What `run()` resolves with: the job's id and its output. */
+export interface RunResult {
+  id: string;
+  /** The handler's result as stored: an object as it is, anything else as `{ value }`. */
+  output: unknown;
+}
+
+/** A job definition of any payload type. */
+// deno-lint-ignore no-explicit-any -- a registry holds jobs of every payload type
+export type AnyJob = JobSpec<z.ZodType<any>>;

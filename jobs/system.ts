@@ -45,7 +45,7 @@ export async function startJobs(input: {
     tracing: config.tracing,
   });
   await startBoss(boss);
-  const client = createJobClient(boss);
+  const client = createJobClient(boss, { sql: db.sql, listenSql: db.sql });
   const unbind = bindJobClient(client);
   let worker: Worker | undefined;
   try {

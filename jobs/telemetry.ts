@@ -33,6 +33,8 @@ type FetchDb = ReturnType<PgBoss["getDb"]>;
 export interface JobTracing {
   /** Options for `boss.fetch()` that capture each fetched job's trace context. */
   fetchOptions: { db: FetchDb };
+  /** `db` (a fetch's database, e.g. a transaction) wrapped to capture the same. */
+  capture(db: FetchDb): FetchDb;
   /**
    * Runs one attempt of `job` in its `process` span; `fn` resolves with how
    * it ended, and records a handler's error on the span it is given.
@@ -54,10 +56,9 @@ export interface JobTracing {
  * ```
  */
 export function jobTracing(boss: PgBoss): JobTracing {
-  const db = boss.getDb();
   // Filled as fetches return, emptied as attempts start: pg-boss reads the column, then hides it.
   const carriers = new Map<string, Record<string, string>>();
-  const fetchDb: FetchDb = {
+  const capture = (db: FetchDb): FetchDb => ({
     async executeSql(text: string, values?: unknown[]) {
       const result = await db.executeSql(text, values);
       for (const row of result.rows as { id?: string; __traceContext?: unknown }[]) {
@@ -68,7 +69,7 @@ export function jobTracing(boss: PgBoss): JobTracing {
       }
       return result;
     },
-  };
+  });
   const attempts = {
     completed: meter().createCounter("tusk.jobs.completed", {
       description: "Job attempts that completed.",
@@ -107,7 +108,8 @@ export function jobTracing(boss: PgBoss): JobTracing {
   }
 
   return {
-    fetchOptions: { db: fetchDb },
+    fetchOptions: { db: capture(boss.getDb()) },
+    capture,
     async process(queue, job, fn) {
       // The parent is the job's sender, never whatever context the fetch loop happens to run in.
       const parent = parentOf(job.id);

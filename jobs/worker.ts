@@ -21,8 +21,12 @@ import { BOSS_SCHEMA } from "./boss.ts";
 import { JobPayloadError } from "./client.ts";
 import { slots } from "./_slots.ts";
 import { type Attempt, settler } from "./_settle.ts";
+import { flowResolver } from "./_flow_resolver.ts";
 import { wakeups } from "./_wakeups.ts";
 import { watchPauses } from "./_pauses.ts";
+import { isLimited, limitedFetch } from "./limits.ts";
+import { type AttemptLog, attemptLog } from "./logs.ts";
+import { saveJobLog } from "../db/job_logs.ts";
 import type { JobContext } from "./spec.ts";
 import { jobTracing, type Outcome } from "./telemetry.ts";
 
@@ -82,6 +86,7 @@ export async function startWorker(input: {
   >();
   const free = slots(options.concurrency);
   const queues = wakeups(options.pollIntervalMs);
+  const resolveFlow = flowResolver(boss, () => queues.wake(), log);
   // An outage fails fetches, jobs and their bookkeeping at once: one line says so.
   const outage = outageLogger(
     log,
@@ -126,6 +131,8 @@ export async function startWorker(input: {
       await settle.refuse(fetched, error);
       return "failed";
     }
+    // What the handler logs is also kept with the attempt, shown with the job.
+    const own = attemptLog(deps.log, attemptNo);
     try {
       // Every change the handler makes is recorded as this job attempt's, and only its.
       const output = await runInRootContext(
@@ -133,21 +140,31 @@ export async function startWorker(input: {
         () =>
           job.handler(parsed.data, {
             ...deps,
+            log: own.log,
             id: fetched.id,
             attempt: attemptNo,
             signal: abort.signal,
           }),
         { sql: deps.sql },
       );
+      await keepLog(fetched.id, own);
       if (abort.signal.aborted) return stopping ? "released" : "expired";
-      // A handler's object result is kept as the job's output (as pg-boss's own work() does).
+      // A handler's result is kept as the job's output, as pg-boss's own work() keeps it: an
+      // object as it is, anything else as { value }.
       settle.complete(
         job.name,
         fetched,
-        output !== null && typeof output === "object" ? output : undefined,
+        output === null || output === undefined ? undefined : output as object,
+        () => {
+          // Its group may start another job once this one is recorded done: look again then.
+          if (job.concurrency) queues.wake(job.name);
+          // Its children in a flow may start now.
+          if (fetched.blocking) resolveFlow();
+        },
       );
       return "completed";
     } catch (error) {
+      await keepLog(fetched.id, own);
       if (stopping && abort.signal.aborted) return "released";
       if (span) recordFailure(span, error);
       const willRetry = fetched.retryCount < fetched.retryLimit;
@@ -160,7 +177,19 @@ export async function startWorker(input: {
         });
       }
       await settle.fail(job.name, fetched, error);
+      if (job.concurrency) queues.wake(job.name); // its group has room again
       return willRetry ? "retry" : "failed";
+    }
+  }
+
+  /** Saves what an attempt logged (if anything); a failure to is logged, and costs the job nothing. */
+  async function keepLog(id: string, own: AttemptLog) {
+    const taken = own.taken();
+    if (taken === undefined) return;
+    try {
+      await saveJobLog(deps.sql, id, taken);
+    } catch (error) {
+      if (!outage(error)) log.warn("saving a job attempt's log failed", { id, error });
     }
   }
 
@@ -193,7 +222,7 @@ export async function startWorker(input: {
     running.set(fetched.id, { attempt: ref, queue: job.name, abort, done });
   }
 
-  async function fetchLoop(job: AnyJob) {
+  async function fetchLoop(job: AnyJob, batchSize: number) {
     while (!stopping) {
       // Another loop may take the freed slots first: wait until one is really ours.
       while (free.free <= 0 && !stopping) await free.wait();
@@ -202,14 +231,27 @@ export async function startWorker(input: {
         await queues.idle(job.name);
         continue;
       }
-      const want = free.reserve(options.batchSize);
+      const want = free.reserve(batchSize);
       let batch: JobWithMetadata<unknown>[];
+      let claimed: number;
+      let retryAt: Date | undefined;
       try {
-        batch = await boss.fetch(job.name, {
-          batchSize: want,
-          includeMetadata: true,
-          ...tracing?.fetchOptions,
-        });
+        if (isLimited(job)) {
+          ({ jobs: batch, claimed, retryAt } = await limitedFetch({
+            sql: deps.sql,
+            boss,
+            job,
+            want,
+            wrapDb: tracing?.capture,
+          }));
+        } else {
+          batch = await boss.fetch(job.name, {
+            batchSize: want,
+            includeMetadata: true,
+            ...tracing?.fetchOptions,
+          });
+          claimed = batch.length;
+        }
       } catch (error) {
         free.release(want);
         if (!outage(error)) log.error("fetching jobs failed; retrying", { queue: job.name, error });
@@ -224,7 +266,10 @@ export async function startWorker(input: {
         break;
       }
       if (batch.length === 0) {
-        await queues.idle(job.name);
+        // A spent queue-wide rate: nothing may start before its window ends, whatever arrives.
+        if (retryAt) await queues.sleep(retryAt.getTime() - Date.now());
+        // A per-key rate put everything it claimed back: the next fetch passes over those.
+        else if (claimed === 0) await queues.idle(job.name);
         continue;
       }
       for (const fetched of batch) run(job, fetched);
@@ -235,7 +280,13 @@ export async function startWorker(input: {
     1,
     Math.min(MAX_FETCH_LOOPS, Math.floor(options.concurrency / options.batchSize)),
   );
-  const loops = jobs.flatMap((job) => Array.from({ length: loopsPerQueue }, () => fetchLoop(job)));
+  // A limited queue's fetches take turns across all workers (see limits.ts): one loop fetching
+  // the batches of all would get no less done, with fewer round trips.
+  const loops = jobs.flatMap((job) =>
+    isLimited(job) && job.concurrency
+      ? [fetchLoop(job, options.batchSize * loopsPerQueue)]
+      : Array.from({ length: loopsPerQueue }, () => fetchLoop(job, options.batchSize))
+  );
   log.info("worker started", {
     queues: jobs.map((j) => j.name),
     concurrency: options.concurrency,

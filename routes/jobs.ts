@@ -7,12 +7,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { JobWithMetadata } from "pg-boss";
 import { queueInfo } from "../db/jobs.ts";
+import { BatchOutcome } from "../jobs/batches.ts";
 import { currentUser, superuserOnly } from "../http/current_user.ts";
 import { type AppDeps, newRouter } from "../http/router.ts";
 import { idempotent } from "../http/idempotency.ts";
 import {
   actOnJob,
   findJob,
+  type JobExtras,
+  jobExtras,
   listQueues,
   type QueueView,
   redactSecrets,
@@ -49,7 +52,16 @@ const Queue = z.object({
     per_seconds: z.number(),
     per_key: z.boolean(),
   }).nullable().openapi({ description: "Most started per per_seconds across all workers" }),
-  schedules: z.array(z.object({ key: z.string(), cron: z.string(), timezone: z.string() })),
+  schedules: z.array(z.object({
+    key: z.string(),
+    cron: z.string(),
+    timezone: z.string(),
+    catch_up: z.enum(["none", "latest"]).openapi({
+      description: "What a scheduler starting after downtime sends for the runs it missed",
+    }),
+    last_run: z.string().nullable().openapi({ description: "When it last sent a job" }),
+    next_run: z.string().nullable(),
+  })),
 }).openapi("Queue");
 const QueueList = z.object({ data: z.array(Queue), count: z.number().int() }).openapi("Queues");
 const QueueParam = z.object({
@@ -64,9 +76,19 @@ function toQueue(q: QueueView): z.infer<typeof Queue> {
     oldest_waiting_seconds: q.oldest_waiting_seconds,
     concurrency: q.concurrency,
     rate_limit: q.rate_limit,
-    schedules: q.schedules,
+    schedules: q.schedules.map((s) => ({
+      ...s,
+      last_run: iso(s.last_run),
+      next_run: iso(s.next_run),
+    })),
   };
 }
+
+const JobRef = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  state: z.string().nullable().openapi({ description: "null once pg-boss no longer keeps it" }),
+});
 
 const JobStatus = z.object({
   id: z.uuid(),
@@ -79,6 +101,22 @@ const JobStatus = z.object({
   created_on: z.string().nullable(),
   started_on: z.string().nullable(),
   completed_on: z.string().nullable(),
+  logs: z.array(z.object({
+    attempt: z.number().int(),
+    lines: z.array(z.object({
+      at: z.string(),
+      level: z.enum(["debug", "info", "warn", "error"]),
+      msg: z.string(),
+      fields: z.record(z.string(), z.unknown()).optional(),
+    })),
+    truncated: z.number().int().openapi({ description: "Lines left out past the bounds" }),
+  })).openapi({ description: "What each attempt's handler logged (secrets redacted)" }),
+  parents: z.array(JobRef).openapi({ description: "The jobs of its flow it starts after" }),
+  children: z.array(JobRef).openapi({ description: "The jobs of its flow that start after it" }),
+  batch: BatchOutcome.extend({
+    callback_job_id: z.uuid().nullable(),
+    finished_at: z.string().nullable(),
+  }).nullable().openapi({ description: "The batch it belongs to, with its members' outcomes" }),
 }).openapi("JobStatus");
 
 function iso(value: Date | null | undefined): string | null {
@@ -89,7 +127,7 @@ function iso(value: Date | null | undefined): string | null {
  * A job as clients see it: secrets in its data and output redacted as the
  * console shows them; the error's stack stays in the database and the logs.
  */
-function toStatus(job: JobWithMetadata<unknown>): z.infer<typeof JobStatus> {
+function toStatus(job: JobWithMetadata<unknown>, extras: JobExtras): z.infer<typeof JobStatus> {
   let output: unknown = job.output ?? null;
   if (output && typeof output === "object" && "stack" in output) {
     const { stack: _stack, ...rest } = output as Record<string, unknown>;
@@ -106,6 +144,21 @@ function toStatus(job: JobWithMetadata<unknown>): z.infer<typeof JobStatus> {
     created_on: iso(job.createdOn),
     started_on: iso(job.startedOn),
     completed_on: iso(job.completedOn),
+    logs: extras.logs,
+    parents: extras.parents,
+    children: extras.children,
+    batch: extras.batch
+      ? {
+        id: extras.batch.id,
+        name: extras.batch.name,
+        total: extras.batch.total,
+        completed: extras.batch.completed,
+        failed: extras.batch.failed,
+        cancelled: extras.batch.cancelled,
+        callback_job_id: extras.batch.callback_job_id,
+        finished_at: iso(extras.batch.finished_at),
+      }
+      : null,
   };
 }
 
@@ -186,7 +239,10 @@ export function jobRoutes(deps: AppDeps) {
       request: { params: IdParam("job_id") },
       responses: { 200: json(JobStatus, "The job"), 404: json(HttpErrorBody, "No such job") },
     }),
-    async (c) => c.json(toStatus(await findJob(sql, c.req.valid("param").job_id as string)), 200),
+    async (c) => {
+      const job = await findJob(sql, c.req.valid("param").job_id as string);
+      return c.json(toStatus(job, await jobExtras(sql, job)), 200);
+    },
   );
 
   for (const action of ["retry", "cancel"] as const) {
@@ -210,7 +266,7 @@ export function jobRoutes(deps: AppDeps) {
       }),
       async (c) => {
         const job = await actOnJob(sql, c.req.valid("param").job_id as string, action);
-        return c.json(toStatus(job), 200);
+        return c.json(toStatus(job, await jobExtras(sql, job)), 200);
       },
     );
   }

@@ -7,11 +7,49 @@
 import { CronExpressionParser } from "cron-parser";
 import type { JobWithMetadata } from "pg-boss";
 import type { Sql } from "../db/client.ts";
-import { failedJobIds, jobQueue, queueExists, type QueueInfo, queueInfo } from "../db/jobs.ts";
+import {
+  failedJobIds,
+  jobQueue,
+  queueExists,
+  type QueueInfo,
+  queueInfo,
+  scheduleRuns,
+} from "../db/jobs.ts";
+import { catchUpOf } from "../jobs/schedules.ts";
+import type { CatchUp } from "../jobs/spec.ts";
 import { listQueueControls, setPaused } from "../db/job_queues.ts";
 import { currentJobClient } from "../jobs/client.ts";
+import { jobsEnded } from "../jobs/endings.ts";
+import { jobLogs } from "../db/job_logs.ts";
+import { jobOutcome, jobRelatives } from "../db/job_outcomes.ts";
+import { batchOf } from "../db/job_batches.ts";
 import { HttpError } from "../lib/http_error.ts";
-import { CREDENTIAL_KEY, redact } from "../lib/redact.ts";
+import { redactSecrets } from "../jobs/logs.ts";
+
+/** What the job API and the console show beside a job: its logs, flow relatives and batch. */
+export async function jobExtras(sql: Sql, job: { id: string; name: string }) {
+  const [logs, relatives, batch] = await Promise.all([
+    jobLogs(sql, job.id),
+    jobRelatives(sql, job.name, job.id),
+    batchOf(sql, job.id),
+  ]);
+  return { logs, ...relatives, batch };
+}
+
+/**
+ * Job `id` as the CLI shows it, read straight from the tables (no job client needed): its queue,
+ * state and output (secrets redacted), its flow's jobs, its batch and its logs; undefined if none.
+ */
+export async function describeJob(sql: Sql, id: string) {
+  const queue = await jobQueue(sql, id);
+  const job = queue === undefined ? undefined : await jobOutcome(sql, queue, id);
+  if (queue === undefined || job === undefined) return undefined;
+  const extras = await jobExtras(sql, { id, name: queue });
+  return { id, queue, state: job.state, output: redactSecrets(job.output ?? null), ...extras };
+}
+
+/** What {@link jobExtras} resolves with. */
+export type JobExtras = Awaited<ReturnType<typeof jobExtras>>;
 
 /** What an operator can do to one job. */
 export type JobAction = "retry" | "cancel";
@@ -50,15 +88,32 @@ export async function actOnJob(
     );
   }
   const boss = currentJobClient().boss;
-  if (action === "cancel") await boss.cancel(job.name, job.id);
-  // pg-boss re-queues failed jobs with retry() and cancelled ones with resume().
-  else if (job.state === "failed") await boss.retry(job.name, job.id);
-  else await boss.resume(job.name, job.id);
+  if (action === "cancel") {
+    await boss.cancel(job.name, job.id);
+    // Whoever awaits it hears it ended, its batch counts it, the jobs waiting on it are cancelled.
+    await jobsEnded({ sql, boss }, job.name, "cancelled", [job.id]);
+  } else if (job.state === "failed") {
+    // pg-boss re-queues failed jobs with retry() and cancelled ones with resume().
+    await boss.retry(job.name, job.id);
+  } else await boss.resume(job.name, job.id);
   return await findJob(sql, job.id);
 }
 
+/** A schedule as operators see it: its cron, catch-up policy, last and next runs. */
+export interface ScheduleView {
+  key: string;
+  cron: string;
+  timezone: string;
+  catch_up: CatchUp;
+  /** When it last sent a job (while pg-boss keeps that job), else null. */
+  last_run: Date | null;
+  /** When it sends next, or null when its cron cannot be read. */
+  next_run: Date | null;
+}
+
 /** A queue as operators see it: its numbers, whether it is paused, and its limits. */
-export interface QueueView extends QueueInfo {
+export interface QueueView extends Omit<QueueInfo, "schedules"> {
+  schedules: ScheduleView[];
   paused: boolean;
   /** Most jobs running at once across all workers, per key when `per_key`; null: no limit. */
   concurrency: { limit: number; per_key: boolean } | null;
@@ -81,11 +136,24 @@ export function describeLimits(q: QueueView): string {
 
 /** Every queue with its controls, by name. */
 export async function listQueues(sql: Sql): Promise<QueueView[]> {
-  const [queues, controls] = await Promise.all([queueInfo(sql), listQueueControls(sql)]);
+  const [queues, controls, runs] = await Promise.all([
+    queueInfo(sql),
+    listQueueControls(sql),
+    scheduleRuns(sql),
+  ]);
   return queues.map((queue) => {
     const c = controls.find((c) => c.queue === queue.name);
     return {
       ...queue,
+      schedules: queue.schedules.map((s) => {
+        const run = runs.find((r) => r.name === queue.name && r.key === s.key);
+        return {
+          ...s,
+          catch_up: catchUpOf(run?.missed),
+          last_run: run?.last_run ?? null,
+          next_run: nextRun(s.cron, s.timezone) ?? null,
+        };
+      }),
       paused: c?.paused ?? false,
       concurrency: c?.concurrency_limit
         ? { limit: c.concurrency_limit, per_key: c.concurrency_per_key }
@@ -123,10 +191,4 @@ export function nextRun(cron: string, timezone: string, from = new Date()): Date
   }
 }
 
-// An email's text body carries its links (a reset link among them) as well as its HTML.
-const JOB_SECRET = new RegExp(`${CREDENTIAL_KEY.source}|text`, "i");
-
-/** `value` with every secret-looking key's value replaced by "[redacted]", at any depth. */
-export function redactSecrets(value: unknown): unknown {
-  return redact(value, { key: JOB_SECRET, replacement: "[redacted]" });
-}
+export { redactSecrets };

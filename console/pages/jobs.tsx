@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import type { JobWithMetadata } from "pg-boss";
 import { JOB_STATES, listJobs } from "../../db/jobs.ts";
+import type { JobLog } from "../../db/job_logs.ts";
 import { HttpError } from "../../lib/http_error.ts";
 import type { AppDeps } from "../../http/router.ts";
 import {
@@ -16,6 +17,8 @@ import {
   actOnJob,
   describeLimits,
   findJob,
+  type JobExtras,
+  jobExtras,
   listQueues,
   type QueueView,
   redactSecrets,
@@ -167,7 +170,67 @@ function failureOf(job: JobWithMetadata<unknown>) {
   return undefined;
 }
 
-function jobPage(c: ConsoleContext, job: JobWithMetadata<unknown>) {
+/** What each attempt's handler logged, oldest first. */
+const Logs = ({ logs }: { logs: JobLog[] }) => (
+  <div>
+    <h3>Log</h3>
+    {logs.length === 0 ? <p>The handler logged nothing.</p> : logs.map((l) => (
+      <section>
+        <h4>
+          Attempt {l.attempt}
+          {l.truncated > 0 && ` (${l.truncated} more lines left out)`}
+        </h4>
+        <pre class="stack" tabindex={0} aria-label={`Log of attempt ${l.attempt}`}>
+          {l.lines.map((line) =>
+            `${line.at} ${line.level.toUpperCase()} ${line.msg}${
+              line.fields ? ` ${JSON.stringify(line.fields)}` : ""
+            }\n`
+          ).join("")}
+        </pre>
+      </section>
+    ))}
+  </div>
+);
+
+/** The jobs of its flow a job starts after, and those that start after it. */
+const Relatives = (
+  { c, title, jobs }: { c: ConsoleContext; title: string; jobs: JobExtras["parents"] },
+) =>
+  jobs.length === 0 ? null : (
+    <div>
+      <h3>{title}</h3>
+      <ul>
+        {jobs.map((j) => (
+          <li>
+            <a href={href(c, `/jobs/${j.id}`)}>{j.name}</a>{" "}
+            <span class={`state ${j.state ?? "gone"}`}>{j.state ?? "no longer kept"}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+
+/** The batch a job belongs to: how its members ended, and its callback. */
+const Batch = ({ c, batch }: { c: ConsoleContext; batch: JobExtras["batch"] }) =>
+  batch === undefined ? null : (
+    <div>
+      <h3>Batch {batch.name}</h3>
+      <p>
+        {batch.total} jobs: {batch.completed} completed, {batch.failed} failed, {batch.cancelled}
+        {" "}
+        cancelled, {batch.total - batch.completed - batch.failed - batch.cancelled} not ended.
+        {batch.callback_job_id && (
+          <span>
+            {" Callback: "}
+            <a href={href(c, `/jobs/${batch.callback_job_id}`)}>sent</a>.
+          </span>
+        )}
+      </p>
+    </div>
+  );
+
+function jobPage(c: ConsoleContext, job: JobWithMetadata<unknown>, extras: JobExtras) {
+  const logs = extras.logs;
   const failure = failureOf(job);
   const actions = (Object.keys(ACTION_STATES) as (keyof typeof ACTION_STATES)[])
     .filter((a) => ACTION_STATES[a].includes(job.state));
@@ -238,6 +301,10 @@ function jobPage(c: ConsoleContext, job: JobWithMetadata<unknown>) {
             <Json value={redactSecrets(job.output ?? null)} label="Job output" />
           </div>
         )}
+      <Relatives c={c} title="Starts after" jobs={extras.parents} />
+      <Relatives c={c} title="Jobs that start after it" jobs={extras.children} />
+      <Batch c={c} batch={extras.batch} />
+      <Logs logs={logs} />
     </div>,
   );
 }
@@ -291,7 +358,10 @@ export function jobPages(deps: AppDeps): Hono<ConsoleEnv> {
     return c.redirect(jobsUrl(c, queue), 303);
   });
 
-  router.get("/jobs/:id", async (c) => jobPage(c, await findJob(sql, uuidParam(c, "id", "Job"))));
+  router.get("/jobs/:id", async (c) => {
+    const job = await findJob(sql, uuidParam(c, "id", "Job"));
+    return jobPage(c, job, await jobExtras(sql, job));
+  });
 
   for (const action of ["retry", "cancel"] as const) {
     router.post(`/jobs/:id/${action}`, async (c) => {

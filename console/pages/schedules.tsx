@@ -1,13 +1,13 @@
 /**
- * Schedules: each cron schedule pg-boss keeps, its time zone, when it fires
- * next, and the newest job of its queue.
+ * Schedules: each cron schedule pg-boss keeps, its time zone, its catch-up
+ * policy, when it fired last and fires next, and the newest job of its queue.
  *
  * @module
  */
 import { Hono } from "hono";
-import { latestJob, queueInfo } from "../../db/jobs.ts";
+import { latestJob } from "../../db/jobs.ts";
 import type { AppDeps } from "../../http/router.ts";
-import { nextRun } from "../../services/jobs.ts";
+import { listQueues } from "../../services/jobs.ts";
 import type { ConsoleEnv } from "../context.ts";
 import { Head, href, page, When } from "../ui.tsx";
 
@@ -17,7 +17,7 @@ export function schedulePages(deps: AppDeps): Hono<ConsoleEnv> {
   const router = new Hono<ConsoleEnv>();
 
   router.get("/schedules", async (c) => {
-    const queues = await queueInfo(sql);
+    const queues = await listQueues(sql);
     const rows = await Promise.all(
       queues.flatMap((q) =>
         q.schedules.map(async (s) => ({ queue: q.name, ...s, last: await latestJob(sql, q.name) }))
@@ -30,7 +30,18 @@ export function schedulePages(deps: AppDeps): Hono<ConsoleEnv> {
         ? <p>No schedules. Jobs declare them in code, and the scheduler registers them.</p>
         : (
           <table>
-            <Head cols={["Queue", "Key", "Cron", "Time zone", "Next run", "Last job"]} />
+            <Head
+              cols={[
+                "Queue",
+                "Key",
+                "Cron",
+                "Time zone",
+                "Catch-up",
+                "Last run",
+                "Next run",
+                "Last job",
+              ]}
+            />
             <tbody>
               {rows.map((r) => (
                 <tr>
@@ -40,8 +51,12 @@ export function schedulePages(deps: AppDeps): Hono<ConsoleEnv> {
                     <code>{r.cron}</code>
                   </td>
                   <td>{r.timezone}</td>
+                  <td>{r.catch_up}</td>
                   <td>
-                    <When at={nextRun(r.cron, r.timezone)} />
+                    {r.last_run ? <When at={r.last_run} /> : <span class="muted">none yet</span>}
+                  </td>
+                  <td>
+                    <When at={r.next_run ?? undefined} />
                   </td>
                   <td>
                     {r.last === undefined ? <span class="muted">none yet</span> : (

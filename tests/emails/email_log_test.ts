@@ -98,6 +98,7 @@ Deno.test("maintenance deletes email log rows older than EMAIL_LOG_RETENTION_DAY
   await db
     .sql`update email_log set at = now() - interval '29 days' where recipient = 'recent@example.com'`;
   const config = testConfig({ EMAIL_LOG_RETENTION_DAYS: "30" });
+  await testApp(db); // binds the job client maintenance sends batch callbacks with
   const ctx = {
     sql: db.sql,
     config,

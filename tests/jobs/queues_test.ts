@@ -29,6 +29,7 @@ async function startWorkerProcess(db: TestDatabase): Promise<TuskProcess> {
     DATABASE_URL: db.url,
     SECRET_KEY: TEST_SECRET,
     WORKER_POLL_INTERVAL_MS: "200",
+    DATABASE_POOL_SIZE: "4",
     EMAIL_TRANSPORT: "off",
   }, { entry: TEST_ROLE_ENTRY });
   await proc.waitForOutput(/worker ready/, 30_000);
@@ -87,7 +88,7 @@ Deno.test("GET /jobs/queues, pause and resume: superusers only, 404 for no queue
   assert.deepEqual(missing, { status: 404, body: { detail: "Queue not found" } });
 
   // Who paused and resumed it, from which request: in audit history.
-  const history = await call(app, "/api/v1/history/?table=job_queue_controls", {
+  const history = await call(app, "/api/v1/history/?table=job_queue_controls&row_id=test-start", {
     headers: adminH,
   });
   assert.deepEqual(

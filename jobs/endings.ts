@@ -1,0 +1,86 @@
+/**
+ * What follows a job's attempt settling: it is announced (for `run()`), a job that ended for good
+ * is counted by its batch, a failed or cancelled one cancels the jobs that depend on it, and a
+ * batch whose last member ended sends its callback, exactly once. Workers call this for what they
+ * settle, the job API for a cancel, and `maintenance` for whatever no worker saw end (a job failed
+ * by its expiry when its worker died).
+ *
+ * @module
+ */
+import type { PgBoss } from "pg-boss";
+import type { Sql } from "../db/client.ts";
+import {
+  cancelDependents,
+  failedParentsWithWaitingChildren,
+  type Outcome,
+  recordSettled,
+} from "../db/job_outcomes.ts";
+import { claimFinish, uncountedMembers, unfinishedEnded } from "../db/job_batches.ts";
+import { txAdapter } from "./client.ts";
+
+/** What {@link jobsEnded} uses. */
+export interface EndingDeps {
+  sql: Sql;
+  boss: PgBoss;
+}
+
+/**
+ * Jobs `ids` of `queue` settled: with `outcome` when they ended for good, none when they will be
+ * retried. Resolves with the ids of the dependents it cancelled.
+ */
+export async function jobsEnded(
+  deps: EndingDeps,
+  queue: string,
+  outcome: Outcome | undefined,
+  ids: string[],
+): Promise<string[]> {
+  const ended = await recordSettled(deps.sql, outcome, ids);
+  let cancelled: string[] = [];
+  if (outcome === "failed" || outcome === "cancelled") {
+    cancelled = await cancelDependents(deps.sql, queue, ids);
+    ended.push(...await recordSettled(deps.sql, "cancelled", cancelled));
+  }
+  await finishBatches(deps, ended);
+  return cancelled;
+}
+
+/** Marks each of `batchIds` finished and sends its callback, in one transaction each. */
+export async function finishBatches(deps: EndingDeps, batchIds: string[]): Promise<void> {
+  for (const id of new Set(batchIds)) {
+    await deps.sql.begin(async (tx) => {
+      const batch = await claimFinish(tx, id, crypto.randomUUID());
+      if (!batch?.on_complete_queue || !batch.callback_job_id) return;
+      const { id: batchId, name, total, completed, failed, cancelled } = batch;
+      await deps.boss.send(batch.on_complete_queue, {
+        ...batch.on_complete_data,
+        batch: { id: batchId, name, total, completed, failed, cancelled },
+      }, { id: batch.callback_job_id, db: txAdapter(tx) });
+    });
+  }
+}
+
+/**
+ * Catches up on ends no worker saw: counts batch members whose job ended (or is gone), finishes
+ * the batches that ended, cancels the dependents of failed jobs. Resolves with what it did.
+ */
+export async function reconcileEndings(deps: EndingDeps) {
+  const members = await uncountedMembers(deps.sql);
+  const ended: string[] = [];
+  for (const outcome of ["completed", "failed", "cancelled"] as const) {
+    const ids = members.filter((m) => m.outcome === outcome).map((m) => m.job_id);
+    ended.push(...await recordSettled(deps.sql, outcome, ids));
+  }
+  let dependents = 0;
+  for (const parent of await failedParentsWithWaitingChildren(deps.sql)) {
+    dependents += await cancelAndCount(deps, parent.queue, parent.id);
+  }
+  const finished = [...ended, ...await unfinishedEnded(deps.sql)];
+  await finishBatches(deps, finished);
+  return { members: members.length, dependents, batches: new Set(finished).size };
+}
+
+async function cancelAndCount(deps: EndingDeps, queue: string, id: string): Promise<number> {
+  const cancelled = await cancelDependents(deps.sql, queue, [id]);
+  await finishBatches(deps, await recordSettled(deps.sql, "cancelled", cancelled));
+  return cancelled.length;
+}

@@ -1,0 +1,2 @@
+drop table job_batch_members;
+drop table job_batches;
