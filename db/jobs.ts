@@ -38,8 +38,12 @@ export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
     from pgboss.job where state in ('created', 'retry') and start_after <= now()
     group by name
   `;
+  // pg-boss's schedules, and those whose every missed run Tusk sends (job_schedules_caught_up).
   const schedules = await sql<{ name: string; key: string; cron: string; timezone: string }[]>`
-    select name, key, cron, timezone from pgboss.schedule order by name, key
+    select name, key, cron, timezone from pgboss.schedule
+    union all
+    select queue, key, cron, timezone from job_schedules_caught_up
+    order by 1, 2
   `;
   return queues.map(({ name }) => ({
     name,
@@ -57,13 +61,18 @@ export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
   }));
 }
 
-/** Each schedule's catch-up policy and when it last sent a job (pg-boss's `last_job_id`). */
+/**
+ * Each schedule's catch-up policy and when it last sent a job (pg-boss's `last_job_id`; for a
+ * `catchUp: "all"` schedule, Tusk's own record).
+ */
 export async function scheduleRuns(sql: Sql) {
   return await sql<{ name: string; key: string; missed: string | null; last_run: Date | null }[]>`
     select s.name, s.key, s.options->>'missed' as missed, j.created_on as last_run
     from pgboss.schedule s
     left join pgboss.job j on j.name = s.name and j.id = s.last_job_id
-    order by s.name, s.key`;
+    union all
+    select queue, key, 'all', last_sent_at from job_schedules_caught_up
+    order by 1, 2`;
 }
 
 /** Whether pg-boss has a queue named `name`. */

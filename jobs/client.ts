@@ -11,10 +11,10 @@ import { createHash } from "node:crypto";
 import { ambientTransaction, nextScopedSend, outsideAmbientTransaction } from "../db/ambient.ts";
 import type { Sql, Tx } from "../db/client.ts";
 import { jobOutcome } from "../db/job_outcomes.ts";
-import type { CatchUp, EnqueueOptions, JobSpec, RunOptions, RunResult } from "./spec.ts";
+import type { EnqueueOptions, JobSpec, RunOptions, RunResult, ScheduleOptions } from "./spec.ts";
 import { groupOf } from "./limits.ts";
 import { type Awaits, awaits } from "./_awaits.ts";
-import { missedPolicy } from "./schedules.ts";
+import { applySchedule } from "./schedules.ts";
 
 /** A payload that does not match its job's schema; nothing was stored. */
 export class JobPayloadError extends Error {
@@ -69,7 +69,7 @@ export interface JobClient {
     spec: JobSpec<S>,
     cron: string,
     data: z.input<S>,
-    options?: { tz?: string; key?: string; catchUp?: CatchUp },
+    options?: ScheduleOptions,
   ): Promise<string>;
 }
 
@@ -119,7 +119,7 @@ function checkRun(job: string, options: RunOptions & { tx?: unknown }) {
 }
 
 /** A UUID (version 8: made of a hash) naming `name`, so the same name gives the same id. */
-function uuidOf(name: string): string {
+export function uuidOf(name: string): string {
   const hex = createHash("sha256").update(name).digest("hex");
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${
@@ -251,11 +251,7 @@ export function createJobClient(boss: PgBoss, deps: RunDeps): JobClient {
       const payload = validate(spec, data) as object;
       // Runtime schedules get their own key space, so the scheduler's sync of code schedules keeps them.
       const key = `runtime/${options.key ?? "default"}`;
-      await boss.schedule(spec.name, cron, payload, {
-        tz: options.tz ?? "UTC",
-        key,
-        missed: missedPolicy(spec.name, options.catchUp),
-      });
+      await applySchedule({ boss, sql: deps.sql }, spec, key, { ...options, cron, data: payload });
       return key;
     },
   };

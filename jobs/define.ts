@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import { currentJobClient } from "./client.ts";
-import type { CatchUp, EnqueueOptions, JobSpec, RunOptions, RunResult } from "./spec.ts";
+import type { EnqueueOptions, JobSpec, RunOptions, RunResult, ScheduleOptions } from "./spec.ts";
 
 /** A duration as seconds, or Temporal.Duration-like fields. */
 export type DurationLike = number | {
@@ -37,7 +37,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobSpec<
   scheduleCron(
     cron: string,
     data: z.input<S>,
-    options?: { tz?: string; key?: string; catchUp?: CatchUp },
+    options?: ScheduleOptions,
   ): Promise<string>;
 }
 

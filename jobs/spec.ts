@@ -19,6 +19,8 @@ export interface JobContext {
   attempt: number;
   /** Aborted when the job expires or the worker shuts down. */
   signal: AbortSignal;
+  /** The run this job is for, when a `catchUp: "all"` schedule sent it. */
+  scheduledFor?: Date;
   sql: Sql;
   config: Config;
   mailer: Mailer;
@@ -66,13 +68,22 @@ export interface CodeSchedule<T> {
   key?: string;
   /**
    * What a scheduler starting after downtime sends for the runs that came due while none ran:
-   * `none` (default) nothing; `latest` one job, for the most recent of them.
+   * `none` (default) nothing; `latest` one job, for the most recent of them; `all` one job for
+   * each, within `catchUpWindowSeconds` (`ctx.scheduledFor` tells the handler which run).
    */
   catchUp?: CatchUp;
+  /** With `catchUp: "all"`: missed runs older than this are not sent; default a day. */
+  catchUpWindowSeconds?: number;
 }
 
+/** Options of a schedule added at run time (`scheduleCron()`). */
+export type ScheduleOptions = Pick<
+  CodeSchedule<unknown>,
+  "tz" | "key" | "catchUp" | "catchUpWindowSeconds"
+>;
+
 /** What to send for a schedule's runs missed while no scheduler ran. */
-export type CatchUp = "none" | "latest";
+export type CatchUp = "none" | "latest" | "all";
 
 /** A limit counted per key of a job's payload, or for the whole queue when `key` is left out. */
 export interface KeyedLimit<T> {

@@ -11,6 +11,8 @@ import type { Logger } from "../lib/logging.ts";
 import { type AnyJob, createBoss, startBoss } from "./boss.ts";
 import { bindJobClient, createJobClient, type JobClient } from "./client.ts";
 import { syncSchedules } from "./schedules.ts";
+import { caughtUpLoop } from "./caught_up.ts";
+import { outageLogger } from "../db/outage.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
 /** The job system of one process. */
@@ -48,8 +50,18 @@ export async function startJobs(input: {
   const client = createJobClient(boss, { sql: db.sql, listenSql: db.sql });
   const unbind = bindJobClient(client);
   let worker: Worker | undefined;
+  let caughtUp: { stop(): Promise<void> } | undefined;
   try {
-    if (input.schedule) await syncSchedules(boss, input.jobs, config, log);
+    if (input.schedule) {
+      await syncSchedules({ boss, sql: db.sql }, input.jobs, config, log);
+      caughtUp = caughtUpLoop({
+        sql: db.sql,
+        boss,
+        intervalSeconds: config.jobs.cronIntervalSeconds,
+        log,
+        outage: outageLogger(log, "scheduled runs: database unavailable; retrying"),
+      });
+    }
     if (input.work) {
       worker = await startWorker({
         boss,
@@ -61,6 +73,7 @@ export async function startJobs(input: {
       });
     }
   } catch (error) {
+    await caughtUp?.stop();
     unbind();
     await boss.stop({ graceful: false });
     throw error;
@@ -69,6 +82,7 @@ export async function startJobs(input: {
     client,
     worker,
     async stop() {
+      await caughtUp?.stop();
       await worker?.stop();
       unbind();
       await boss.stop({ graceful: false, timeout: 5000 });

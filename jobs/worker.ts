@@ -22,6 +22,7 @@ import { JobPayloadError } from "./client.ts";
 import { slots } from "./_slots.ts";
 import { type Attempt, settler } from "./_settle.ts";
 import { flowResolver } from "./_flow_resolver.ts";
+import { scheduledFor } from "./caught_up.ts";
 import { wakeups } from "./_wakeups.ts";
 import { watchPauses } from "./_pauses.ts";
 import { isLimited, limitedFetch } from "./limits.ts";
@@ -131,6 +132,7 @@ export async function startWorker(input: {
       await settle.refuse(fetched, error);
       return "failed";
     }
+    const runAt = scheduledFor(fetched.singletonKey);
     // What the handler logs is also kept with the attempt, shown with the job.
     const own = attemptLog(deps.log, attemptNo);
     try {
@@ -144,6 +146,7 @@ export async function startWorker(input: {
             id: fetched.id,
             attempt: attemptNo,
             signal: abort.signal,
+            ...(runAt ? { scheduledFor: runAt } : {}),
           }),
         { sql: deps.sql },
       );

@@ -56,7 +56,7 @@ const Queue = z.object({
     key: z.string(),
     cron: z.string(),
     timezone: z.string(),
-    catch_up: z.enum(["none", "latest"]).openapi({
+    catch_up: z.enum(["none", "latest", "all"]).openapi({
       description: "What a scheduler starting after downtime sends for the runs it missed",
     }),
     last_run: z.string().nullable().openapi({ description: "When it last sent a job" }),

@@ -154,7 +154,7 @@ Deno.test("syncSchedules() applies code schedules, drops undeclared ones, keeps 
   const runtimeKey = await tick.scheduleCron("*/5 * * * *", { source: "runtime" }, { key: "mine" });
   assert.equal(runtimeKey, "runtime/mine");
   await assert.rejects(() => tick.scheduleCron("* * * * *", {} as never), JobPayloadError);
-  await syncSchedules(boss, ALL_JOBS, testConfig(), quiet);
+  await syncSchedules({ boss, sql: db.sql }, ALL_JOBS, testConfig(), quiet);
   const rows = await db.sql`select name, key, cron from pgboss.schedule order by name, key`;
   assert.deepEqual(rows.map((r) => [r.name, r.key, r.cron]), [
     ["export-analytics", "code/default", "0 3 * * *"],

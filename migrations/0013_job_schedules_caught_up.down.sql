@@ -1,0 +1,1 @@
+drop table job_schedules_caught_up;
