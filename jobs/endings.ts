@@ -16,7 +16,23 @@ import {
   recordSettled,
 } from "../db/job_outcomes.ts";
 import { claimFinish, uncountedMembers, unfinishedEnded } from "../db/job_batches.ts";
+import { meter } from "../lib/telemetry.ts";
 import { txAdapter } from "./client.ts";
+
+// Created on first use: the meter provider is set up when the process starts, not at import.
+let counters: ReturnType<typeof createCounters> | undefined;
+function createCounters() {
+  return {
+    cancelled: meter().createCounter("tusk.jobs.dependents_cancelled", {
+      description: "Jobs of a flow cancelled because a job they wait on failed or was cancelled.",
+      unit: "{job}",
+    }),
+    batches: meter().createCounter("tusk.job_batches.finished", {
+      description: "Job batches whose last member ended (their callback, if any, was sent).",
+      unit: "{batch}",
+    }),
+  };
+}
 
 /** What {@link jobsEnded} uses. */
 export interface EndingDeps {
@@ -39,6 +55,11 @@ export async function jobsEnded(
   if (outcome === "failed" || outcome === "cancelled") {
     cancelled = await cancelDependents(deps.sql, queue, ids);
     ended.push(...await recordSettled(deps.sql, "cancelled", cancelled));
+    if (cancelled.length > 0) {
+      (counters ??= createCounters()).cancelled.add(cancelled.length, {
+        "messaging.destination.name": queue,
+      });
+    }
   }
   await finishBatches(deps, ended);
   return cancelled;
@@ -49,6 +70,7 @@ export async function finishBatches(deps: EndingDeps, batchIds: string[]): Promi
   for (const id of new Set(batchIds)) {
     await deps.sql.begin(async (tx) => {
       const batch = await claimFinish(tx, id, crypto.randomUUID());
+      if (batch) (counters ??= createCounters()).batches.add(1);
       if (!batch?.on_complete_queue || !batch.callback_job_id) return;
       const { id: batchId, name, total, completed, failed, cancelled } = batch;
       await deps.boss.send(batch.on_complete_queue, {

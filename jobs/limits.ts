@@ -17,8 +17,13 @@
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql, Tx } from "../db/client.ts";
 import { giveBack, take } from "../db/rate_limits.ts";
+import type { Counter } from "@opentelemetry/api";
+import { meter } from "../lib/telemetry.ts";
 import type { AnyJob, JobSpec } from "./spec.ts";
 import type { z } from "zod";
+
+// Created on first use: the meter provider is set up when the process starts, not at import.
+let heldCounter: Counter | undefined;
 
 /** The group of a queue-wide concurrency limit (no key). */
 const WHOLE_QUEUE = "*";
@@ -144,6 +149,10 @@ async function perKeyRate(
     kept.push(...group.slice(0, grant.granted));
     const held = group.slice(grant.granted);
     if (held.length === 0) continue;
+    (heldCounter ??= meter().createCounter("tusk.jobs.rate_limited", {
+      description: "Jobs a fetch claimed and put back to wait: their key's rate limit was spent.",
+      unit: "{job}",
+    })).add(held.length, { "messaging.destination.name": job.name });
     // Back to waiting until the key's window ends, as if never claimed (pg-boss counts a retry
     // only when started_on is set), so the next fetch passes over them to other keys.
     await tx`

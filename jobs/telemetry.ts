@@ -19,6 +19,7 @@ import {
 } from "@opentelemetry/api";
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import { meter, recordFailure, tracer } from "../lib/telemetry.ts";
+import { scheduledFor } from "./caught_up.ts";
 
 /**
  * How an attempt ended: completed; failed with a retry to come, or with none
@@ -123,6 +124,11 @@ export function jobTracing(boss: PgBoss): JobTracing {
           "messaging.message.id": job.id,
           "pgboss.job.retry_count": job.retryCount,
           "tusk.job.attempt": job.retryCount + 1,
+          // A flow's step that others wait on; the run a caught-up schedule sent it for.
+          ...(job.blocking ? { "tusk.job.has_dependents": true } : {}),
+          ...(scheduledFor(job.singletonKey)
+            ? { "tusk.job.scheduled_for": scheduledFor(job.singletonKey)!.toISOString() }
+            : {}),
         },
       }, parent);
       const started = performance.now();

@@ -11,7 +11,15 @@ import { login, makeUser } from "./_factories.ts";
 import { freePort, startTusk, TEST_ROLE_ENTRY, waitFor, waitForHttp } from "./process.ts";
 import { startSentryReceiver } from "./_sentry.ts";
 import { smtpEnv, smtpServer } from "./_smtp.ts";
-import { EFFECTS_TABLE_SQL, failOnce, TEST_JOBS } from "./fixtures/test_jobs.ts";
+import {
+  BATCH_CALLBACKS_SQL,
+  batchDone,
+  EFFECTS_TABLE_SQL,
+  failOnce,
+  recordEffect,
+  TEST_JOBS,
+} from "./fixtures/test_jobs.ts";
+import { batch } from "../jobs/batches.ts";
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -114,6 +122,7 @@ async function tracedDatabase() {
   const db = await migratedDatabase();
   await installJobs(db.url, TEST_JOBS, createLogger({ level: "error" }));
   await db.sql.unsafe(EFFECTS_TABLE_SQL);
+  await db.sql.unsafe(BATCH_CALLBACKS_SQL);
   await testApp(db, { jobs: [...JOBS, ...TEST_JOBS] });
   return db;
 }
@@ -135,6 +144,11 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
       })
     }
       where id = ${jobId}`;
+    // A batch: its end is counted in the worker's metrics.
+    await batch("traced", [
+      { job: recordEffect, data: { key: "batched-1" } },
+      { job: recordEffect, data: { key: "batched-2" } },
+    ], { onComplete: { job: batchDone, data: { tag: "traced" } } });
     // Open registration, for a signup that fails on the unique email below.
     await db
       .sql`update feature_flags set is_active = true where codename = 'FF_ENABLE_REGISTRATION'`;
@@ -179,6 +193,7 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
     await waitFor(async () =>
       (await db.sql`select 1 from job_effects where key = 'flaky'`).length === 1
     );
+    await waitFor(async () => (await db.sql`select 1 from batch_callbacks`).length === 1);
     await stack.stop();
 
     // ---- the failed attempt, reported to Sentry inside the job's trace ----
@@ -314,6 +329,7 @@ Deno.test("a password recovery is one trace from the API's request through SQL a
         "tusk.jobs.completed",
         "tusk.jobs.retried",
         "tusk.job.duration",
+        "tusk.job_batches.finished",
       ]
     ) assert.ok(names.has(name), `metric ${name} among ${[...names].join(", ")}`);
 
