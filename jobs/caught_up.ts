@@ -12,7 +12,6 @@ import { CronExpressionParser } from "cron-parser";
 import type { PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { advanceCaughtUp, listCaughtUp, takeCaughtUp } from "../db/job_schedules_caught_up.ts";
-import type { Logger } from "../lib/logging.ts";
 import { txAdapter, uuidOf } from "./client.ts";
 
 /** The singleton key of a run's job: this, then the run's time. */
@@ -64,33 +63,4 @@ export async function sendCaughtUpRuns(deps: { sql: Sql; boss: PgBoss }): Promis
     });
   }
   return sent;
-}
-
-/** Runs {@link sendCaughtUpRuns} now and every `intervalSeconds` until stopped. */
-export function caughtUpLoop(input: {
-  sql: Sql;
-  boss: PgBoss;
-  intervalSeconds: number;
-  log: Logger;
-  /** True (and logged once) when `error` is the database being away. */
-  outage: (error: unknown) => boolean;
-}): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const pass = () => {
-    running = sendCaughtUpRuns(input).then(() => {}, (error) => {
-      if (!input.outage(error)) input.log.error("sending scheduled runs failed", { error });
-    }).finally(() => {
-      if (!stopped) timer = setTimeout(pass, input.intervalSeconds * 1000);
-    });
-  };
-  pass();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
 }

@@ -2,8 +2,8 @@
  * What follows a job's attempt settling: it is announced (for `run()`), a job that ended for good
  * is counted by its batch, a failed or cancelled one cancels the jobs that depend on it, and a
  * batch whose last member ended sends its callback, exactly once. Workers call this for what they
- * settle, the job API for a cancel, and `maintenance` for whatever no worker saw end (a job failed
- * by its expiry when its worker died).
+ * settle, the job API for a cancel, and every worker (each `JOBS_SUPERVISE_INTERVAL_SECONDS`) and
+ * `maintenance` for whatever no worker saw end (a job failed by its expiry when its worker died).
  *
  * @module
  */

@@ -11,7 +11,9 @@ import type { Logger } from "../lib/logging.ts";
 import { type AnyJob, createBoss, startBoss } from "./boss.ts";
 import { bindJobClient, createJobClient, type JobClient } from "./client.ts";
 import { syncSchedules } from "./schedules.ts";
-import { caughtUpLoop } from "./caught_up.ts";
+import { sendCaughtUpRuns } from "./caught_up.ts";
+import { reconcileEndings } from "./endings.ts";
+import { repeat, type Repeating } from "../lib/repeat.ts";
 import { outageLogger } from "../db/outage.ts";
 import { startWorker, type Worker } from "./worker.ts";
 
@@ -50,17 +52,26 @@ export async function startJobs(input: {
   const client = createJobClient(boss, { sql: db.sql, listenSql: db.sql });
   const unbind = bindJobClient(client);
   let worker: Worker | undefined;
-  let caughtUp: { stop(): Promise<void> } | undefined;
+  // Background passes: schedulers send the runs of catchUp "all" schedules; workers catch up on
+  // job ends no worker saw (a job failed by its expiry: its batch, its flow's dependents).
+  const passes: Repeating[] = [];
+  const failed = (what: string) => {
+    const outage = outageLogger(log, `${what}: database unavailable; retrying`);
+    return (error: unknown) => {
+      if (!outage(error)) log.error(`${what} failed`, { error });
+    };
+  };
+  const stopPasses = async () => {
+    for (const pass of passes.splice(0)) await pass.stop();
+  };
   try {
     if (input.schedule) {
       await syncSchedules({ boss, sql: db.sql }, input.jobs, config, log);
-      caughtUp = caughtUpLoop({
-        sql: db.sql,
-        boss,
-        intervalSeconds: config.jobs.cronIntervalSeconds,
-        log,
-        outage: outageLogger(log, "scheduled runs: database unavailable; retrying"),
-      });
+      passes.push(repeat(
+        config.jobs.cronIntervalSeconds,
+        () => sendCaughtUpRuns({ sql: db.sql, boss }),
+        failed("sending scheduled runs"),
+      ));
     }
     if (input.work) {
       worker = await startWorker({
@@ -71,9 +82,14 @@ export async function startJobs(input: {
         options: config.jobs,
         log,
       });
+      passes.push(repeat(
+        config.jobs.superviseIntervalSeconds,
+        () => reconcileEndings({ sql: db.sql, boss }),
+        failed("catching up on job ends"),
+      ));
     }
   } catch (error) {
-    await caughtUp?.stop();
+    await stopPasses();
     unbind();
     await boss.stop({ graceful: false });
     throw error;
@@ -82,7 +98,7 @@ export async function startJobs(input: {
     client,
     worker,
     async stop() {
-      await caughtUp?.stop();
+      await stopPasses();
       await worker?.stop();
       unbind();
       await boss.stop({ graceful: false, timeout: 5000 });

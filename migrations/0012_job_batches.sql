@@ -1,7 +1,8 @@
 -- Batches of jobs (`batch()` in jobs/batches.ts): the count of members that ended each way, and
 -- the callback job sent, exactly once, when the last one ended. A member counts once, at its first
--- end: completed, failed after its last retry, or cancelled. Workers count what they settle; the
--- hourly `maintenance` job counts members whose end no worker saw (a job failed by its expiry).
+-- end: completed, failed after its last retry, or cancelled. Workers count what they settle, and
+-- (every JOBS_SUPERVISE_INTERVAL_SECONDS) members whose end no worker saw (a job failed by its
+-- expiry).
 create table job_batches (
   id uuid primary key,
   name text not null,

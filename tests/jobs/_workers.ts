@@ -24,7 +24,11 @@ export async function jobsDatabase(options: { work?: boolean } = {}) {
 }
 
 /** `count` worker processes, killed when `db` is disposed if nothing stopped them before. */
-export async function workers(db: TestDatabase, count: number): Promise<TuskProcess[]> {
+export async function workers(
+  db: TestDatabase,
+  count: number,
+  env: Record<string, string> = {},
+): Promise<TuskProcess[]> {
   return await Promise.all(Array.from({ length: count }, async () => {
     const proc = startTusk(["worker"], {
       DATABASE_URL: db.url,
@@ -35,6 +39,7 @@ export async function workers(db: TestDatabase, count: number): Promise<TuskProc
       // Test files run side by side on one server: each process keeps to a few connections.
       DATABASE_POOL_SIZE: "4",
       EMAIL_TRANSPORT: "off",
+      ...env,
     }, { entry: TEST_ROLE_ENTRY });
     db.defer(async () => await proc[Symbol.asyncDispose]());
     await proc.waitForOutput(/worker ready/, 30_000);

@@ -23,15 +23,16 @@ async function callbacks(db: TestDatabase): Promise<Callback[]> {
 Deno.test("a batch's callback runs exactly once, with the right counts, when members end on three workers", async () => {
   const { db, app } = await jobsDatabase();
   await using _ = db;
+  // Workers first, all ready, so the members spread over them.
+  const procs = await workers(db, 3);
   const members = Array.from({ length: 60 }, (_, i) => ({
     job: recordOrFail,
-    data: { key: `m${i}`, ms: 20, fail: i % 6 === 0 },
+    data: { key: `m${i}`, ms: 100, fail: i % 6 === 0 },
   }));
   const { id, jobIds } = await batch("import", members, {
     onComplete: { job: batchDone, data: { tag: "import done" } },
   });
   assert.equal(jobIds.length, 60);
-  const procs = await workers(db, 3);
   await waitFor(async () => (await callbacks(db)).length > 0, 30_000);
   await new Promise((r) => setTimeout(r, 1_000)); // a second callback would be here by now
   const done = await callbacks(db);
@@ -102,6 +103,30 @@ Deno.test("maintenance counts a member no worker saw end, and sends the callback
   const [row] = await db.sql`select count(*)::int as n from pgboss.job
     where name = ${batchDone.name}`;
   assert.equal(row!.n, 1, "one callback sent");
+});
+
+Deno.test("a worker catches up within its supervise interval on a member failed where no worker saw it", async () => {
+  const { db } = await jobsDatabase();
+  await using _ = db;
+  const { id, jobIds } = await batch("expired", [
+    { job: recordOrFail, data: { key: "a" } },
+    { job: recordOrFail, data: { key: "b" } },
+  ], { onComplete: { job: batchDone, data: { tag: "expired" } } });
+  // One runs; the other fails as pg-boss's supervisor fails a job whose worker died.
+  await db.sql`update pgboss.job set state = 'failed', completed_on = now()
+    where id = ${jobIds[1]!}`;
+  const procs = await workers(db, 1, { JOBS_SUPERVISE_INTERVAL_SECONDS: "1" });
+  await waitFor(async () => (await callbacks(db)).length === 1, 15_000);
+  const [done] = await callbacks(db);
+  assert.deepEqual(done!.outcome, {
+    id,
+    name: "expired",
+    total: 2,
+    completed: 1,
+    failed: 1,
+    cancelled: 0,
+  });
+  await stop(procs);
 });
 
 Deno.test("a batch is checked before anything is sent: its callback must take the outcome", async () => {
