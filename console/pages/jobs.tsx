@@ -214,7 +214,7 @@ const Relatives = (
 const Batch = ({ c, batch }: { c: ConsoleContext; batch: JobExtras["batch"] }) =>
   batch === undefined ? null : (
     <div>
-      <h3>Batch {batch.name}</h3>
+      <h3>Batch: {batch.name}</h3>
       <p>
         {batch.total} jobs: {batch.completed} completed, {batch.failed} failed, {batch.cancelled}
         {" "}

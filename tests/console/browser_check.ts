@@ -16,7 +16,18 @@ import { REGISTRATION_FLAG } from "../../routes/users_me.ts";
 import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { makeUser, signupStatus } from "../_factories.ts";
-import { EFFECTS_TABLE_SQL, failUntilAllowed, TEST_JOBS } from "../fixtures/test_jobs.ts";
+import {
+  BATCH_CALLBACKS_SQL,
+  batchDone,
+  chatty,
+  EFFECTS_TABLE_SQL,
+  failUntilAllowed,
+  recordOrFail,
+  STARTS_TABLE_SQL,
+  TEST_JOBS,
+} from "../fixtures/test_jobs.ts";
+import { batch } from "../../jobs/batches.ts";
+import { flow } from "../../jobs/flows.ts";
 import { installJobs } from "../../jobs/boss.ts";
 import { JOBS } from "../../jobs/registry.ts";
 import { createLogger } from "../../lib/logging.ts";
@@ -140,6 +151,41 @@ Deno.test({
       assert.equal(res?.status(), 200, path);
       await look(name!);
     }
+  });
+
+  await t.step("a job's page shows its flow, its batch and what it logged", async () => {
+    await db.sql.unsafe(STARTS_TABLE_SQL);
+    await db.sql.unsafe(BATCH_CALLBACKS_SQL);
+    const ids = await flow([
+      { ref: "first", job: recordOrFail, data: { key: "flow-first", fail: true } },
+      { ref: "then", job: recordOrFail, data: { key: "flow-then" }, after: ["first"] },
+    ]);
+    const { jobIds } = await batch("console", [
+      { job: chatty, data: { lines: 2 } },
+      { job: chatty, data: { lines: 1 } },
+    ], { onComplete: { job: batchDone, data: { tag: "console" } } });
+    await waitFor(
+      "the batch's callback",
+      async () => (await db.sql`select 1 from batch_callbacks`).length === 1,
+    );
+    await waitFor(
+      "the flow's second step cancelled",
+      async () =>
+        (await db.sql`select 1 from pgboss.job where id = ${ids.then!} and state = 'cancelled'`)
+          .length === 1,
+    );
+    await page.goto(`${base}/admin/jobs/${ids.first}`);
+    assert.match(
+      await page.textContent("main") ?? "",
+      /Jobs that start after it\s*test-record-or-fail\s*cancelled/,
+    );
+    await look("job with a flow");
+    await page.goto(`${base}/admin/jobs/${jobIds[0]}`);
+    const text = await page.textContent("main") ?? "";
+    assert.match(text, /Batch: console/);
+    assert.match(text, /2 jobs: 2 completed, 0 failed, 0 cancelled, 0 not ended/);
+    assert.match(text, /Attempt 1/);
+    await look("job in a batch");
   });
 
   await t.step("an email template renders inside its sandboxed frame", async () => {
