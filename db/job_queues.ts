@@ -21,6 +21,12 @@ export interface QueueControls {
   updated_at: Date;
 }
 
+/** The limits a queue's code declares (null and false: none). */
+export type QueueLimits = Pick<
+  QueueControls,
+  "concurrency_limit" | "concurrency_per_key" | "rate_limit" | "rate_seconds" | "rate_per_key"
+>;
+
 /** Every queue that has controls. */
 export async function listQueueControls(sql: Sql | Tx): Promise<QueueControls[]> {
   return await sql<QueueControls[]>`select * from job_queue_controls order by queue`;
@@ -39,4 +45,37 @@ export async function setPaused(sql: Sql | Tx, queue: string, paused: boolean): 
     insert into job_queue_controls as c (queue, paused) values (${queue}, ${paused})
     on conflict (queue) do update set paused = excluded.paused, updated_at = now()
     where c.paused is distinct from excluded.paused`;
+}
+
+/**
+ * Records the limits `queue`'s code declares, keeping whether it is paused. A queue without
+ * limits gets no row (nor an audit event) until it is paused; one whose limits were removed
+ * from its code loses them. An unchanged row is not written.
+ */
+export async function recordQueueLimits(sql: Sql | Tx, queue: string, limits: QueueLimits) {
+  const limited = limits.concurrency_limit !== null || limits.rate_limit !== null;
+  const unchanged = sql`
+    (c.concurrency_limit, c.concurrency_per_key, c.rate_limit, c.rate_seconds, c.rate_per_key)
+    is not distinct from (${limits.concurrency_limit}::int, ${limits.concurrency_per_key},
+      ${limits.rate_limit}::int, ${limits.rate_seconds}::float8, ${limits.rate_per_key})`;
+  if (!limited) {
+    await sql`
+      update job_queue_controls c set concurrency_limit = null, concurrency_per_key = false,
+        rate_limit = null, rate_seconds = null, rate_per_key = false, updated_at = now()
+      where c.queue = ${queue} and not ${unchanged}`;
+    return;
+  }
+  await sql`
+    insert into job_queue_controls as c (queue, concurrency_limit, concurrency_per_key,
+      rate_limit, rate_seconds, rate_per_key)
+    values (${queue}, ${limits.concurrency_limit}, ${limits.concurrency_per_key},
+      ${limits.rate_limit}, ${limits.rate_seconds}, ${limits.rate_per_key})
+    on conflict (queue) do update set
+      concurrency_limit = excluded.concurrency_limit,
+      concurrency_per_key = excluded.concurrency_per_key,
+      rate_limit = excluded.rate_limit,
+      rate_seconds = excluded.rate_seconds,
+      rate_per_key = excluded.rate_per_key,
+      updated_at = now()
+    where not ${unchanged}`;
 }

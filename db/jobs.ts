@@ -6,6 +6,27 @@
  */
 import type { Sql, Tx } from "./client.ts";
 
+/**
+ * Planner settings for pg-boss's statements (its own connections take them as libpq `options`,
+ * a limited fetch on Tusk's pool sets them in its transaction), so that its hot statements
+ * are planned the same with or without table statistics. A job table has none until autovacuum
+ * gets to it: a new database, one restored from a dump or moved by pg_upgrade, a burst of jobs
+ * that outruns autovacuum, or autovacuum off (CI's PostgreSQL 15 service). Without them Postgres
+ * guesses a handful of waiting jobs, and measured on 15 and 18 (BENCHMARKS.md, "Jobs at depth"):
+ *
+ * - the fetch took a bitmap scan of every waiting job and sorted them all, instead of reading the
+ *   head of the index `job_i11` in order: 96 ms for 200 at 200,000 deep, growing with the backlog;
+ * - the completion took a bitmap scan of `job_i14` for `state = 'active'`, which returns every
+ *   job that was active since the last vacuum (a bitmap scan never marks dead index entries, as
+ *   an index scan does on its way): 16 ms per batch at the start of a 1,000,000-job drain, 212 ms
+ *   at its end, so the drain ran at a third of its shallow rate.
+ *
+ * With both plans off the table, a fetch reads a batch and a completion a batch's entries, at any
+ * depth. pg-boss writes its statements to be served in index order (its comments in `plans.js`
+ * say so); the one that counts on a bitmap, the retention sweep, runs as fast without it.
+ */
+export const BOSS_PLANNER_SETTINGS = { enable_bitmapscan: "off", enable_sort: "off" } as const;
+
 /** Job states pg-boss uses. */
 export const JOB_STATES = [
   "created",
@@ -22,7 +43,18 @@ export interface QueueInfo {
   counts: Record<(typeof JOB_STATES)[number], number>;
   /** Age of the oldest job ready to run, or null when none waits. */
   oldest_waiting_seconds: number | null;
-  schedules: { key: string; cron: string; timezone: string }[];
+  schedules: ScheduleRow[];
+}
+
+/** A schedule as the tables keep it. */
+export interface ScheduleRow {
+  key: string;
+  cron: string;
+  timezone: string;
+  /** pg-boss's `missed` policy (`skip`, `once`), or `all` for Tusk's caught-up schedules. */
+  missed: string | null;
+  /** When it last sent a job (while that job is kept), else null. */
+  last_run: Date | null;
 }
 
 /** Counts by state, oldest waiting age and schedules, for every queue but pg-boss's own. */
@@ -38,11 +70,15 @@ export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
     from pgboss.job where state in ('created', 'retry') and start_after <= now()
     group by name
   `;
-  // pg-boss's schedules, and those whose every missed run Tusk sends (job_schedules_caught_up).
-  const schedules = await sql<{ name: string; key: string; cron: string; timezone: string }[]>`
-    select name, key, cron, timezone from pgboss.schedule
+  // pg-boss's schedules (the last run is the job its last_job_id names), and those whose every
+  // missed run Tusk sends (job_schedules_caught_up).
+  const schedules = await sql<(ScheduleRow & { name: string })[]>`
+    select s.name, s.key, s.cron, s.timezone, s.options->>'missed' as missed,
+      j.created_on as last_run
+    from pgboss.schedule s
+    left join pgboss.job j on j.name = s.name and j.id = s.last_job_id
     union all
-    select queue, key, cron, timezone from job_schedules_caught_up
+    select queue, key, cron, timezone, 'all', last_sent_at from job_schedules_caught_up
     order by 1, 2
   `;
   return queues.map(({ name }) => ({
@@ -53,26 +89,8 @@ export async function queueInfo(sql: Sql): Promise<QueueInfo[]> {
       ) => [state, counts.find((c) => c.name === name && c.state === state)?.n ?? 0]),
     ) as QueueInfo["counts"],
     oldest_waiting_seconds: oldest.find((o) => o.name === name)?.seconds ?? null,
-    schedules: schedules.filter((s) => s.name === name).map(({ key, cron, timezone }) => ({
-      key,
-      cron,
-      timezone,
-    })),
+    schedules: schedules.filter((s) => s.name === name).map(({ name: _, ...schedule }) => schedule),
   }));
-}
-
-/**
- * Each schedule's catch-up policy and when it last sent a job (pg-boss's `last_job_id`; for a
- * `catchUp: "all"` schedule, Tusk's own record).
- */
-export async function scheduleRuns(sql: Sql) {
-  return await sql<{ name: string; key: string; missed: string | null; last_run: Date | null }[]>`
-    select s.name, s.key, s.options->>'missed' as missed, j.created_on as last_run
-    from pgboss.schedule s
-    left join pgboss.job j on j.name = s.name and j.id = s.last_job_id
-    union all
-    select queue, key, 'all', last_sent_at from job_schedules_caught_up
-    order by 1, 2`;
 }
 
 /** Whether pg-boss has a queue named `name`. */

@@ -14,7 +14,8 @@ import { useUpRetries } from "../db/jobs.ts";
 import { jobOutcome, type Outcome } from "../db/job_outcomes.ts";
 import { reportError } from "../lib/error_reports.ts";
 import type { Logger } from "../lib/logging.ts";
-import { type JobPayloadError, txAdapter } from "./client.ts";
+import type { JobPayloadError } from "./client.ts";
+import { txAdapter } from "./tx_adapter.ts";
 import { jobsEnded } from "./endings.ts";
 
 /** One fetched attempt of a job, as pg-boss fences its settling. */
@@ -60,12 +61,12 @@ export function settler(input: {
     promise.finally(() => inFlight.delete(promise));
   }
 
-  /** Hands settled jobs on to {@link jobsEnded}; what it misses, `maintenance` catches up on. */
+  /** Hands settled jobs on to {@link jobsEnded}; what it misses, the catch-up pass finds. */
   function ended(queue: string, outcome: Outcome | undefined, ids: string[]) {
     track(
       jobsEnded(input, queue, outcome, ids).then(() => {}, (error) => {
         if (outage(error)) return;
-        log.error("recording the end of jobs failed; maintenance will", { queue, error });
+        log.error("recording the end of jobs failed; the catch-up pass will", { queue, error });
       }),
     );
   }

@@ -8,6 +8,9 @@ import { PgBoss } from "pg-boss";
 import type { Logger } from "../lib/logging.ts";
 import { reportError } from "../lib/error_reports.ts";
 import { outageLogger } from "../db/outage.ts";
+import { createSql } from "../db/client.ts";
+import { recordQueueLimits } from "../db/job_queues.ts";
+import { BOSS_PLANNER_SETTINGS } from "../db/jobs.ts";
 import { withoutSpans } from "../lib/telemetry.ts";
 import { deadLetterName } from "./define.ts";
 import type { AnyJob, JobPolicy } from "./spec.ts";
@@ -58,25 +61,9 @@ export function queueOptions(job: AnyJob) {
   };
 }
 
-/**
- * Planner settings for pg-boss's own connections (libpq `options`), so that its hot statements
- * are planned the same with or without table statistics. A job table has none until autovacuum
- * gets to it: a new database, one restored from a dump or moved by pg_upgrade, a burst of jobs
- * that outruns autovacuum, or autovacuum off (CI's PostgreSQL 15 service). Without them Postgres
- * guesses a handful of waiting jobs, and measured on 15 and 18 (BENCHMARKS.md, "Jobs at depth"):
- *
- * - the fetch took a bitmap scan of every waiting job and sorted them all, instead of reading the
- *   head of the index `job_i11` in order: 96 ms for 200 at 200,000 deep, growing with the backlog;
- * - the completion took a bitmap scan of `job_i14` for `state = 'active'`, which returns every
- *   job that was active since the last vacuum (a bitmap scan never marks dead index entries, as
- *   an index scan does on its way): 16 ms per batch at the start of a 1,000,000-job drain, 212 ms
- *   at its end, so the drain ran at a third of its shallow rate.
- *
- * With both plans off the table, a fetch reads a batch and a completion a batch's entries, at any
- * depth. pg-boss writes its statements to be served in index order (its comments in `plans.js`
- * say so); the one that counts on a bitmap, the retention sweep, runs as fast without it.
- */
-export const BOSS_SESSION_OPTIONS = "-c enable_bitmapscan=off -c enable_sort=off";
+/** {@link BOSS_PLANNER_SETTINGS} as libpq `options`, for pg-boss's own connections. */
+export const BOSS_SESSION_OPTIONS = Object.entries(BOSS_PLANNER_SETTINGS)
+  .map(([name, value]) => `-c ${name}=${value}`).join(" ");
 
 /**
  * `url` with {@link BOSS_SESSION_OPTIONS} added to the `options` it may already carry (some
@@ -191,6 +178,8 @@ export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Pro
   });
   boss.on("error", (error) => log.error("job queue error", { error }));
   await boss.start();
+  // For the limits each job's code declares, written for every process to show.
+  const sql = createSql(url, { role: "cli", poolSize: 1 });
   try {
     for (const job of jobs) {
       const options = queueOptions(job);
@@ -199,7 +188,13 @@ export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Pro
           ignoreExists,
         );
       }
-      await recordLimits(boss, job);
+      await recordQueueLimits(sql, job.name, {
+        concurrency_limit: job.concurrency?.limit ?? null,
+        concurrency_per_key: !!job.concurrency?.key,
+        rate_limit: job.rateLimit?.limit ?? null,
+        rate_seconds: job.rateLimit?.perSeconds ?? null,
+        rate_per_key: !!job.rateLimit?.key,
+      });
       if (await boss.getQueue(job.name)) {
         const {
           policy: _p,
@@ -214,35 +209,9 @@ export async function installJobs(url: string, jobs: AnyJob[], log: Logger): Pro
       }
     }
   } finally {
+    await sql.end();
     await boss.stop({ graceful: false });
   }
-}
-
-/**
- * Writes the limits `job`'s code declares to `job_queue_controls`, for every process to show
- * (the API, the console, the CLI); a queue's paused state is left as it is.
- */
-async function recordLimits(boss: PgBoss, job: AnyJob) {
-  const { concurrency: c, rateLimit: r } = job;
-  const limits = [c?.limit ?? null, !!c?.key, r?.limit ?? null, r?.perSeconds ?? null, !!r?.key];
-  // A queue without limits gets no row (nor an audit event) until it is paused; one whose limits
-  // were removed from its code loses them.
-  const write = c || r
-    ? `insert into job_queue_controls as q (queue, concurrency_limit, concurrency_per_key,
-         rate_limit, rate_seconds, rate_per_key)
-       values ($1, $2, $3, $4, $5, $6)
-       on conflict (queue) do update set
-         concurrency_limit = excluded.concurrency_limit,
-         concurrency_per_key = excluded.concurrency_per_key,
-         rate_limit = excluded.rate_limit, rate_seconds = excluded.rate_seconds,
-         rate_per_key = excluded.rate_per_key, updated_at = now()
-       where (q.concurrency_limit, q.concurrency_per_key, q.rate_limit, q.rate_seconds,
-         q.rate_per_key) is distinct from ($2, $3, $4, $5, $6)`
-    : `update job_queue_controls set concurrency_limit = $2, concurrency_per_key = $3,
-         rate_limit = $4, rate_seconds = $5, rate_per_key = $6, updated_at = now()
-       where queue = $1 and (concurrency_limit, concurrency_per_key, rate_limit, rate_seconds,
-         rate_per_key) is distinct from ($2, $3, $4, $5, $6)`;
-  await boss.getDb().executeSql(write, [job.name, ...limits]);
 }
 
 /** Two migrators racing to create one queue: the loser's "already exists" is fine. */

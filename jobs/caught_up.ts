@@ -12,7 +12,8 @@ import { CronExpressionParser } from "cron-parser";
 import type { PgBoss } from "pg-boss";
 import type { Sql } from "../db/client.ts";
 import { advanceCaughtUp, listCaughtUp, takeCaughtUp } from "../db/job_schedules_caught_up.ts";
-import { txAdapter, uuidOf } from "./client.ts";
+import { uuidOf } from "./client.ts";
+import { txAdapter } from "./tx_adapter.ts";
 
 /** The singleton key of a run's job: this, then the run's time. */
 export const RUN_KEY_PREFIX = "tusk-run:";

@@ -9,10 +9,11 @@ import type { PgBoss } from "pg-boss";
 import type { z } from "zod";
 import { createHash } from "node:crypto";
 import { ambientTransaction, nextScopedSend, outsideAmbientTransaction } from "../db/ambient.ts";
-import type { Sql, Tx } from "../db/client.ts";
+import type { Sql } from "../db/client.ts";
 import { jobOutcome } from "../db/job_outcomes.ts";
 import type { EnqueueOptions, JobSpec, RunOptions, RunResult, ScheduleOptions } from "./spec.ts";
 import { groupOf } from "./limits.ts";
+import { txAdapter } from "./tx_adapter.ts";
 import { type Awaits, awaits } from "./_awaits.ts";
 import { applySchedule } from "./schedules.ts";
 
@@ -73,18 +74,6 @@ export interface JobClient {
   ): Promise<string>;
 }
 
-/** pg-boss's database interface over a postgres.js transaction. */
-export function txAdapter(tx: Tx) {
-  return {
-    async executeSql(text: string, values?: unknown[]) {
-      // Without values pg-boss may send several statements at once (a flow's inserts): only the
-      // simple protocol runs those.
-      if (values === undefined) return { rows: await tx.unsafe(text).simple() };
-      return { rows: await tx.unsafe(text, values as never[]) };
-    },
-  };
-}
-
 /** Refuses a debounce or throttle window that cannot work. */
 function checkWindow(job: string, kind: string, key: string, seconds: number) {
   if (typeof key !== "string" || key === "") {
@@ -95,6 +84,20 @@ function checkWindow(job: string, kind: string, key: string, seconds: number) {
       `Job ${job}: ${kind}.seconds must be a whole number of seconds, at least 1, got ${seconds}`,
     );
   }
+}
+
+/**
+ * What every send of `spec` carries besides its payload: its group under a concurrency limit,
+ * and `priority` (else the policy's), when there is one.
+ */
+export function sendOptions<S extends z.ZodType>(
+  spec: JobSpec<S>,
+  data: z.infer<S>,
+  priority?: number,
+): { group?: { id: string }; priority?: number } {
+  const group = groupOf(spec, data);
+  const p = priority ?? spec.policy?.priority;
+  return { ...(group ? { group } : {}), ...(p !== undefined ? { priority: p } : {}) };
 }
 
 /** `data` as `spec`'s schema reads it; a {@link JobPayloadError} when it does not match. */
@@ -207,13 +210,10 @@ export function createJobClient(boss: PgBoss, deps: RunDeps): JobClient {
     async enqueue(spec, data, options) {
       const parsed = validate(spec, data);
       const payload = parsed as object;
-      const group = groupOf(spec, parsed);
-      const priority = options.priority ?? spec.policy?.priority;
       // In a caller's transaction (or the ambient one, as in an idempotent request): sent on commit.
       const tx = options.tx ?? ambientTransaction();
       const common = {
-        ...(group ? { group } : {}),
-        ...(priority !== undefined ? { priority } : {}),
+        ...sendOptions(spec, parsed, options.priority),
         ...(tx ? { db: txAdapter(tx) } : {}),
       };
       if (options.debounce) {

@@ -17,7 +17,7 @@ import {
 } from "../db/job_outcomes.ts";
 import { claimFinish, uncountedMembers, unfinishedEnded } from "../db/job_batches.ts";
 import { meter } from "../lib/telemetry.ts";
-import { txAdapter } from "./client.ts";
+import { txAdapter } from "./tx_adapter.ts";
 
 // Created on first use: the meter provider is set up when the process starts, not at import.
 let counters: ReturnType<typeof createCounters> | undefined;
@@ -53,16 +53,27 @@ export async function jobsEnded(
   const ended = await recordSettled(deps.sql, outcome, ids);
   let cancelled: string[] = [];
   if (outcome === "failed" || outcome === "cancelled") {
-    cancelled = await cancelDependents(deps.sql, queue, ids);
-    ended.push(...await recordSettled(deps.sql, "cancelled", cancelled));
-    if (cancelled.length > 0) {
-      (counters ??= createCounters()).cancelled.add(cancelled.length, {
-        "messaging.destination.name": queue,
-      });
-    }
+    const waiting = await cancelWaiting(deps, queue, ids);
+    cancelled = waiting.cancelled;
+    ended.push(...waiting.ended);
   }
   await finishBatches(deps, ended);
   return cancelled;
+}
+
+/**
+ * Cancels the jobs waiting on jobs `ids` of `queue` (which failed or were cancelled) and counts
+ * them in their batches: the cancelled ids, and the batches that ended with them.
+ */
+async function cancelWaiting(deps: EndingDeps, queue: string, ids: string[]) {
+  const cancelled = await cancelDependents(deps.sql, queue, ids);
+  const ended = await recordSettled(deps.sql, "cancelled", cancelled);
+  if (cancelled.length > 0) {
+    (counters ??= createCounters()).cancelled.add(cancelled.length, {
+      "messaging.destination.name": queue,
+    });
+  }
+  return { cancelled, ended };
 }
 
 /** Marks each of `batchIds` finished and sends its callback, in one transaction each. */
@@ -82,27 +93,22 @@ export async function finishBatches(deps: EndingDeps, batchIds: string[]): Promi
 }
 
 /**
- * Catches up on ends no worker saw: counts batch members whose job ended (or is gone), finishes
- * the batches that ended, cancels the dependents of failed jobs. Resolves with what it did.
+ * Catches up on ends no worker saw: counts batch members whose job ended (or is gone), cancels the
+ * dependents of failed jobs, then finishes every batch that ended. Resolves with what it did.
  */
 export async function reconcileEndings(deps: EndingDeps) {
   const members = await uncountedMembers(deps.sql);
-  const ended: string[] = [];
   for (const outcome of ["completed", "failed", "cancelled"] as const) {
     const ids = members.filter((m) => m.outcome === outcome).map((m) => m.job_id);
-    ended.push(...await recordSettled(deps.sql, outcome, ids));
+    await recordSettled(deps.sql, outcome, ids);
   }
+  const parents = Map.groupBy(await failedParentsWithWaitingChildren(deps.sql), (p) => p.queue);
   let dependents = 0;
-  for (const parent of await failedParentsWithWaitingChildren(deps.sql)) {
-    dependents += await cancelAndCount(deps, parent.queue, parent.id);
+  for (const [queue, failed] of parents) {
+    dependents += (await cancelWaiting(deps, queue, failed.map((p) => p.id))).cancelled.length;
   }
-  const finished = [...ended, ...await unfinishedEnded(deps.sql)];
+  // Every batch whose members all ended, whoever counted the last of them.
+  const finished = await unfinishedEnded(deps.sql);
   await finishBatches(deps, finished);
-  return { members: members.length, dependents, batches: new Set(finished).size };
-}
-
-async function cancelAndCount(deps: EndingDeps, queue: string, id: string): Promise<number> {
-  const cancelled = await cancelDependents(deps.sql, queue, [id]);
-  await finishBatches(deps, await recordSettled(deps.sql, "cancelled", cancelled));
-  return cancelled.length;
+  return { members: members.length, dependents, batches: finished.length };
 }

@@ -8,8 +8,8 @@
  */
 import { ambientTransaction } from "../db/ambient.ts";
 import type { Tx } from "../db/client.ts";
-import { currentJobClient, txAdapter, validate } from "./client.ts";
-import { groupOf } from "./limits.ts";
+import { currentJobClient, sendOptions, validate } from "./client.ts";
+import { txAdapter } from "./tx_adapter.ts";
 import type { AnyJob } from "./spec.ts";
 
 /** One job of a flow. */
@@ -51,17 +51,12 @@ export async function flow(
   const client = currentJobClient();
   const jobs = steps.map((step) => {
     const parsed = validate(step.job, step.data);
-    const group = groupOf(step.job, parsed);
-    const priority = step.priority ?? step.job.policy?.priority;
     return {
       ref: step.ref,
       name: step.job.name,
       data: parsed as object,
       ...(step.after ? { dependsOn: step.after } : {}),
-      options: {
-        ...(group ? { group } : {}),
-        ...(priority !== undefined ? { priority } : {}),
-      },
+      options: sendOptions(step.job, parsed, step.priority),
     };
   });
   const tx = options.tx ?? ambientTransaction();

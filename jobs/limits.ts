@@ -17,9 +17,11 @@
 import type { JobWithMetadata, PgBoss } from "pg-boss";
 import type { Sql, Tx } from "../db/client.ts";
 import { giveBack, take } from "../db/rate_limits.ts";
+import { BOSS_PLANNER_SETTINGS } from "../db/jobs.ts";
 import type { Counter } from "@opentelemetry/api";
 import { meter } from "../lib/telemetry.ts";
 import type { AnyJob, JobSpec } from "./spec.ts";
+import { txAdapter } from "./tx_adapter.ts";
 import type { z } from "zod";
 
 // Created on first use: the meter provider is set up when the process starts, not at import.
@@ -74,10 +76,13 @@ export interface LimitedFetch {
 export async function limitedFetch(input: LimitedFetch): Promise<LimitedBatch> {
   if (input.job.concurrency === undefined) return await fetchWithin(input.sql, input);
   return await input.sql.begin(async (tx) => {
-    // One fetch of this queue at a time; on pg-boss's planner settings (see BOSS_SESSION_OPTIONS).
+    // One fetch of this queue at a time, planned as on pg-boss's own connections.
+    const settings = Object.entries(BOSS_PLANNER_SETTINGS);
     await tx`
       select pg_advisory_xact_lock(hashtextextended(${`tusk-fetch:${input.job.name}`}, 0)),
-        set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`;
+        (select count(set_config(name, value, true))
+         from unnest(${settings.map(([n]) => n)}::text[], ${settings.map(([, v]) => v)}::text[])
+           as s (name, value))`;
     return await fetchWithin(tx, input, tx);
   });
 }
@@ -99,13 +104,7 @@ async function fetchWithin(db: Sql | Tx, input: LimitedFetch, tx?: Tx): Promise<
     if (batch < want) retryAt = grant.resetsAt;
     if (batch === 0) return { jobs: [], claimed: 0, retryAt };
   }
-  const fetchDb: FetchDb = tx
-    ? {
-      async executeSql(text: string, values?: unknown[]) {
-        return { rows: await tx.unsafe(text, (values ?? []) as never[]) };
-      },
-    }
-    : boss.getDb();
+  const fetchDb: FetchDb = tx ? txAdapter(tx) : boss.getDb();
   const jobs = await boss.fetch(job.name, {
     batchSize: batch,
     includeMetadata: true,

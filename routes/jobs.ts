@@ -180,7 +180,11 @@ export function jobRoutes(deps: AppDeps) {
       responses: { 200: json(QueueInfoList, "Queues") },
     }),
     async (c) => {
-      const data = await queueInfo(sql);
+      // The template's view: each schedule's key, cron and time zone, nothing Tusk added.
+      const data = (await queueInfo(sql)).map((q) => ({
+        ...q,
+        schedules: q.schedules.map(({ key, cron, timezone }) => ({ key, cron, timezone })),
+      }));
       return c.json({ data, count: data.length }, 200);
     },
   );

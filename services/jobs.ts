@@ -7,14 +7,7 @@
 import { CronExpressionParser } from "cron-parser";
 import type { JobWithMetadata } from "pg-boss";
 import type { Sql } from "../db/client.ts";
-import {
-  failedJobIds,
-  jobQueue,
-  queueExists,
-  type QueueInfo,
-  queueInfo,
-  scheduleRuns,
-} from "../db/jobs.ts";
+import { failedJobIds, jobQueue, queueExists, type QueueInfo, queueInfo } from "../db/jobs.ts";
 import { catchUpOf } from "../jobs/schedules.ts";
 import type { CatchUp } from "../jobs/spec.ts";
 import { listQueueControls, setPaused } from "../db/job_queues.ts";
@@ -136,24 +129,16 @@ export function describeLimits(q: QueueView): string {
 
 /** Every queue with its controls, by name. */
 export async function listQueues(sql: Sql): Promise<QueueView[]> {
-  const [queues, controls, runs] = await Promise.all([
-    queueInfo(sql),
-    listQueueControls(sql),
-    scheduleRuns(sql),
-  ]);
+  const [queues, controls] = await Promise.all([queueInfo(sql), listQueueControls(sql)]);
   return queues.map((queue) => {
     const c = controls.find((c) => c.queue === queue.name);
     return {
       ...queue,
-      schedules: queue.schedules.map((s) => {
-        const run = runs.find((r) => r.name === queue.name && r.key === s.key);
-        return {
-          ...s,
-          catch_up: catchUpOf(run?.missed),
-          last_run: run?.last_run ?? null,
-          next_run: nextRun(s.cron, s.timezone) ?? null,
-        };
-      }),
+      schedules: queue.schedules.map(({ missed, ...s }) => ({
+        ...s,
+        catch_up: catchUpOf(missed),
+        next_run: nextRun(s.cron, s.timezone) ?? null,
+      })),
       paused: c?.paused ?? false,
       concurrency: c?.concurrency_limit
         ? { limit: c.concurrency_limit, per_key: c.concurrency_per_key }
