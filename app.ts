@@ -19,6 +19,7 @@ import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts"
 import { flagRoutes } from "./routes/flags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { emailRoutes } from "./routes/emails.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { itemRoutes } from "./routes/items.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route("/", flagRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", emailRoutes(deps));
+  api.route("/", eventRoutes(deps));
   api.route("/", analyticsRoutes(deps));
   // Your resources (deno task new resource NAME adds them here).
   if (config.environment === "local") api.route("/", privateRoutes(deps));

@@ -133,6 +133,19 @@ export interface Config {
   embeddedPostgres: { dir: string; port: number };
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** Live event streams (`GET /api/v1/events`). */
+  events: {
+    /** Seconds between heartbeat comments on every stream (`EVENTS_HEARTBEAT_SECONDS`). */
+    heartbeatSeconds: number;
+    /** Streams one API process serves at most; more get a 503 (`EVENTS_MAX_STREAMS`). */
+    maxStreams: number;
+    /** Bytes a stream may queue for a slow client before it is closed (`EVENTS_MAX_BUFFER_BYTES`). */
+    maxBufferBytes: number;
+    /** How long a stream ticket stays valid (`EVENTS_TICKET_SECONDS`). */
+    ticketSeconds: number;
+    /** Channel messages older than this are deleted hourly (`EVENTS_CHANNEL_RETENTION_HOURS`). */
+    channelRetentionHours: number;
+  };
   jobs: {
     /** Jobs one worker process runs at once, across all queues. */
     concurrency: number;
@@ -304,6 +317,11 @@ const schema = z.object({
   EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024, 1024 ** 3, 1024 * 1024),
   SHUTDOWN_TIMEOUT_SECONDS: integer("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 10),
+  EVENTS_HEARTBEAT_SECONDS: integer("EVENTS_HEARTBEAT_SECONDS", 1, 3600, 15),
+  EVENTS_MAX_STREAMS: integer("EVENTS_MAX_STREAMS", 1, 1_000_000, 10_000),
+  EVENTS_MAX_BUFFER_BYTES: integer("EVENTS_MAX_BUFFER_BYTES", 4096, 1_073_741_824, 1_048_576),
+  EVENTS_TICKET_SECONDS: integer("EVENTS_TICKET_SECONDS", 5, 3600, 30),
+  EVENTS_CHANNEL_RETENTION_HOURS: integer("EVENTS_CHANNEL_RETENTION_HOURS", 1, 87_600, 24),
   WORKER_CONCURRENCY: integer("WORKER_CONCURRENCY", 1, 10_000, 20),
   WORKER_BATCH_SIZE: integer("WORKER_BATCH_SIZE", 1, 5000, 100),
   WORKER_SHUTDOWN_TIMEOUT: integer("WORKER_SHUTDOWN_TIMEOUT", 0, 3600, 30),
@@ -588,6 +606,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    events: {
+      heartbeatSeconds: e.EVENTS_HEARTBEAT_SECONDS,
+      maxStreams: e.EVENTS_MAX_STREAMS,
+      maxBufferBytes: e.EVENTS_MAX_BUFFER_BYTES,
+      ticketSeconds: e.EVENTS_TICKET_SECONDS,
+      channelRetentionHours: e.EVENTS_CHANNEL_RETENTION_HOURS,
+    },
     jobs: {
       concurrency: e.WORKER_CONCURRENCY,
       batchSize: e.WORKER_BATCH_SIZE,

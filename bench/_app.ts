@@ -11,6 +11,7 @@ import { loadMigrations } from "../db/migrate/mod.ts";
 import { createMailer } from "../emails/mailer.ts";
 import { registerUser } from "../services/accounts.ts";
 import { createLogger } from "../lib/logging.ts";
+import { createLiveEvents } from "../routes/events.ts";
 
 /**
  * The app over `sql` (extra variables in `env`) and the auth header of a new
@@ -23,9 +24,11 @@ export async function benchApp(
   const log = createLogger({ level: "error" });
   const config = loadConfig({ SECRET_KEY: "b".repeat(40), EMAIL_TRANSPORT: "off", ...options.env });
   const analytics = analyticsReports(config.analytics.dir, log);
+  const events = createLiveEvents({ config, sql, log });
   const app = createApp({
     config,
     sql,
+    events,
     migrations: await loadMigrations(),
     log,
     mailer: createMailer(config, log),
@@ -42,5 +45,12 @@ export async function benchApp(
     body: new URLSearchParams({ username: email, password: "bench password" }),
   });
   const auth = `Bearer ${(await login.json()).access_token}`;
-  return { app, auth, close: () => analytics.close() };
+  return {
+    app,
+    auth,
+    close: async () => {
+      await events.close();
+      await analytics.close();
+    },
+  };
 }

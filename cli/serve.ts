@@ -7,6 +7,7 @@
  */
 import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
+import { createLiveEvents } from "../routes/events.ts";
 import { frontendRoot } from "../http/frontend.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/open.ts";
@@ -74,18 +75,21 @@ export async function runServer(
       schedule: options.schedule,
     });
     const analytics = analyticsReports(config.analytics.dir, log);
+    const events = createLiveEvents({ config, sql: db.sql, log });
     try {
       const app = createApp({
         config,
         sql: db.sql,
+        events,
         migrations,
         log,
         mailer: services.mailer,
         analytics,
         frontendRoot: site,
       });
-      await serveUntilSignal(app, config, log, signals);
+      await serveUntilSignal(app, config, log, signals, () => events.close());
     } finally {
+      await events.close();
       await analytics.close();
       await services.stop();
     }
@@ -101,6 +105,7 @@ async function serveUntilSignal(
   config: Config,
   log: Logger,
   signals: ShutdownSignals,
+  beforeDrain: () => Promise<void>,
 ) {
   let server: Deno.HttpServer;
   try {
@@ -129,6 +134,8 @@ async function serveUntilSignal(
 
   const signal = await signals.received;
   log.info("shutting down", { signal, timeout_ms: config.shutdownTimeoutMs });
+  // Event streams never finish by themselves: end them first, so clients resume elsewhere.
+  await beforeDrain();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs);

@@ -209,13 +209,23 @@ export async function deleteRow(tx: Tx, table: TrackedTable, rowId: string): Pro
   return result.count;
 }
 
-/** Deletes up to `batch` events older than `before`; the number deleted. */
+/**
+ * Deletes up to `batch` events older than `before`, and records how far (a
+ * live stream resuming from below gets a `reset`); the number deleted.
+ */
 export async function deleteEventsBefore(sql: Sql, before: Date, batch: number): Promise<number> {
-  const result = await sql`
-    delete from tusk_history.events where id in (
-      select id from tusk_history.events where at < ${before} order by id limit ${batch}
-    )`;
-  return result.count;
+  const [row] = await sql<{ n: number }[]>`
+    with gone as (
+      delete from tusk_history.events where id in (
+        select id from tusk_history.events where at < ${before} order by id limit ${batch}
+      ) returning id
+    ), mark as (
+      insert into tusk_events.pruned (log, up_to)
+      select 'history', max(id) from gone having count(*) > 0
+      on conflict (log) do update set up_to = greatest(tusk_events.pruned.up_to, excluded.up_to)
+    )
+    select count(*)::int as n from gone`;
+  return row!.n;
 }
 
 /**

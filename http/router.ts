@@ -12,6 +12,7 @@ import type { Migration } from "../db/migrate/mod.ts";
 import type { User } from "../db/users.ts";
 import type { Mailer } from "../emails/mailer.ts";
 import type { Logger } from "../lib/logging.ts";
+import type { LiveEvents } from "../services/live/hub.ts";
 import { validationHook } from "./validation.ts";
 
 /** Per-request values set by the app's middleware. */
@@ -49,6 +50,8 @@ export interface AppDeps {
   mailer: Mailer;
   /** The analytics reports (DuckDB over the exported files), opened on first use. */
   analytics: AnalyticsReports;
+  /** The process's live event streams (`GET /api/v1/events`); closed before the server drains. */
+  events: LiveEvents;
   /** The real path of a built frontend to serve at `/` (checked by `frontendRoot()`). */
   frontendRoot?: string;
 }

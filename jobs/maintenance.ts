@@ -2,7 +2,8 @@
  * `maintenance`: hourly clean-up of expired reset tokens, stale throttle
  * counters, expired idempotency keys, the logs of jobs pg-boss no longer
  * keeps, finished job batches after a week, the email log older than
- * `EMAIL_LOG_RETENTION_DAYS`, and audit history older than
+ * `EMAIL_LOG_RETENTION_DAYS`, app channel messages older than
+ * `EVENTS_CHANNEL_RETENTION_HOURS`, expired stream tickets, and audit history older than
  * `HISTORY_RETENTION_DAYS`; and it catches up on job ends no worker saw
  * (batch members, dependents of a failed job).
  *
@@ -18,6 +19,7 @@ import { deleteExpiredKeys } from "../db/idempotency_keys.ts";
 import { deleteStale } from "../db/rate_limits.ts";
 import { deleteStaleResetTokens } from "../db/reset_tokens.ts";
 import { deleteFinishedBatches } from "../db/job_batches.ts";
+import { deleteExpiredTickets, deleteMessagesBefore } from "../db/live_events.ts";
 import { currentJobClient } from "./client.ts";
 import { defineJob } from "./define.ts";
 import { reconcileEndings } from "./endings.ts";
@@ -86,6 +88,12 @@ export const maintenance = defineJob({
       sql,
       new Date(Date.now() - BATCH_RETENTION_DAYS * 86_400_000),
     );
+    const messageCutoff = new Date(Date.now() - config.events.channelRetentionHours * 3_600_000);
+    const channelMessages = await inBatches(
+      () => deleteMessagesBefore(sql, messageCutoff, DELETE_BATCH),
+      signal,
+    );
+    const tickets = await deleteExpiredTickets(sql);
     const history = config.historyRetentionDays === undefined
       ? { events: 0, contexts: 0 }
       : await pruneHistory(sql, config.historyRetentionDays, signal);
@@ -100,9 +108,22 @@ export const maintenance = defineJob({
       dependents_cancelled: endings.dependents,
       batches_finished: endings.batches,
       batches_deleted: batches,
+      channel_messages_deleted: channelMessages,
+      event_tickets_deleted: tickets,
       history_events_deleted: history.events,
       history_contexts_deleted: history.contexts,
     });
-    return { tokens, counters, sessions, emails, jobLogs, endings, batches, history };
+    return {
+      tokens,
+      counters,
+      sessions,
+      emails,
+      jobLogs,
+      endings,
+      batches,
+      channelMessages,
+      tickets,
+      history,
+    };
   },
 });

@@ -14,6 +14,7 @@ import { type AppDeps, newRouter } from "../http/router.ts";
 import { idempotent } from "../http/idempotency.ts";
 import { RequestValidationError } from "../http/validation.ts";
 import { revertEvent, unknownHistoryTable } from "../services/history.ts";
+import { canSee } from "../services/row_access.ts";
 import {
   BEARER,
   HistoryEventPublic,
@@ -138,7 +139,7 @@ export function historyRoutes(deps: AppDeps) {
       const me = c.get("user");
       const item = await getItem(sql, id);
       if (item === undefined && !me.is_superuser) throw new HttpError(404, "Item not found");
-      if (item !== undefined && !me.is_superuser && item.owner_id !== me.id) {
+      if (item !== undefined && !canSee(me, { table: "items", row_id: id, data: item })) {
         throw new HttpError(403, "Not enough permissions");
       }
       const page = c.req.valid("query");
@@ -165,7 +166,7 @@ export function historyRoutes(deps: AppDeps) {
     async (c) => {
       const id = c.req.valid("param").user_id as string;
       const me = c.get("user");
-      if (id !== me.id && !me.is_superuser) {
+      if (!canSee(me, { table: "users", row_id: id, data: {} })) {
         throw new HttpError(403, "The user doesn't have enough privileges");
       }
       const exists = id === me.id || (await getUserById(sql, id)) !== undefined;

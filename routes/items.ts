@@ -7,6 +7,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createItem, deleteItem, getItem, type Item, listItems, updateItem } from "../db/items.ts";
 import { currentUser } from "../http/current_user.ts";
+import { canSee } from "../services/row_access.ts";
 import { HttpError } from "../lib/http_error.ts";
 import { type AppDeps, type AppEnv, newRouter } from "../http/router.ts";
 import { idempotent } from "../http/idempotency.ts";
@@ -39,8 +40,7 @@ export function itemRoutes(deps: AppDeps) {
   async function ownItem(c: Context<AppEnv>, id: string): Promise<Item> {
     const item = await getItem(sql, id);
     if (item === undefined) throw new HttpError(404, "Item not found");
-    const user = c.get("user");
-    if (!user.is_superuser && item.owner_id !== user.id) {
+    if (!canSee(c.get("user"), { table: "items", row_id: item.id, data: item })) {
       throw new HttpError(403, "Not enough permissions");
     }
     return item;

@@ -14,6 +14,7 @@ import type { AnyJob } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { type Services, startServices } from "../cli/runtime.ts";
 import { createLogger } from "../lib/logging.ts";
+import { createLiveEvents } from "../routes/events.ts";
 import { migratedDatabase, type TestDatabase } from "./_db.ts";
 import { bearer, login, makeUser } from "./_factories.ts";
 
@@ -80,16 +81,19 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
   }
   const analytics = analyticsReports(config.analytics.dir, log);
   if ("defer" in db) db.defer(() => analytics.close());
+  const events = createLiveEvents({ config, sql, log });
+  if ("defer" in db) db.defer(() => events.close());
   const app = createApp({
     config,
     sql,
+    events,
     migrations: options.migrations ?? await loadMigrations(),
     log,
     mailer,
     analytics,
     frontendRoot: options.frontendRoot,
   });
-  return { app, logs, config, jobs: services?.jobs, flags: services?.flags, analytics };
+  return { app, logs, config, jobs: services?.jobs, flags: services?.flags, analytics, events };
 }
 
 /**
