@@ -36,6 +36,16 @@ function all(): Map<string, Asset> {
       "text/css; charset=utf-8",
     ),
     load(
+      "live_events.js",
+      fileURLToPath(new URL("./assets/live_events.js", import.meta.url)),
+      "text/javascript; charset=utf-8",
+    ),
+    load(
+      "changes.js",
+      fileURLToPath(new URL("./assets/changes.js", import.meta.url)),
+      "text/javascript; charset=utf-8",
+    ),
+    load(
       "htmx.min.js",
       require.resolve("htmx.org/dist/htmx.min.js"),
       "text/javascript; charset=utf-8",
@@ -45,7 +55,10 @@ function all(): Map<string, Asset> {
 }
 
 /** The URL of asset `name` (with its hash) for a page of the console mounted at `base`. */
-export function assetUrl(base: string, name: "console.css" | "htmx.min.js"): string {
+export function assetUrl(
+  base: string,
+  name: "console.css" | "htmx.min.js" | "live_events.js" | "changes.js",
+): string {
   return `${base}${all().get(name)!.url}`;
 }
 

@@ -10,6 +10,7 @@ import type { AppDeps } from "../http/router.ts";
 import { assetRoutes } from "./assets.ts";
 import { errorPage } from "./pages/error.tsx";
 import { analyticsPages } from "./pages/analytics.tsx";
+import { changesPages } from "./pages/changes.tsx";
 import { emailPages } from "./pages/emails.tsx";
 import { flagPages } from "./pages/flags.tsx";
 import { historyPages } from "./pages/history.tsx";
@@ -64,6 +65,7 @@ export function consoleRoutes(deps: AppDeps): Hono<ConsoleEnv> {
   pages.route("/", flagPages(deps));
   pages.route("/", userPages(deps));
   pages.route("/", historyPages(deps));
+  pages.route("/", changesPages(deps));
   pages.route("/", emailPages(deps));
   pages.route("/", analyticsPages(deps));
   pages.route("/", migrationPages(deps));

@@ -19,6 +19,7 @@ const NAV = [
   ["/flags", "Flags"],
   ["/users", "Users"],
   ["/history", "Audit history"],
+  ["/changes", "Live changes"],
   ["/emails", "Emails"],
   ["/analytics", "Analytics"],
   ["/migrations", "Migrations"],

@@ -24,7 +24,7 @@ const TEST_PG_DIR = ".data/test-postgres";
 const TEST_PG_PORT = 54330;
 // Not *_test.ts files: they need Chromium (and the second a checkout of the FastAPI template),
 // so each runs on its own (deno task test:browser, test:template).
-const BROWSER_CHECK = "tests/console/browser_check.ts";
+const BROWSER_CHECKS = ["tests/console/browser_check.ts", "tests/live/browser_check.ts"];
 const TEMPLATE_CHECK = "tests/template/template_check.ts";
 
 const USAGE = `Usage: deno task test [--coverage] [test files or folders...]
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
   const targets = fastapiTemplate
     ? [TEMPLATE_CHECK]
     : browser
-    ? [BROWSER_CHECK]
+    ? BROWSER_CHECKS
     : Deno.args.filter((a) => a !== "--coverage" && a !== "--browser");
   // `.env` too (the real environment wins), like every other task; only the runner's own
   // settings are read from it: the tests themselves never see the developer's variables.

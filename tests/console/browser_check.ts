@@ -141,6 +141,7 @@ Deno.test({
         ["flags", "/admin/flags"],
         ["users", "/admin/users"],
         ["history", "/admin/history"],
+        ["live changes", "/admin/changes"],
         ["emails", "/admin/emails"],
         ["email preview", "/admin/emails/templates/reset_password"],
         ["analytics", "/admin/analytics"],
