@@ -66,6 +66,12 @@ function cuttableProxy(target: number) {
   };
 }
 
+/** What the test page records, on its window. */
+interface Recorded {
+  got: { id: string; type: string; row: string }[];
+  statuses: string[];
+}
+
 // The page a frontend would be: it imports the helper and records what it gets.
 function testPage(helper: string) {
   return `<!doctype html><html lang="en"><head><title>live</title></head><body>
@@ -120,29 +126,39 @@ Deno.test({
         body: testPage(assetUrl("/admin", "live_events.js")),
       }));
     await page.goto(`${via}/live-test`);
-    await page.waitForFunction(() => (globalThis as any).statuses.includes("open"));
+    await page.waitForFunction(() => (globalThis as unknown as Recorded).statuses.includes("open"));
     const first = await create("first");
     await page.waitForFunction(
-      () => (globalThis as any).got.length === 1,
+      () => (globalThis as unknown as Recorded).got.length === 1,
       undefined,
       { timeout: 1000 },
     );
 
     proxy.cut();
     await context.setOffline(true);
-    await page.waitForFunction(() => (globalThis as any).statuses.at(-1) !== "open");
+    await page.waitForFunction(() =>
+      (globalThis as unknown as Recorded).statuses.at(-1) !== "open"
+    );
     const missed = [];
     for (let i = 0; i < 5; i++) missed.push(await create(`while offline ${i}`));
     proxy.restore();
     await context.setOffline(false);
-    await page.waitForFunction(() => (globalThis as any).got.length >= 6, undefined, {
-      timeout: 10_000,
-    });
+    await page.waitForFunction(
+      () => (globalThis as unknown as Recorded).got.length >= 6,
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
     // Anything duplicated would arrive right behind.
     await new Promise((r) => setTimeout(r, 500));
-    const got = await page.evaluate(() => (globalThis as any).got) as { row: string }[];
+    const got = await page.evaluate(() => (globalThis as unknown as Recorded).got) as {
+      row: string;
+    }[];
     assert.deepEqual(got.map((e) => e.row), [first, ...missed]);
-    const statuses = await page.evaluate(() => (globalThis as any).statuses) as string[];
+    const statuses = await page.evaluate(() =>
+      (globalThis as unknown as Recorded).statuses
+    ) as string[];
     assert.ok(statuses.includes("reconnecting"), statuses.join(" "));
     await context.close();
   });
