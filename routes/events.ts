@@ -11,6 +11,7 @@ import type { Context } from "hono";
 import { type LogEntry, logTop } from "../db/live_events.ts";
 import type { User } from "../db/users.ts";
 import { currentUser } from "../http/current_user.ts";
+import { idempotent } from "../http/idempotency.ts";
 import { type AppDeps, type AppEnv, newRouter } from "../http/router.ts";
 import { RequestValidationError } from "../http/validation.ts";
 import { unknownHistoryTable } from "../services/history.ts";
@@ -205,11 +206,15 @@ export function eventRoutes(deps: AppDeps) {
       tags: ["events"],
       operationId: "events-ticket",
       summary: "A short-lived, single-use ticket for GET /events?ticket= (EventSource)",
-      middleware: [bearer],
+      // A ticket is a credential: marked no-store, so an Idempotency-Key never replays one.
+      middleware: [bearer, idempotent(deps)],
       security: BEARER,
       responses: { 200: json(Ticket, "The ticket and its lifetime in seconds") },
     }),
-    async (c) => c.json(await issueTicket(sql, c.get("user"), config.events.ticketSeconds), 200),
+    async (c) => {
+      const ticket = await issueTicket(sql, c.get("user"), config.events.ticketSeconds);
+      return c.json(ticket, 200, { "Cache-Control": "no-store" });
+    },
   );
 
   return router;

@@ -167,6 +167,18 @@ Deno.test("a ticket opens one stream, once, and not after it expires", async () 
   assert.equal((await call(app, `/api/v1/events?ticket=${late.body.ticket}`)).status, 403);
   assert.equal((await call(app, "/api/v1/events?ticket=nonsense")).status, 403);
   assert.equal((await call(app, "/api/v1/events/ticket", { method: "POST" })).status, 401);
+  // A ticket is a credential: an Idempotency-Key never replays one, it issues another.
+  const keyed = { method: "POST", headers: { ...aliceH, "Idempotency-Key": "ticket-1" } };
+  const [k1, k2] = [
+    await call(app, "/api/v1/events/ticket", keyed),
+    await call(
+      app,
+      "/api/v1/events/ticket",
+      keyed,
+    ),
+  ];
+  assert.equal(k2.status, 200);
+  assert.notEqual(k1.body.ticket, k2.body.ticket);
 });
 
 Deno.test("a deactivated user's stream ends, and so does one whose tokens were revoked", async () => {
