@@ -105,6 +105,7 @@ export interface ReplayFilter {
   /** `"all"`: every table; `[]`: no table changes at all. */
   tables: string[] | "all";
   channels: string[];
+  /** Only changes to this row (channel messages are not filtered by it). */
   rowId?: string;
   /** Undefined for a superuser, who sees every row. */
   visibleTo?: VisibilityRule;
@@ -143,7 +144,7 @@ export async function readRange(
       ${whereAll(sql, [sql`id > ${after} and id <= ${upTo}`, ...changeConditions(sql, filter)])}
       order by id limit ${limit})`);
   }
-  if (filter.channels.length > 0 && filter.rowId === undefined) {
+  if (filter.channels.length > 0) {
     parts.push(sql`(
       select id, null, null, null, null, null, at, channel, payload from tusk_events.messages
       where id > ${after} and id <= ${upTo} and channel in ${sql(filter.channels)}
@@ -214,9 +215,14 @@ export async function deleteExpiredTickets(sql: Sql): Promise<number> {
   return result.count;
 }
 
-/** Where each of `ids` stands now: gone users are absent. */
+/**
+ * Where each of `ids` stands now: gone users are absent. One array
+ * parameter, not one parameter per id: a process may hold thousands of streams.
+ */
 export async function usersStanding(sql: Sql, ids: string[]) {
   return await sql<
     { id: string; is_active: boolean; is_superuser: boolean; token_version: number }[]
-  >`select id, is_active, is_superuser, token_version from users where id in ${sql(ids)}`;
+  >`
+    select id, is_active, is_superuser, token_version from users
+    where id = any(${sql.array(ids)}::uuid[])`;
 }

@@ -25,6 +25,10 @@ import type { Logger } from "../../lib/logging.ts";
 export const LOG_CHANNEL = "tusk_events";
 // Entries per read: a burst is handed on in a few reads, each a short index range scan.
 const BATCH = 1000;
+// Reads start at most this often, however fast writes come: under a write load every commit
+// notifies, and a read per commit would put as many queries on the server as there are writes.
+// Each read takes whatever committed meanwhile, so this adds at most this much latency.
+const MIN_READ_INTERVAL_MS = 20;
 // While a hole waits on transactions: a rollback sends no notification, so look again soon.
 const HOLE_POLL_MS = 50;
 // With nothing pending: only a lost notification (or a write made with triggers off) is late.
@@ -111,8 +115,12 @@ export async function startTailer(
     try {
       do {
         again = false;
+        const started = performance.now();
         const read = await readTail(sql, mark, BATCH);
-        if (absorb(read)) again = true;
+        const full = absorb(read);
+        if (full) again = true;
+        const rest = MIN_READ_INTERVAL_MS - (performance.now() - started);
+        if (again && !full && rest > 0) await new Promise((r) => setTimeout(r, rest));
       } while (again && !stopped);
       if (failing) log.info("live events: reading the log again");
       failing = false;
