@@ -135,6 +135,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Live event streams (`GET /api/v1/events`). */
   events: {
+    /** How often each API process looks for new events, in ms (`EVENTS_POLL_MS`). */
+    pollMs: number;
     /** Seconds between heartbeat comments on every stream (`EVENTS_HEARTBEAT_SECONDS`). */
     heartbeatSeconds: number;
     /** Streams one API process serves at most; more get a 503 (`EVENTS_MAX_STREAMS`). */
@@ -317,6 +319,7 @@ const schema = z.object({
   EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024, 1024 ** 3, 1024 * 1024),
   SHUTDOWN_TIMEOUT_SECONDS: integer("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 10),
+  EVENTS_POLL_MS: integer("EVENTS_POLL_MS", 5, 10_000, 25),
   EVENTS_HEARTBEAT_SECONDS: integer("EVENTS_HEARTBEAT_SECONDS", 1, 3600, 15),
   EVENTS_MAX_STREAMS: integer("EVENTS_MAX_STREAMS", 1, 1_000_000, 10_000),
   EVENTS_MAX_BUFFER_BYTES: integer("EVENTS_MAX_BUFFER_BYTES", 4096, 1_073_741_824, 1_048_576),
@@ -607,6 +610,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     events: {
+      pollMs: e.EVENTS_POLL_MS,
       heartbeatSeconds: e.EVENTS_HEARTBEAT_SECONDS,
       maxStreams: e.EVENTS_MAX_STREAMS,
       maxBufferBytes: e.EVENTS_MAX_BUFFER_BYTES,

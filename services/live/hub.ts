@@ -56,6 +56,8 @@ export interface StreamRequest {
 export interface LiveEventsOptions {
   sql: Sql;
   log: Logger;
+  /** How often the tail reader looks for new entries (`EVENTS_POLL_MS`). */
+  pollMs: number;
   /** Seconds between heartbeat comments (`EVENTS_HEARTBEAT_SECONDS`). */
   heartbeatSeconds: number;
   /** Streams this process serves at most (`EVENTS_MAX_STREAMS`); more get a 503. */
@@ -89,8 +91,8 @@ interface Stream {
 }
 
 /**
- * The streams of one process, over one tail reader and one listening
- * connection, started with the first stream.
+ * The streams of one process, over one tail reader, started with the
+ * first stream.
  *
  * @example
  * ```ts
@@ -285,6 +287,7 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
     tailer ??= outsideAnyContext(async () => {
       const reader = await startTailer(sql, {
         log,
+        pollMs: options.pollMs,
         onEntries: (entries, mark) => {
           tailerMark = mark;
           fanOut(entries);

@@ -1,38 +1,34 @@
 /**
- * The tail reader: one per process, however many streams. Woken by NOTIFY
- * (and by a slow poll, should a notification be lost), it reads the log
- * after its mark and hands on entries in id order, never skipping one that
- * a transaction still running may yet commit.
+ * The tail reader: one per process, however many streams. Every
+ * `pollMs` it looks at the log's sequence (a one-row read) and, when it
+ * moved, reads the log after its mark and hands on entries in id order,
+ * never skipping one that a transaction still running may yet commit.
+ *
+ * Why a poll and not NOTIFY: Postgres serializes the commits of
+ * transactions that notify (each holds a database-wide lock through its
+ * commit record's flush), so a NOTIFY in the history trigger halved
+ * tracked inserts with 8 concurrent writers (6,166/s to 3,165/s on
+ * PostgreSQL 15, BENCHMARKS.md). The poll costs writers nothing and
+ * the server one tiny query per process per interval.
  *
  * Ids are taken when rows are written, not when they commit, so id 8 can
  * become visible after id 9. The reader therefore moves its mark only over
  * ids it has seen, and stops at the first hole. A hole is either a write
  * still in flight or a rolled-back one; it counts as final once a later
  * snapshot shows every transaction that was running at the first sight of
- * it finished (its `xmin` has passed that sight's `xmax`; the migration
- * makes sure a transaction has its id before it takes a log id). A long
- * transaction that wrote a tracked row therefore holds the streams back
- * until it ends: late, never lost.
+ * it finished (its `xmin` has passed that sight's `xmax`; a transaction has
+ * its id before it takes a log id, see migration 0014). A long transaction
+ * that wrote a tracked row therefore holds the streams back until it ends:
+ * late, never lost.
  *
  * @module
  */
 import type { Sql } from "../../db/client.ts";
-import { listenReliably } from "../../db/listen.ts";
 import { type LogEntry, logTop, readTail, type TailRead } from "../../db/live_events.ts";
 import type { Logger } from "../../lib/logging.ts";
 
-/** The channel the log's triggers notify (migration 0014). */
-export const LOG_CHANNEL = "tusk_events";
 // Entries per read: a burst is handed on in a few reads, each a short index range scan.
 const BATCH = 1000;
-// Reads start at most this often, however fast writes come: under a write load every commit
-// notifies, and a read per commit would put as many queries on the server as there are writes.
-// Each read takes whatever committed meanwhile, so this adds at most this much latency.
-const MIN_READ_INTERVAL_MS = 20;
-// While a hole waits on transactions: a rollback sends no notification, so look again soon.
-const HOLE_POLL_MS = 50;
-// With nothing pending: only a lost notification (or a write made with triggers off) is late.
-const IDLE_POLL_MS = 5000;
 // After a failed read (database down): try again at this pace.
 const RETRY_MS = 1000;
 // A hole held this long is worth a warning: some transaction is keeping every stream waiting.
@@ -61,67 +57,52 @@ interface Pending {
  *
  * @example
  * ```ts
- * const tailer = await startTailer(sql, { log, onEntries: (entries, mark) => fanOut(entries) });
+ * const tailer = await startTailer(sql, { log, pollMs: 25, onEntries: (e, mark) => fanOut(e) });
  * await tailer.ready;
  * ```
  */
 export async function startTailer(
   sql: Sql,
-  options: { log: Logger; onEntries: (entries: LogEntry[], mark: number) => void },
+  options: {
+    log: Logger;
+    /** How often the sequence is looked at (`EVENTS_POLL_MS`). */
+    pollMs: number;
+    onEntries: (entries: LogEntry[], mark: number) => void;
+  },
 ): Promise<Tailer> {
-  const { log, onEntries } = options;
+  const { log, onEntries, pollMs } = options;
   let stopped = false;
   let running: Promise<void> | undefined;
-  let again = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failing = false;
   let finalUpTo = 0;
   let resolveReady!: () => void;
   const ready = new Promise<void>((resolve) => resolveReady = resolve);
 
-  const wake = () => {
-    if (stopped) return;
-    if (running !== undefined) {
-      again = true;
-      return;
-    }
-    clearTimeout(timer);
-    running = loop().finally(() => {
-      running = undefined;
-      if (!stopped) {
-        timer = setTimeout(wake, failing ? RETRY_MS : pending ? HOLE_POLL_MS : IDLE_POLL_MS);
-      }
-    });
-  };
-
-  // Listening first: whatever commits after the start point below wakes the reader.
-  const listening = await listenReliably(sql, LOG_CHANNEL, { onNotify: wake, onReconnect: wake });
   // Start at the end: every id up to `top` was taken before the first read's snapshot, by a
   // transaction that had its xid by then, so the usual rule makes them final in time.
-  let mark: number;
-  let pending: Pending | undefined;
-  try {
-    mark = await logTop(sql);
-    pending = { top: mark, xmax: 0n, since: Date.now() };
-    const first = await readTail(sql, mark, BATCH);
-    pending.xmax = first.xmax;
-    absorb(first);
-  } catch (error) {
-    await listening.stop();
-    throw error;
+  const start = await logTop(sql);
+  let mark = start;
+  let pending: Pending | undefined = { top: mark, xmax: 0n, since: Date.now() };
+  const first = await readTail(sql, mark, BATCH);
+  pending.xmax = first.xmax;
+  absorb(first, start);
+
+  function tick() {
+    running = poll().finally(() => {
+      running = undefined;
+      if (!stopped) timer = setTimeout(tick, failing ? RETRY_MS : pollMs);
+    });
   }
 
-  async function loop() {
+  /** Reads when the sequence moved (or a hole waits); again at once after a full batch. */
+  async function poll() {
     try {
-      do {
-        again = false;
-        const started = performance.now();
-        const read = await readTail(sql, mark, BATCH);
-        const full = absorb(read);
-        if (full) again = true;
-        const rest = MIN_READ_INTERVAL_MS - (performance.now() - started);
-        if (again && !full && rest > 0) await new Promise((r) => setTimeout(r, rest));
-      } while (again && !stopped);
+      // Read before the snapshot below: every id up to it belongs to a transaction that snapshot
+      // sees running or ended.
+      const top = await logTop(sql);
+      if (top <= mark && pending === undefined) return;
+      while (!stopped && absorb(await readTail(sql, mark, BATCH), top));
       if (failing) log.info("live events: reading the log again");
       failing = false;
     } catch (error) {
@@ -130,8 +111,11 @@ export async function startTailer(
     }
   }
 
-  /** Takes in one read; true when it was a full batch (so read again at once). */
-  function absorb(read: TailRead): boolean {
+  /**
+   * Takes in one read, made after `top` was read from the sequence; true when
+   * it was a full batch (so read again at once).
+   */
+  function absorb(read: TailRead, top: number): boolean {
     if (pending !== undefined && read.xmin >= pending.xmax) {
       finalUpTo = Math.max(finalUpTo, pending.top);
       pending = undefined;
@@ -150,8 +134,9 @@ export async function startTailer(
     }
     // Holes up to finalUpTo are rollbacks: the mark passes them once the read reached that far.
     if (held === undefined && !full) next = Math.max(next, finalUpTo);
-    if (held !== undefined && pending === undefined) {
-      pending = { top: read.entries.at(-1)!.id, xmax: read.xmax, since: Date.now() };
+    // Ids up to `top` not seen yet: in flight, or rolled back (`top` itself may be either).
+    if (!full && next < top && pending === undefined) {
+      pending = { top, xmax: read.xmax, since: Date.now() };
     }
     if (pending !== undefined && !pending.warned && Date.now() - pending.since > HELD_WARNING_MS) {
       pending.warned = true;
@@ -168,7 +153,7 @@ export async function startTailer(
     return full && held === undefined;
   }
 
-  if (!stopped) timer = setTimeout(wake, pending ? HOLE_POLL_MS : IDLE_POLL_MS);
+  timer = setTimeout(tick, pollMs);
   return {
     get mark() {
       return mark;
@@ -178,7 +163,6 @@ export async function startTailer(
       stopped = true;
       clearTimeout(timer);
       await running;
-      await listening.stop();
       resolveReady();
     },
   };

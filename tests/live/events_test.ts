@@ -148,6 +148,32 @@ Deno.test("an event committed after a later one is delivered first, never skippe
   }
 });
 
+Deno.test("the last write, committed late with nothing after it, still arrives", async () => {
+  const { db, app, alice, adminH } = await appWithUsers();
+  await using _ = db;
+  const admin = await stream(app, "?tables=items", adminH);
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => release = resolve);
+    let id = "";
+    const late = db.sql.begin(async (tx) => {
+      const [row] = await tx<{ id: string }[]>`
+        insert into items (title, owner_id) values ('late', ${alice.user.id}) returning id`;
+      id = row!.id;
+      await held;
+    });
+    while (id === "") await new Promise((r) => setTimeout(r, 10));
+    // The sequence stops moving here: the reader must keep looking until the holder ends.
+    assert.deepEqual(await admin.collect(300), []);
+    release();
+    await late;
+    const got = await admin.collect(1500, 1);
+    assert.deepEqual(got.map((e) => (e.data as { row_id: string }).row_id), [id]);
+  } finally {
+    await admin.close();
+  }
+});
+
 Deno.test("a ticket opens one stream, once, and not after it expires", async () => {
   const { db, app, aliceH } = await appWithUsers();
   await using _ = db;
