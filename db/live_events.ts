@@ -50,25 +50,35 @@ function toEntry(row: LogRow): LogEntry {
   };
 }
 
-/** What the tail read saw: entries after the mark, and the snapshot's transaction bounds. */
+/** What the tail read saw: entries after the mark, and who was appending to the log. */
 export interface TailRead {
   entries: LogEntry[];
-  /** The oldest transaction still running when the read's snapshot was taken. */
-  xmin: bigint;
-  /** The first transaction id not yet assigned then: every one below it had started. */
-  xmax: bigint;
+  /**
+   * The transactions appending to the log (holding its writers' lock), read after the
+   * snapshot: whoever could still fill a hole the snapshot shows is among them.
+   */
+  writers: string[];
 }
 
+/** The advisory lock every log writer holds (migration 0014): class "tusk", object 2. */
+const WRITERS_LOCK = { classid: 0x7475_736b, objid: 2 };
+
 /**
- * Up to `limit` entries with ids above `after`, oldest first, in one
- * snapshot together with that snapshot's `xmin` and `xmax`, from which the
- * reader works out which missing ids are final (see the migration).
+ * Up to `limit` entries with ids above `after`, oldest first, and the
+ * virtual transaction ids of the log's writers, read (from `pg_locks`)
+ * after the statement's snapshot: from them the reader works out which
+ * missing ids are final (see the migration).
  */
 export async function readTail(sql: Sql, after: number, limit: number): Promise<TailRead> {
-  const rows = await sql<(LogRow & { xmin: string; xmax: string })[]>`
-    with snap as materialized (select pg_current_snapshot() as s)
-    select pg_snapshot_xmin(snap.s)::text as xmin, pg_snapshot_xmax(snap.s)::text as xmax, e.*
-    from snap left join lateral (
+  const rows = await sql<(LogRow & { writers: string[] })[]>`
+    with writers as materialized (
+      select coalesce(array_agg(virtualtransaction), '{}') as w from pg_locks
+      where locktype = 'advisory' and classid = ${WRITERS_LOCK.classid}::oid
+        and objid = ${WRITERS_LOCK.objid}::oid and objsubid = 2 and granted
+        and database = (select oid from pg_database where datname = current_database())
+    )
+    select writers.w as writers, e.*
+    from writers left join lateral (
       (select id, table_name, row_id, op, data, diff, at, null::text as channel,
               null::jsonb as payload
        from tusk_history.events where id > ${after} order by id limit ${limit})
@@ -79,8 +89,7 @@ export async function readTail(sql: Sql, after: number, limit: number): Promise<
     ) e on true`;
   const first = rows[0]!;
   return {
-    xmin: BigInt(first.xmin),
-    xmax: BigInt(first.xmax),
+    writers: first.writers,
     entries: rows.filter((r) => r.id !== null).map(toEntry),
   };
 }

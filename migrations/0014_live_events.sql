@@ -2,11 +2,13 @@
 -- log that streams resume from by id.
 --
 -- Readers deliver an id only once every id below it is final (committed, or gone for good with a
--- rolled-back transaction). They tell the two apart with transaction ids: an id taken by a
--- transaction that was running when a reader looked is final once a later snapshot's xmin has
--- passed that reader's xmax. That holds only if a transaction has its xid before it takes an id.
--- For history events it has: the tracked row's own write assigned it before the trigger runs.
--- For channel messages the statement trigger below makes sure of it.
+-- rolled-back transaction). A transaction that appends to the log holds a shared advisory lock
+-- (class "tusk", 0x7475736b, object 2) from before it takes an id until it ends, so a reader that
+-- sees a hole knows which transactions could fill it: those holding the lock when it looked (it
+-- reads pg_locks after its snapshot). Once they have all ended, the next read shows the hole's final
+-- state. Unrelated transactions, however long, hold readers back not at all. (A snapshot's xmin
+-- cannot replace the lock: a running transaction whose xid is at or above the snapshot's xmax is
+-- not listed as running, so "xmin has passed" can be true while the writer still runs.)
 --
 -- Nothing here sends a NOTIFY: Postgres serializes the commits of notifying transactions, which
 -- halved concurrent tracked writes when measured. Readers poll the sequence instead.
@@ -25,16 +27,19 @@ create index messages_channel_idx on tusk_events.messages (channel, id);
 -- Retention deletes by age; append-only, so BRIN stays tiny.
 create index messages_at_idx on tusk_events.messages using brin (at);
 
--- Assigns the inserting transaction its xid before the rows take their ids (see above).
-create function tusk_events.assign_xid() returns trigger
+-- Before rows take their ids: the log writers' shared lock (see above). Shared locks do not wait
+-- on each other; a transaction takes it once, later calls find it held.
+create function tusk_events.before_append() returns trigger
 language plpgsql as $$
 begin
-  perform pg_current_xact_id();
+  perform pg_advisory_xact_lock_shared(1953854315, 2);
   return null;
 end
 $$;
-create trigger tusk_events_assign_xid before insert on tusk_events.messages
-  for each statement execute function tusk_events.assign_xid();
+create trigger tusk_events_append before insert on tusk_history.events
+  for each statement execute function tusk_events.before_append();
+create trigger tusk_events_append before insert on tusk_events.messages
+  for each statement execute function tusk_events.before_append();
 
 -- Publishes `payload` on `channel` (also from SQL: triggers, cron SQL); the message's id.
 create function tusk_events.publish(channel text, payload jsonb) returns bigint

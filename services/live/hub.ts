@@ -221,9 +221,9 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
     await reader.ready;
     if (s.closed) return;
     const { after, channels } = s.request;
-    if (after === undefined) {
-      s.cursor = s.sentId = reader.mark;
-    } else {
+    // A new client starts where the log stood when it connected (`cursor`, set by open()), not
+    // where it stands now: what committed while the reader got ready is still its to see.
+    if (after !== undefined) {
       s.cursor = after;
       const pruned = await prunedUpTo(sql);
       if (
@@ -316,10 +316,11 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
         });
       }
       const reader = await startReading();
+      const from = request.after ?? reader.mark;
       const s = {
         request,
-        cursor: 0,
-        sentId: request.after ?? 0,
+        cursor: from,
+        sentId: from,
         live: false,
         closed: false,
       } as Stream;

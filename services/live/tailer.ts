@@ -14,12 +14,13 @@
  * Ids are taken when rows are written, not when they commit, so id 8 can
  * become visible after id 9. The reader therefore moves its mark only over
  * ids it has seen, and stops at the first hole. A hole is either a write
- * still in flight or a rolled-back one; it counts as final once a later
- * snapshot shows every transaction that was running at the first sight of
- * it finished (its `xmin` has passed that sight's `xmax`; a transaction has
- * its id before it takes a log id, see migration 0014). A long transaction
- * that wrote a tracked row therefore holds the streams back until it ends:
- * late, never lost.
+ * still in flight or a rolled-back one. Every transaction that appends to
+ * the log holds a shared advisory lock from before it takes an id until it
+ * ends (migration 0014), so the reader notes who held it when it saw the
+ * hole; once they have all ended, the next read shows the hole's final
+ * state. Other transactions, however long, never hold the streams back; a
+ * long transaction that wrote a tracked row does, until it ends: late,
+ * never lost.
  *
  * @module
  */
@@ -43,10 +44,15 @@ export interface Tailer {
   stop(): Promise<void>;
 }
 
-/** A hole the reader is waiting on: every id up to `top` is final once `xmin` reaches `xmax`. */
+/**
+ * A hole the reader is waiting on: every id up to `top` is final once every
+ * one of `writers` has ended, as seen by the read after the one that saw
+ * them gone (its snapshot comes after that).
+ */
 interface Pending {
   top: number;
-  xmax: bigint;
+  writers: string[];
+  cleared?: boolean;
   since: number;
   warned?: boolean;
 }
@@ -79,13 +85,16 @@ export async function startTailer(
   let resolveReady!: () => void;
   const ready = new Promise<void>((resolve) => resolveReady = resolve);
 
-  // Start at the end: every id up to `top` was taken before the first read's snapshot, by a
-  // transaction that had its xid by then, so the usual rule makes them final in time.
+  // Start at the end: every id up to `start` was taken before the first read, by a transaction
+  // that held the writers' lock from before then, so the usual rule makes them final in time.
   const start = await logTop(sql);
   let mark = start;
-  let pending: Pending | undefined = { top: mark, xmax: 0n, since: Date.now() };
   const first = await readTail(sql, mark, BATCH);
-  pending.xmax = first.xmax;
+  let pending: Pending | undefined = {
+    top: mark,
+    writers: first.writers,
+    since: Date.now(),
+  };
   absorb(first, start);
 
   function tick() {
@@ -116,9 +125,11 @@ export async function startTailer(
    * it was a full batch (so read again at once).
    */
   function absorb(read: TailRead, top: number): boolean {
-    if (pending !== undefined && read.xmin >= pending.xmax) {
+    if (pending?.cleared) {
       finalUpTo = Math.max(finalUpTo, pending.top);
       pending = undefined;
+    } else if (pending !== undefined && !pending.writers.some((w) => read.writers.includes(w))) {
+      pending.cleared = true;
     }
     const full = read.entries.length === BATCH;
     let next = mark;
@@ -136,13 +147,14 @@ export async function startTailer(
     if (held === undefined && !full) next = Math.max(next, finalUpTo);
     // Ids up to `top` not seen yet: in flight, or rolled back (`top` itself may be either).
     if (!full && next < top && pending === undefined) {
-      pending = { top, xmax: read.xmax, since: Date.now() };
+      pending = { top, writers: read.writers, since: Date.now() };
     }
     if (pending !== undefined && !pending.warned && Date.now() - pending.since > HELD_WARNING_MS) {
       pending.warned = true;
       log.warn("live events are held back by a transaction that has been open a long time", {
         waiting_since: new Date(pending.since).toISOString(),
-        oldest_running_xid: String(read.xmin),
+        // pg_stat_activity's backend_xid / pg_locks's virtualtransaction name them.
+        writers: pending.writers.filter((w) => read.writers.includes(w)),
       });
     }
     if (pending === undefined) resolveReady();

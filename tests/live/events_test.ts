@@ -174,6 +174,46 @@ Deno.test("the last write, committed late with nothing after it, still arrives",
   }
 });
 
+Deno.test("a long transaction that does not write the log holds no stream back", async () => {
+  const { db, app, alice, adminH } = await appWithUsers();
+  await using _ = db;
+  const admin = await stream(app, "?tables=items", adminH);
+  let endUnrelated!: () => void;
+  const unrelatedHeld = new Promise<void>((resolve) => endUnrelated = resolve);
+  let started = false;
+  // Has a transaction id (as any writing transaction does) and stays open throughout.
+  const unrelated = db.sql.begin(async (tx) => {
+    await tx`select pg_current_xact_id()`;
+    started = true;
+    await unrelatedHeld;
+  });
+  try {
+    while (!started) await new Promise((r) => setTimeout(r, 10));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => release = resolve);
+    let slowId = "";
+    const slow = db.sql.begin(async (tx) => {
+      const [row] = await tx<{ id: string }[]>`
+        insert into items (title, owner_id) values ('slow', ${alice.user.id}) returning id`;
+      slowId = row!.id;
+      await held;
+    });
+    while (slowId === "") await new Promise((r) => setTimeout(r, 10));
+    // A hole below this one, seen while the unrelated transaction runs.
+    const [quick] = await db.sql<{ id: string }[]>`
+      insert into items (title, owner_id) values ('quick', ${alice.user.id}) returning id`;
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await slow;
+    const got = await admin.collect(1500, 2);
+    assert.deepEqual(got.map((e) => (e.data as { row_id: string }).row_id), [slowId, quick!.id]);
+  } finally {
+    endUnrelated();
+    await unrelated;
+    await admin.close();
+  }
+});
+
 Deno.test("a ticket opens one stream, once, and not after it expires", async () => {
   const { db, app, aliceH } = await appWithUsers();
   await using _ = db;
