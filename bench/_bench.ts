@@ -23,6 +23,15 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
+/** Formats files a benchmark wrote (BENCHMARKS.md, a chart) as `deno task ok` wants them. */
+export async function formatWritten(...paths: string[]): Promise<void> {
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", ...paths],
+    // The project's deno.json (its line width) applies.
+    cwd: new URL("..", import.meta.url),
+  }).output();
+}
+
 /** A fresh database for one benchmark; `await using` drops it and stops the server. */
 export interface BenchDatabase extends AsyncDisposable {
   url: string;

@@ -30,7 +30,7 @@ import { JOBS } from "../jobs/registry.ts";
 import { signAccessToken } from "../lib/jwt.ts";
 import { createLogger } from "../lib/logging.ts";
 import { freePort, waitForHttp } from "../tests/process.ts";
-import { benchArgs, benchDatabase, median, percentile } from "./_bench.ts";
+import { benchArgs, benchDatabase, formatWritten, median, percentile } from "./_bench.ts";
 
 const args = benchArgs();
 const SECONDS = args.seconds ?? 10;
@@ -339,6 +339,7 @@ async function writeReport(table: string, all: Figures[]) {
   if (i < 0 || j < 0) throw new Error(`BENCHMARKS.md has no ${start} ... ${end} section`);
   await Deno.writeTextFile(path, text.slice(0, i) + block + text.slice(j + end.length));
   await Deno.writeTextFile(`${ROOT}bench/events.svg`, chart(all));
+  await formatWritten(path, `${ROOT}bench/events.svg`);
   console.log("bench:events: wrote BENCHMARKS.md and bench/events.svg");
 }
 

@@ -21,7 +21,7 @@ import { registerUser } from "../services/accounts.ts";
 import { hashPassword } from "../lib/password.ts";
 import { createLogger } from "../lib/logging.ts";
 import { freePort, hasCommand, waitForHttp } from "../tests/process.ts";
-import { benchArgs, benchDatabase, benchServers, median } from "./_bench.ts";
+import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
 
 const args = benchArgs();
@@ -337,11 +337,7 @@ async function measure(pg?: string) {
           ? text.replace(new RegExp(`${start}[\\s\\S]*${end}`), block)
           : `${text.trimEnd()}\n\n## HTTP: the hot path against its floors\n\n${block}\n`,
       );
-      // As deno task ok wants it.
-      await new Deno.Command(Deno.execPath(), {
-        args: ["fmt", "--quiet", path, `${ROOT}bench/http.svg`],
-        cwd: ROOT,
-      }).output();
+      await formatWritten(path, `${ROOT}bench/http.svg`);
       console.log("bench:http: wrote BENCHMARKS.md and bench/http.svg");
     }
   } finally {

@@ -182,7 +182,8 @@ export function eventRoutes(deps: AppDeps) {
         );
       }
       const body = await deps.events.open({
-        viewer: user,
+        // Only what the stream needs to decide, kept as long as it is open.
+        viewer: { id: user.id, is_superuser: user.is_superuser, token_version: user.token_version },
         tables,
         channels,
         rowId: query.row_id,
