@@ -16,6 +16,7 @@ import { createBoss, installJobs, startBoss } from "../jobs/boss.ts";
 import { createLogger } from "../lib/logging.ts";
 import { TEST_SECRET } from "./_app.ts";
 import { freePort, startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitForHttp } from "./process.ts";
+import { readSse } from "./_sse.ts";
 import { EFFECTS_TABLE_SQL, recordOnce, TEST_JOBS } from "./fixtures/test_jobs.ts";
 
 const CLIENTS = 8;
@@ -188,6 +189,21 @@ Deno.test("a database crash under load: 503s, no 500s, bounded waits, nothing ac
   const listening = await listenReliably(sql, "outage_test", { onNotify: (p) => heard.push(p) });
   await using _listening = { [Symbol.asyncDispose]: () => listening.stop() };
 
+  // A live event stream open throughout: the outage must cost it nothing.
+  const streamed: { id: string; row_id: string }[] = [];
+  const stream = readSse(
+    await fetch(`${base}/api/v1/events?tables=items`, {
+      headers: { Authorization: `Bearer ${token}` },
+    }),
+  );
+  const following = (async () => {
+    for (;;) {
+      const event = await stream.next(60_000).catch(() => undefined);
+      if (event === undefined) return;
+      streamed.push({ id: event.id!, row_id: (event.data as { row_id: string }).row_id });
+    }
+  })();
+
   const stop = { now: false };
   const writes = writeItems(base, token, stop);
   const jobs = enqueueJobs(boss, stop);
@@ -240,6 +256,21 @@ Deno.test("a database crash under load: 503s, no 500s, bounded waits, nothing ac
   const ids = by(200).map((a) => a.id!);
   const [row] = await sql`select count(*)::int as present from items where id = any(${ids})`;
   assert.equal(row?.present, ids.length, "acknowledged writes lost");
+
+  // The stream stayed open and got every acknowledged write, once each, in id order.
+  await waitFor(
+    () => Promise.resolve(ids.every((id) => streamed.some((e) => e.row_id === id))),
+    10_000,
+    "every acknowledged write streamed",
+  ).catch((error) => {
+    const missing = ids.filter((id) => !streamed.some((e) => e.row_id === id));
+    throw new Error(`${error.message}: ${missing.length} of ${ids.length} missing`);
+  });
+  assert.equal(new Set(streamed.map((e) => e.row_id)).size, streamed.length, "none twice");
+  const order = streamed.map((e) => Number(e.id));
+  assert.deepEqual(order, [...order].sort((a, b) => a - b), "in id order");
+  await stream.close();
+  await following;
 
   // Every acknowledged job runs, the ones in flight at the crash included.
   await waitFor(
