@@ -5,6 +5,7 @@
  * @module
  */
 import { type Sql, type Tx, whereAll } from "./client.ts";
+import { deleteLogBefore } from "./live_events.ts";
 
 /** An event as the API shows it (see HistoryEvent in the API document). */
 export interface HistoryEvent {
@@ -213,19 +214,8 @@ export async function deleteRow(tx: Tx, table: TrackedTable, rowId: string): Pro
  * Deletes up to `batch` events older than `before`, and records how far (a
  * live stream resuming from below gets a `reset`); the number deleted.
  */
-export async function deleteEventsBefore(sql: Sql, before: Date, batch: number): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`
-    with gone as (
-      delete from tusk_history.events where id in (
-        select id from tusk_history.events where at < ${before} order by id limit ${batch}
-      ) returning id
-    ), mark as (
-      insert into tusk_events.pruned (log, up_to)
-      select 'history', max(id) from gone having count(*) > 0
-      on conflict (log) do update set up_to = greatest(tusk_events.pruned.up_to, excluded.up_to)
-    )
-    select count(*)::int as n from gone`;
-  return row!.n;
+export function deleteEventsBefore(sql: Sql, before: Date, batch: number): Promise<number> {
+  return deleteLogBefore(sql, "history", { before, batch });
 }
 
 /**

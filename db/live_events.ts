@@ -181,16 +181,27 @@ export async function prunedUpTo(sql: Sql): Promise<{ history: number; messages:
   return marks;
 }
 
-/** Deletes up to `batch` channel messages older than `before`, and says how far; the number. */
-export async function deleteMessagesBefore(sql: Sql, before: Date, batch: number) {
+/** The two logs retention deletes from, and their tables. */
+const LOG_TABLES = { history: "tusk_history.events", messages: "tusk_events.messages" } as const;
+
+/**
+ * Deletes up to `batch` entries of `log` older than `before`, and records
+ * how far (a stream resuming from below gets a `reset`); the number deleted.
+ */
+export async function deleteLogBefore(
+  sql: Sql,
+  log: keyof typeof LOG_TABLES,
+  options: { before: Date; batch: number },
+): Promise<number> {
+  const table = sql(LOG_TABLES[log]);
   const [row] = await sql<{ n: number }[]>`
     with gone as (
-      delete from tusk_events.messages where id in (
-        select id from tusk_events.messages where at < ${before} order by id limit ${batch}
+      delete from ${table} where id in (
+        select id from ${table} where at < ${options.before} order by id limit ${options.batch}
       ) returning id
     ), mark as (
       insert into tusk_events.pruned (log, up_to)
-      select 'messages', max(id) from gone having count(*) > 0
+      select ${log}, max(id) from gone having count(*) > 0
       on conflict (log) do update set up_to = greatest(tusk_events.pruned.up_to, excluded.up_to)
     )
     select count(*)::int as n from gone`;

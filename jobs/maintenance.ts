@@ -19,7 +19,7 @@ import { deleteExpiredKeys } from "../db/idempotency_keys.ts";
 import { deleteStale } from "../db/rate_limits.ts";
 import { deleteStaleResetTokens } from "../db/reset_tokens.ts";
 import { deleteFinishedBatches } from "../db/job_batches.ts";
-import { deleteExpiredTickets, deleteMessagesBefore } from "../db/live_events.ts";
+import { deleteExpiredTickets, deleteLogBefore } from "../db/live_events.ts";
 import { currentJobClient } from "./client.ts";
 import { defineJob } from "./define.ts";
 import { reconcileEndings } from "./endings.ts";
@@ -90,7 +90,7 @@ export const maintenance = defineJob({
     );
     const messageCutoff = new Date(Date.now() - config.events.channelRetentionHours * 3_600_000);
     const channelMessages = await inBatches(
-      () => deleteMessagesBefore(sql, messageCutoff, DELETE_BATCH),
+      () => deleteLogBefore(sql, "messages", { before: messageCutoff, batch: DELETE_BATCH }),
       signal,
     );
     const tickets = await deleteExpiredTickets(sql);

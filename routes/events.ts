@@ -14,7 +14,7 @@ import { currentUser } from "../http/current_user.ts";
 import { idempotent } from "../http/idempotency.ts";
 import { type AppDeps, type AppEnv, newRouter } from "../http/router.ts";
 import { RequestValidationError } from "../http/validation.ts";
-import { unknownHistoryTable } from "../services/history.ts";
+import { unknownHistoryTables } from "../services/history.ts";
 import { CHANNEL_MAX_LENGTH, CHANNEL_PATTERN, refusedChannels } from "../services/live/channels.ts";
 import { type LiveEvents, liveEvents } from "../services/live/hub.ts";
 import { issueTicket, redeemTicket } from "../services/live/tickets.ts";
@@ -150,15 +150,15 @@ export function eventRoutes(deps: AppDeps) {
       const tables = query.tables === undefined
         ? (channels.length > 0 ? [] : "all" as const)
         : [...new Set(query.tables.split(","))];
-      for (const table of tables === "all" ? [] : tables) {
-        const known = await unknownHistoryTable(sql, table);
-        if (known !== undefined) {
-          invalid(
-            ["query", "tables"],
-            `Input should be a tracked table: ${known.join(", ")}`,
-            table,
-          );
-        }
+      const unknown = tables === "all" || tables.length === 0
+        ? undefined
+        : await unknownHistoryTables(sql, tables);
+      if (unknown !== undefined) {
+        invalid(
+          ["query", "tables"],
+          `Input should be a tracked table: ${unknown.tracked.join(", ")}`,
+          unknown.table,
+        );
       }
       const [refused] = await refusedChannels(sql, user, channels);
       if (refused !== undefined) {

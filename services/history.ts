@@ -41,9 +41,23 @@ const CONSTRAINT_WORDS: Record<string, string> = {
  * for the error message; undefined when the table is fine.
  */
 export async function unknownHistoryTable(sql: Sql, table: string): Promise<string[] | undefined> {
+  return (await unknownHistoryTables(sql, [table]))?.tracked;
+}
+
+/**
+ * {@link unknownHistoryTable} for several tables, reading the tracked ones
+ * once: the first that is neither tracked nor has events, with the tracked
+ * tables; undefined when all are fine.
+ */
+export async function unknownHistoryTables(
+  sql: Sql,
+  tables: string[],
+): Promise<{ table: string; tracked: string[] } | undefined> {
   const tracked = (await listTracked(sql)).map((t) => t.table_name);
-  if (tracked.includes(table) || await hasEvents(sql, table)) return undefined;
-  return tracked;
+  for (const table of tables) {
+    if (!tracked.includes(table) && !await hasEvents(sql, table)) return { table, tracked };
+  }
+  return undefined;
 }
 
 /**

@@ -255,8 +255,8 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
     }
   }
 
-  function heartbeat() {
-    const mark = tailerMark;
+  /** A comment on every stream; on a live one also the reader's `mark`, if it moved on. */
+  function heartbeat(mark: number) {
     for (const s of streams) {
       const moved = s.live && mark > s.sentId && mark > s.cursor;
       write(s, sseHeartbeat(moved ? mark : undefined), moved ? mark : undefined);
@@ -282,20 +282,11 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
     }
   }
 
-  let tailerMark = 0;
   function startReading(): Promise<Tailer> {
     tailer ??= outsideAnyContext(async () => {
-      const reader = await startTailer(sql, {
-        log,
-        pollMs: options.pollMs,
-        onEntries: (entries, mark) => {
-          tailerMark = mark;
-          fanOut(entries);
-        },
-      });
-      tailerMark = reader.mark;
+      const reader = await startTailer(sql, { log, pollMs: options.pollMs, onEntries: fanOut });
       timers = [
-        setInterval(heartbeat, options.heartbeatSeconds * 1000),
+        setInterval(() => heartbeat(reader.mark), options.heartbeatSeconds * 1000),
         setInterval(() => void recheck(), RECHECK_MS),
       ];
       return reader;

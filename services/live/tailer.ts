@@ -59,11 +59,11 @@ interface Pending {
 
 /**
  * Starts reading the log from its current end; `onEntries` gets each batch
- * of final entries (possibly none, when only the mark moved) and the new mark.
+ * of final entries, in id order, once the mark has passed them.
  *
  * @example
  * ```ts
- * const tailer = await startTailer(sql, { log, pollMs: 25, onEntries: (e, mark) => fanOut(e) });
+ * const tailer = await startTailer(sql, { log, pollMs: 25, onEntries: fanOut });
  * await tailer.ready;
  * ```
  */
@@ -73,7 +73,7 @@ export async function startTailer(
     log: Logger;
     /** How often the sequence is looked at (`EVENTS_POLL_MS`). */
     pollMs: number;
-    onEntries: (entries: LogEntry[], mark: number) => void;
+    onEntries: (entries: LogEntry[]) => void;
   },
 ): Promise<Tailer> {
   const { log, onEntries, pollMs } = options;
@@ -158,10 +158,9 @@ export async function startTailer(
       });
     }
     if (pending === undefined) resolveReady();
-    if (next > mark || out.length > 0) {
-      mark = next;
-      onEntries(out, mark);
-    }
+    // The mark first: a stream that checks it from `onEntries` on sees these entries as handed on.
+    mark = next;
+    if (out.length > 0) onEntries(out);
     return full && held === undefined;
   }
 

@@ -9,9 +9,44 @@ import { appWithUsers, testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 import { readSse } from "../_sse.ts";
+import type { Sql, Tx } from "../../db/client.ts";
 import { publish } from "../../services/live/channels.ts";
 
 type App = Awaited<ReturnType<typeof appWithUsers>>["app"];
+
+/** The row ids of stream events, in order. */
+function rowIds(events: { data?: unknown }[]): string[] {
+  return events.map((e) => (e.data as { row_id: string }).row_id);
+}
+
+/** Inserts an item (tracked: it takes an event id) and returns its id. */
+async function insertItem(sql: Sql | Tx, title: string, ownerId: string): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`
+    insert into items (title, owner_id) values (${title}, ${ownerId}) returning id`;
+  return row!.id;
+}
+
+/**
+ * Runs `work` in a transaction that stays open until `commit()`: what it
+ * wrote holds its event ids, invisible, meanwhile.
+ */
+async function heldOpen<T>(sql: Sql, work: (tx: Tx) => Promise<T>) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  let ran!: (value: T) => void;
+  const result = new Promise<T>((resolve) => ran = resolve);
+  const done = sql.begin(async (tx) => {
+    ran(await work(tx));
+    await held;
+  });
+  return {
+    result: await Promise.race([result, done.then(() => result)]),
+    async commit() {
+      release();
+      await done;
+    },
+  };
+}
 
 async function stream(app: App, query: string, headers: Record<string, string> = {}) {
   const res = await app.request(`/api/v1/events${query}`, { headers });
@@ -99,10 +134,10 @@ Deno.test("Last-Event-ID replays exactly the missed events, in order, then goes 
   const again = await stream(app, "?tables=items", { ...aliceH, "Last-Event-ID": seen.id! });
   try {
     const replayed = await again.collect(1000, 5);
-    assert.deepEqual(replayed.map((e) => (e.data as { row_id: string }).row_id), missed);
+    assert.deepEqual(rowIds(replayed), missed);
     const live = await newItem(app, aliceH, "live");
     const next = await again.collect(800);
-    assert.deepEqual(next.map((e) => (e.data as { row_id: string }).row_id), [live.id]);
+    assert.deepEqual(rowIds(next), [live.id]);
   } finally {
     await again.close();
   }
@@ -113,36 +148,20 @@ Deno.test("an event committed after a later one is delivered first, never skippe
   await using _ = db;
   const admin = await stream(app, "?tables=items", adminH);
   try {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => release = resolve);
-    let slowId = "";
     // Takes an event id now, commits later.
-    const slow = db.sql.begin(async (tx) => {
-      const [row] = await tx<{ id: string }[]>`
-        insert into items (title, owner_id) values ('slow', ${alice.user.id}) returning id`;
-      slowId = row!.id;
-      await held;
-    });
-    while (slowId === "") await new Promise((r) => setTimeout(r, 10));
-    const quick = await db.sql<{ id: string }[]>`
-      insert into items (title, owner_id) values ('quick', ${alice.user.id}) returning id`;
+    const slow = await heldOpen(db.sql, (tx) => insertItem(tx, "slow", alice.user.id));
+    const quick = await insertItem(db.sql, "quick", alice.user.id);
     // A rolled-back write leaves a hole that must not stop the stream for good.
     await db.sql.begin(async (tx) => {
-      await tx`insert into items (title, owner_id) values ('undone', ${alice.user.id})`;
+      await insertItem(tx, "undone", alice.user.id);
       throw new Error("roll back");
     }).catch(() => {});
     const early = await admin.collect(600);
     assert.deepEqual(early, [], "nothing passes the open transaction's event");
-    release();
-    await slow;
-    const after = await db.sql<{ id: string }[]>`
-      insert into items (title, owner_id) values ('after', ${alice.user.id}) returning id`;
+    await slow.commit();
+    const after = await insertItem(db.sql, "after", alice.user.id);
     const got = await admin.collect(2000, 3);
-    assert.deepEqual(got.map((e) => (e.data as { row_id: string }).row_id), [
-      slowId,
-      quick[0]!.id,
-      after[0]!.id,
-    ]);
+    assert.deepEqual(rowIds(got), [slow.result, quick, after]);
   } finally {
     await admin.close();
   }
@@ -153,22 +172,12 @@ Deno.test("the last write, committed late with nothing after it, still arrives",
   await using _ = db;
   const admin = await stream(app, "?tables=items", adminH);
   try {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => release = resolve);
-    let id = "";
-    const late = db.sql.begin(async (tx) => {
-      const [row] = await tx<{ id: string }[]>`
-        insert into items (title, owner_id) values ('late', ${alice.user.id}) returning id`;
-      id = row!.id;
-      await held;
-    });
-    while (id === "") await new Promise((r) => setTimeout(r, 10));
+    const late = await heldOpen(db.sql, (tx) => insertItem(tx, "late", alice.user.id));
     // The sequence stops moving here: the reader must keep looking until the holder ends.
     assert.deepEqual(await admin.collect(300), []);
-    release();
-    await late;
+    await late.commit();
     const got = await admin.collect(1500, 1);
-    assert.deepEqual(got.map((e) => (e.data as { row_id: string }).row_id), [id]);
+    assert.deepEqual(rowIds(got), [late.result]);
   } finally {
     await admin.close();
   }
@@ -178,38 +187,18 @@ Deno.test("a long transaction that does not write the log holds no stream back",
   const { db, app, alice, adminH } = await appWithUsers();
   await using _ = db;
   const admin = await stream(app, "?tables=items", adminH);
-  let endUnrelated!: () => void;
-  const unrelatedHeld = new Promise<void>((resolve) => endUnrelated = resolve);
-  let started = false;
   // Has a transaction id (as any writing transaction does) and stays open throughout.
-  const unrelated = db.sql.begin(async (tx) => {
-    await tx`select pg_current_xact_id()`;
-    started = true;
-    await unrelatedHeld;
-  });
+  const unrelated = await heldOpen(db.sql, (tx) => tx`select pg_current_xact_id()`);
   try {
-    while (!started) await new Promise((r) => setTimeout(r, 10));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => release = resolve);
-    let slowId = "";
-    const slow = db.sql.begin(async (tx) => {
-      const [row] = await tx<{ id: string }[]>`
-        insert into items (title, owner_id) values ('slow', ${alice.user.id}) returning id`;
-      slowId = row!.id;
-      await held;
-    });
-    while (slowId === "") await new Promise((r) => setTimeout(r, 10));
+    const slow = await heldOpen(db.sql, (tx) => insertItem(tx, "slow", alice.user.id));
     // A hole below this one, seen while the unrelated transaction runs.
-    const [quick] = await db.sql<{ id: string }[]>`
-      insert into items (title, owner_id) values ('quick', ${alice.user.id}) returning id`;
+    const quick = await insertItem(db.sql, "quick", alice.user.id);
     await new Promise((r) => setTimeout(r, 200));
-    release();
-    await slow;
+    await slow.commit();
     const got = await admin.collect(1500, 2);
-    assert.deepEqual(got.map((e) => (e.data as { row_id: string }).row_id), [slowId, quick!.id]);
+    assert.deepEqual(rowIds(got), [slow.result, quick]);
   } finally {
-    endUnrelated();
-    await unrelated;
+    await unrelated.commit();
     await admin.close();
   }
 });

@@ -9,7 +9,7 @@ import { makeUser } from "../_factories.ts";
 import { deleteEventsBefore } from "../../db/history.ts";
 import {
   deleteExpiredTickets,
-  deleteMessagesBefore,
+  deleteLogBefore,
   insertTicket,
   prunedUpTo,
 } from "../../db/live_events.ts";
@@ -24,9 +24,13 @@ Deno.test("pruning the history and channel messages records how far each went", 
   await db
     .sql`update tusk_events.messages set at = now() - interval '2 days' where id <= ${ids[1]!}`;
   const cutoff = new Date(Date.now() - 3_600_000);
-  assert.equal(await deleteMessagesBefore(db.sql, cutoff, 1), 1, "one batch at a time");
-  assert.equal(await deleteMessagesBefore(db.sql, cutoff, 10), 1);
-  assert.equal(await deleteMessagesBefore(db.sql, cutoff, 10), 0);
+  assert.equal(
+    await deleteLogBefore(db.sql, "messages", { before: cutoff, batch: 1 }),
+    1,
+    "one batch at a time",
+  );
+  assert.equal(await deleteLogBefore(db.sql, "messages", { before: cutoff, batch: 10 }), 1);
+  assert.equal(await deleteLogBefore(db.sql, "messages", { before: cutoff, batch: 10 }), 0);
   assert.equal((await prunedUpTo(db.sql)).messages, ids[1]);
 
   await db.sql`update tusk_history.events set at = now() - interval '2 days'`;
