@@ -14,6 +14,7 @@ import {
   type ReplayFilter,
   usersStanding,
 } from "../../db/live_events.ts";
+import { outageLogger } from "../../db/outage.ts";
 import { HttpError } from "../../lib/http_error.ts";
 import type { Logger } from "../../lib/logging.ts";
 import { outsideAnyContext } from "../../lib/root_context.ts";
@@ -108,6 +109,7 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
   const byChannel = new Map<string, Set<Stream>>();
   const frames = new WeakMap<LogEntry, Uint8Array>();
   let tailer: Promise<Tailer> | undefined;
+  const outage = outageLogger(log, "live events: database unavailable; streams end and resume");
   let timers: ReturnType<typeof setInterval>[] = [];
   let closed = false;
 
@@ -331,7 +333,9 @@ export function liveEvents(options: LiveEventsOptions): LiveEvents {
       write(s, sseRetry(RETRY_HINT_MS));
       outsideAnyContext(() =>
         catchUp(s, reader).catch((error) => {
-          if (!s.closed) log.warn("live events: a stream ended early", { error: String(error) });
+          if (!s.closed && !outage(error)) {
+            log.warn("live events: a stream ended early", { error: String(error) });
+          }
           end(s);
         })
       );

@@ -26,6 +26,7 @@
  */
 import type { Sql } from "../../db/client.ts";
 import { type LogEntry, logTop, readTail, type TailRead } from "../../db/live_events.ts";
+import { outageLogger } from "../../db/outage.ts";
 import type { Logger } from "../../lib/logging.ts";
 
 // Entries per read: a burst is handed on in a few reads, each a short index range scan.
@@ -81,6 +82,10 @@ export async function startTailer(
   let running: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failing = false;
+  const outage = outageLogger(
+    log,
+    "live events: database unavailable; reading again when it is back",
+  );
   let finalUpTo = 0;
   let resolveReady!: () => void;
   const ready = new Promise<void>((resolve) => resolveReady = resolve);
@@ -115,7 +120,9 @@ export async function startTailer(
       if (failing) log.info("live events: reading the log again");
       failing = false;
     } catch (error) {
-      if (!failing) log.warn("live events: cannot read the log", { error: String(error) });
+      if (!outage(error) && !failing) {
+        log.warn("live events: cannot read the log", { error: String(error) });
+      }
       failing = true;
     }
   }
