@@ -20,8 +20,10 @@ import { createLogger } from "../lib/logging.ts";
 import { TEST_PERMISSIONS } from "./process.ts";
 
 // Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
+// The port lies below every system's ephemeral range (Linux 32768-60999, others 49152-65535): a
+// test's outgoing connection may take any port in that range as its own, and did take 54330.
 const TEST_PG_DIR = ".data/test-postgres";
-const TEST_PG_PORT = 54330;
+const TEST_PG_PORT = 15430;
 // Not *_test.ts files: they need Chromium (and the second a checkout of the FastAPI template),
 // so each runs on its own (deno task test:browser, test:template).
 const BROWSER_CHECKS = ["tests/console/browser_check.ts", "tests/live/browser_check.ts"];
@@ -34,7 +36,7 @@ const USAGE = `Usage: deno task test [--coverage] [test files or folders...]
        deno task test:coverage    every test, then an HTML report in coverage/html
 
 Without DATABASE_URL an embedded Postgres starts under TEST_PG_DIR (.data/test-postgres) on
-TEST_PG_PORT (54330); with it, that server is used (its user must be able to create databases).
+TEST_PG_PORT (15430); with it, that server is used (its user must be able to create databases).
 Every test file gets its own database, cloned from a migrated template. Any other argument that
 starts with - is handed to deno test (e.g. --filter "login").`;
 
