@@ -9,6 +9,9 @@ import type { Sql, Tx } from "./client.ts";
 /** The channel the table's trigger notifies on. */
 export const FLAGS_CHANNEL = "tusk_feature_flags";
 
+/** A rule as stored (its shape is `services/flag_rules.ts`'s to say). */
+export type StoredRule = Record<string, unknown>;
+
 /** A row of `feature_flags`. */
 export interface FeatureFlag {
   codename: string;
@@ -16,6 +19,42 @@ export interface FeatureFlag {
   label: string | null;
   description: string | null;
   updated_at: Date;
+  rules: StoredRule[];
+  variants: Record<string, unknown> | null;
+  default_variant: string | null;
+  client_visible: boolean;
+}
+
+/** The columns a create or an update may set. */
+export interface FlagFields {
+  is_active?: boolean;
+  label?: string | null;
+  description?: string | null;
+  rules?: StoredRule[];
+  variants?: Record<string, unknown> | null;
+  default_variant?: string | null;
+  client_visible?: boolean;
+}
+
+const FIELDS = [
+  "is_active",
+  "label",
+  "description",
+  "rules",
+  "variants",
+  "default_variant",
+  "client_visible",
+] as const;
+
+/** The fields as postgres.js writes them: JSON columns wrapped. */
+function columnValues(sql: Sql | Tx, fields: FlagFields): Record<string, never> {
+  const out: Record<string, unknown> = {};
+  for (const k of FIELDS) {
+    const v = fields[k];
+    if (v === undefined) continue;
+    out[k] = (k === "rules" || k === "variants") && v !== null ? sql.json(v as never) : v;
+  }
+  return out as Record<string, never>;
 }
 
 /** All flags, by codename. */
@@ -32,19 +71,14 @@ export async function getFlag(sql: Sql | Tx, codename: string): Promise<FeatureF
 /** Creates a flag; a taken codename raises a unique violation (23505). */
 export async function createFlag(
   sql: Sql | Tx,
-  flag: {
-    codename: string;
-    is_active?: boolean;
-    label?: string | null;
-    description?: string | null;
-  },
+  flag: { codename: string } & FlagFields,
 ): Promise<FeatureFlag> {
+  const values: Record<string, never> = {
+    ...columnValues(sql, flag),
+    codename: flag.codename as never,
+  };
   const [row] = await sql<FeatureFlag[]>`
-    insert into feature_flags (codename, is_active, label, description)
-    values (${flag.codename}, ${flag.is_active ?? false}, ${flag.label ?? null}, ${
-    flag.description ?? null
-  })
-    returning *
+    insert into feature_flags ${sql(values, Object.keys(values))} returning *
   `;
   return row!;
 }
@@ -53,16 +87,22 @@ export async function createFlag(
 export async function updateFlag(
   sql: Sql | Tx,
   codename: string,
-  changes: { is_active?: boolean; label?: string | null; description?: string | null },
+  changes: FlagFields,
 ): Promise<FeatureFlag | undefined> {
-  const columns = (["is_active", "label", "description"] as const).filter((k) =>
-    changes[k] !== undefined
-  );
+  const values = columnValues(sql, changes);
+  const columns = Object.keys(values);
   if (columns.length === 0) return await getFlag(sql, codename);
   const [row] = await sql<FeatureFlag[]>`
-    update feature_flags set ${sql(changes, columns)} where codename = ${codename} returning *
+    update feature_flags set ${sql(values, columns)} where codename = ${codename} returning *
   `;
   return row;
+}
+
+/** One flag, locked until the transaction ends (for a read-modify-write). */
+export async function lockFlag(tx: Tx, codename: string): Promise<FeatureFlag | undefined> {
+  const [flag] = await tx<FeatureFlag[]>`
+    select * from feature_flags where codename = ${codename} for update`;
+  return flag;
 }
 
 /** Flips a flag in one statement; undefined when there is none. */
@@ -80,4 +120,33 @@ export async function toggleFlag(
 export async function deleteFlag(sql: Sql | Tx, codename: string): Promise<boolean> {
   const rows = await sql`delete from feature_flags where codename = ${codename} returning 1`;
   return rows.length > 0;
+}
+
+/** When each flag was last evaluated by the application, by codename. */
+export async function lastEvaluations(sql: Sql | Tx): Promise<Map<string, Date>> {
+  const rows = await sql<{ codename: string; last_evaluated_at: Date }[]>`
+    select codename, last_evaluated_at from tusk.flag_evaluations`;
+  return new Map(rows.map((r) => [r.codename, r.last_evaluated_at]));
+}
+
+/** Records that these flags were evaluated now (unknown codenames are skipped). */
+export async function recordEvaluations(sql: Sql | Tx, codenames: string[]): Promise<void> {
+  await sql`
+    insert into tusk.flag_evaluations (codename, last_evaluated_at)
+    select codename, now() from feature_flags where codename = any(${codenames})
+    on conflict (codename) do update set last_evaluated_at = excluded.last_evaluated_at`;
+}
+
+/** `tusk.flag_evaluate()`: the evaluation in SQL, for a subject key and attributes. */
+export async function evaluateInSql(
+  sql: Sql | Tx,
+  codename: string,
+  subjectKey: string | null,
+  attributes: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const [row] = await sql<{ result: Record<string, unknown> }[]>`
+    select tusk.flag_evaluate(${codename}, ${subjectKey}, ${
+    sql.json(attributes as never)
+  }) as result`;
+  return row!.result;
 }
