@@ -24,6 +24,7 @@ import { historyRoutes } from "./routes/history.ts";
 import { itemRoutes } from "./routes/items.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { loginRoutes } from "./routes/login.ts";
+import { ofrepRoutes } from "./routes/ofrep.ts";
 import { privateRoutes } from "./routes/private.ts";
 import { userRoutes } from "./routes/users.ts";
 import { utilsRoutes } from "./routes/utils.ts";
@@ -47,7 +48,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.use(edge({
     corsOrigins: config.corsOrigins,
-    exposeHeaders: [REQUEST_ID_HEADER, REPLAYED_HEADER],
+    // ETag: OFREP's bulk evaluation, read by browser SDKs on other origins.
+    exposeHeaders: [REQUEST_ID_HEADER, REPLAYED_HEADER, "ETag"],
     strictTransportSecurity: config.environment === "local"
       ? false
       : "max-age=31536000; includeSubDomains",
@@ -81,6 +83,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.route("/", health.root);
   app.route(API_PREFIX, api);
+  app.route("/ofrep/v1", ofrepRoutes(deps));
   app.route("/", docsRoutes(config.projectName));
   app.route(config.consolePath, consoleRoutes(deps));
   app.openAPIRegistry.registerComponent("securitySchemes", "OAuth2PasswordBearer", {

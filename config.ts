@@ -133,6 +133,17 @@ export interface Config {
   embeddedPostgres: { dir: string; port: number };
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** Feature flags beyond their table. */
+  flags: {
+    /**
+     * `FLAGS_SERVER_KEY`: the key server-side OFREP clients send (as a bearer
+     * token or `X-API-Key`) to evaluate every flag; undefined: only flags
+     * marked client_visible can be evaluated over OFREP.
+     */
+    serverKey: string | undefined;
+    /** `FLAG_STALE_DAYS`: a flag nobody evaluated for this long is marked stale. */
+    staleDays: number;
+  };
   /** Live event streams (`GET /api/v1/events`). */
   events: {
     /** How often each API process looks for new events, in ms (`EVENTS_POLL_MS`). */
@@ -319,6 +330,10 @@ const schema = z.object({
   EMBEDDED_PG_PORT: integer("EMBEDDED_PG_PORT", 1, 65535, 54329),
   MAX_BODY_BYTES: integer("MAX_BODY_BYTES", 1024, 1024 ** 3, 1024 * 1024),
   SHUTDOWN_TIMEOUT_SECONDS: integer("SHUTDOWN_TIMEOUT_SECONDS", 0, 3600, 10),
+  FLAGS_SERVER_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
+    message: "FLAGS_SERVER_KEY: use at least 32 characters (e.g. openssl rand -hex 32)",
+  }),
+  FLAG_STALE_DAYS: integer("FLAG_STALE_DAYS", 1, 3650, 30),
   EVENTS_POLL_MS: integer("EVENTS_POLL_MS", 5, 10_000, 25),
   EVENTS_HEARTBEAT_SECONDS: integer("EVENTS_HEARTBEAT_SECONDS", 1, 3600, 15),
   EVENTS_MAX_STREAMS: integer("EVENTS_MAX_STREAMS", 1, 1_000_000, 10_000),
@@ -609,6 +624,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    flags: { serverKey: e.FLAGS_SERVER_KEY, staleDays: e.FLAG_STALE_DAYS },
     events: {
       pollMs: e.EVENTS_POLL_MS,
       heartbeatSeconds: e.EVENTS_HEARTBEAT_SECONDS,

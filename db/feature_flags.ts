@@ -122,10 +122,14 @@ export async function deleteFlag(sql: Sql | Tx, codename: string): Promise<boole
   return rows.length > 0;
 }
 
-/** When each flag was last evaluated by the application, by codename. */
-export async function lastEvaluations(sql: Sql | Tx): Promise<Map<string, Date>> {
+/** When flags (all, or those named) were last evaluated by the application, by codename. */
+export async function lastEvaluations(
+  sql: Sql | Tx,
+  codenames?: string[],
+): Promise<Map<string, Date>> {
   const rows = await sql<{ codename: string; last_evaluated_at: Date }[]>`
-    select codename, last_evaluated_at from tusk.flag_evaluations`;
+    select codename, last_evaluated_at from tusk.flag_evaluations
+    ${codenames === undefined ? sql`` : sql`where codename = any(${codenames})`}`;
   return new Map(rows.map((r) => [r.codename, r.last_evaluated_at]));
 }
 

@@ -63,9 +63,9 @@ end
 $$;
 
 -- The whole evaluation, as services/flag_rules.ts does it: {value, variant, reason, rule}
--- (rule: the index of the rule that matched), {reason: 'DISABLED'} for a switched-off flag
--- with variants (a boolean flag answers false), or {reason: 'ERROR', error} when the flag
--- does not exist or a rule that needs a subject key is reached without one.
+-- (rule: the index of the rule that matched; a switched-off flag gives reason DISABLED with
+-- 'off' or its default variant), or {reason: 'ERROR', error} when the flag does not exist
+-- or a rule that needs a subject key is reached without one.
 create function tusk.flag_evaluate(
   flag_key text,
   subject_key text default null,
@@ -90,13 +90,11 @@ begin
   if not found then
     return jsonb_build_object('reason', 'ERROR', 'error', 'FLAG_NOT_FOUND');
   end if;
-  if not f.is_active then
-    if f.variants is null then
-      return jsonb_build_object('value', false, 'variant', 'off', 'reason', 'DISABLED');
-    end if;
-    return jsonb_build_object('reason', 'DISABLED');
-  end if;
   variants := coalesce(f.variants, '{"on": true, "off": false}');
+  if not f.is_active then
+    chosen := case when f.variants is null then 'off' else f.default_variant end;
+    return jsonb_build_object('value', variants -> chosen, 'variant', chosen, 'reason', 'DISABLED');
+  end if;
   -- The subject key is the attributes' targetingKey (subject_key, when given, replaces it);
   -- percentages need it to be a non-empty string.
   if subject_key is not null then
@@ -166,7 +164,7 @@ language sql stable parallel safe as $$
   select coalesce(tusk.flag_evaluate(flag_key, subject_key, attributes) -> 'value' = 'true', false)
 $$;
 
--- The variant served to the subject (null for a switched-off variant flag or an error).
+-- The variant served to the subject (null for an error).
 create function tusk.flag_variant(
   flag_key text,
   subject_key text default null,

@@ -138,7 +138,8 @@ export function bindFlagCache(cache: FlagCache): () => void {
   };
 }
 
-function cache(): FlagCache {
+/** The flag cache this process started (for the OFREP routes); throws when there is none. */
+export function currentFlagCache(): FlagCache {
   if (bound === undefined) {
     throw new Error(
       "Feature flags are not started in this process: call startServices() (every role does)",
@@ -158,12 +159,12 @@ function cache(): FlagCache {
  * ```
  */
 export function isEnabled(codename: string, subject?: Subject): boolean {
-  return cache().isEnabled(codename, subject);
+  return currentFlagCache().isEnabled(codename, subject);
 }
 
 /**
  * The variant a flag serves the subject: `{value, variant, reason}` (no value
- * for a switched-off variant flag or an error: use your default then).
+ * for an unknown flag or an error: use your default then).
  *
  * @example
  * ```ts
@@ -172,5 +173,5 @@ export function isEnabled(codename: string, subject?: Subject): boolean {
  * ```
  */
 export function variant(codename: string, subject?: Subject): Evaluation {
-  return cache().evaluate(codename, subject);
+  return currentFlagCache().evaluate(codename, subject);
 }

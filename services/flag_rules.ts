@@ -8,6 +8,8 @@
  * `off` (false), and with no `default_variant` it serves `on` when it has no
  * rules (as before rules existed) and `off` when it has some (the rules say
  * who gets it). A flag with `variants` names its own and its default.
+ * Switched off (`is_active = false`), a boolean flag is off and a flag with
+ * variants serves its default variant.
  *
  * @module
  */
@@ -147,11 +149,16 @@ function lowerValue(condition: Condition): Condition {
 export const Rules = z.array(Rule).max(MAX_RULES);
 
 /** A flag's own variants: name to value (any JSON). */
-export const Variants = z.record(VariantName, z.json()).refine(
+// z.unknown(), not z.json(): the OpenAPI generator recurses forever on z.json(); values arrive
+// parsed from JSON, and the size check below serializes each one.
+export const Variants = z.record(
+  VariantName,
+  z.unknown().refine((v) => v !== undefined, { message: "A variant needs a value" }),
+).refine(
   (v) => Object.keys(v).length >= 1 && Object.keys(v).length <= MAX_VARIANTS,
   { message: `A flag has from 1 to ${MAX_VARIANTS} variants` },
 ).refine(
-  (v) => Object.values(v).every((x) => JSON.stringify(x).length <= MAX_VALUE_BYTES),
+  (v) => Object.values(v).every((x) => (JSON.stringify(x)?.length ?? 0) <= MAX_VALUE_BYTES),
   { message: `A variant's value is at most ${MAX_VALUE_BYTES} bytes of JSON` },
 );
 
@@ -237,12 +244,13 @@ function keyOf(subject: Subject): string | undefined {
  * ```
  */
 export function evaluateFlag(flag: FlagDefinition, subject: Subject = {}): Evaluation {
-  if (!flag.is_active) {
-    return flag.variants === null
-      ? { value: false, variant: "off", reason: "DISABLED" }
-      : { reason: "DISABLED" };
-  }
   const variants = flag.variants ?? BOOLEAN_VARIANTS;
+  if (!flag.is_active) {
+    // Switched off: a boolean flag is off whatever its default; a flag with variants serves
+    // its default variant, so every caller still gets a value of the flag's type.
+    const variant = flag.variants === null ? "off" : flag.default_variant!;
+    return { value: variants[variant] ?? null, variant, reason: "DISABLED" };
+  }
   const key = keyOf(subject);
   for (const [rule, r] of flag.rules.entries()) {
     if (!(r.conditions ?? []).every((c) => conditionHolds(c, subject))) continue;
@@ -301,4 +309,60 @@ export function userSubject(
     is_superuser: user.is_superuser,
     ...(user.is_active === undefined ? {} : { is_active: user.is_active }),
   };
+}
+
+/** One line of an explanation: a rule, and whether (and why) it decided. */
+export interface ExplainStep {
+  rule: number;
+  description: string;
+  outcome: "matched" | "no match" | "outside the percentage" | "needs a targeting key";
+}
+
+function describe(rule: Rule): string {
+  const parts = (rule.conditions ?? []).map((c) =>
+    "value" in c
+      ? `${c.attribute} ${c.operator} ${JSON.stringify(c.value)}`
+      : `${c.attribute} exists`
+  );
+  if (rule.percentage !== undefined) parts.push(`${rule.percentage} % of subjects`);
+  const serves = rule.split === undefined
+    ? rule.variant!
+    : rule.split.map((s) => `${s.variant} ${s.weight} %`).join(" / ");
+  const when = parts.length === 0 ? "everyone" : parts.join(" and ");
+  return `${rule.description ? `${rule.description}: ` : ""}${when} → ${serves}`;
+}
+
+/**
+ * The evaluation with the rules it went through, for "is alice in?" in the
+ * console and `tusk flags explain`.
+ *
+ * @example
+ * ```ts
+ * const { evaluation, steps } = explainFlag(flag, { targetingKey: "u1", email: "a@x.org" });
+ * ```
+ */
+export function explainFlag(
+  flag: FlagDefinition,
+  subject: Subject = {},
+): { evaluation: Evaluation; steps: ExplainStep[] } {
+  const evaluation = evaluateFlag(flag, subject);
+  const steps: ExplainStep[] = [];
+  if (evaluation.reason === "DISABLED") return { evaluation, steps };
+  const key = keyOf(subject);
+  for (const [rule, r] of flag.rules.entries()) {
+    const description = describe(r);
+    let outcome: ExplainStep["outcome"] = "no match";
+    if ((r.conditions ?? []).every((c) => conditionHolds(c, subject))) {
+      const sticky = r.percentage !== undefined || r.split !== undefined;
+      if (sticky && key === undefined) outcome = "needs a targeting key";
+      else if (
+        r.percentage !== undefined &&
+        bucketOf(flag.codename, key!) >= Math.round(r.percentage * 100)
+      ) outcome = "outside the percentage";
+      else outcome = "matched";
+    }
+    steps.push({ rule, description, outcome });
+    if (rule === evaluation.rule) break;
+  }
+  return { evaluation, steps };
 }

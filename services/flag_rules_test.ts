@@ -167,8 +167,10 @@ Deno.test("a split serves variants by weight, stickily, with the variant's value
   const once = evaluateFlag(f, { targetingKey: "u7" });
   assert.deepEqual(evaluateFlag(f, { targetingKey: "u7" }), once);
   assert.deepEqual(evaluateFlag(f, { targetingKey: "u1" }).value !== undefined, true);
-  // Switched off, a variant flag has no value: callers use their own default.
+  // Switched off, a variant flag serves its default variant.
   assert.deepEqual(evaluateFlag({ ...f, is_active: false }, { targetingKey: "u7" }), {
+    value: "#00f",
+    variant: "blue",
     reason: "DISABLED",
   });
 });

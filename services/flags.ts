@@ -176,3 +176,20 @@ export async function setRollout(
 export async function removeFlag(sql: Sql, codename: string): Promise<void> {
   if (!(await deleteFlag(sql, codename))) throw new HttpError(404, NOT_FOUND);
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A stale flag: neither evaluated by the application nor changed for
+ * `staleDays` (flags read only in SQL look stale: the database does not
+ * record its own evaluations).
+ */
+export function isStale(
+  flag: { updated_at: Date },
+  lastEvaluated: Date | undefined,
+  staleDays: number,
+  now = Date.now(),
+): boolean {
+  const since = now - staleDays * DAY_MS;
+  return flag.updated_at.getTime() < since && (lastEvaluated?.getTime() ?? 0) < since;
+}

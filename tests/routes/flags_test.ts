@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isEnabled } from "../../services/flag_cache.ts";
+import { isEnabled, variant } from "../../services/flag_cache.ts";
 import { testApp } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
@@ -153,4 +153,172 @@ Deno.test("after its LISTEN connection is killed, the cache reconnects and reloa
   await db
     .sql`update feature_flags set is_active = false where codename = 'FF_ENABLE_REGISTRATION'`;
   await waitFor(() => !isEnabled("FF_ENABLE_REGISTRATION"));
+});
+
+Deno.test("flag API: rules, variants and visibility are stored, read back and explained", async () => {
+  const { db, app, adminH, userH } = await setup();
+  await using _ = db;
+  const created = await call(
+    app,
+    "/api/v1/flags/",
+    jsonBody("POST", {
+      codename: "FF_STAFF",
+      is_active: true,
+      client_visible: true,
+      rules: [
+        {
+          description: "staff",
+          conditions: [{ attribute: "email", operator: "ends_with", value: "@Example.com" }],
+          variant: "on",
+        },
+        { percentage: 12.5, variant: "on" },
+      ],
+    }, adminH),
+  );
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  assert.deepEqual(created.body.rules, [
+    {
+      description: "staff",
+      conditions: [{ attribute: "email", operator: "ends_with", value: "@example.com" }],
+      variant: "on",
+    },
+    { percentage: 12.5, variant: "on" },
+  ]);
+  assert.equal(created.body.client_visible, true);
+  assert.equal(created.body.variants, null);
+  assert.equal(created.body.last_evaluated_at, null);
+  assert.equal(created.body.stale, false);
+  // The public list keeps its template-compatible shape.
+  const list = await call(app, "/api/v1/flags/");
+  assert.deepEqual(Object.keys(list.body.data[0]).sort(), ["codename", "is_active", "label"]);
+
+  const read = await call(app, "/api/v1/flags/FF_STAFF", { headers: adminH });
+  assert.deepEqual(read.body.rules, created.body.rules);
+  assert.equal((await call(app, "/api/v1/flags/FF_STAFF", { headers: userH })).status, 403);
+  assert.equal((await call(app, "/api/v1/flags/FF_NOPE", { headers: adminH })).status, 404);
+
+  const explained = await call(
+    app,
+    "/api/v1/flags/FF_STAFF/explain",
+    jsonBody("POST", { context: { targetingKey: "u1", email: "ann@other.org" } }, adminH),
+  );
+  assert.equal(explained.status, 200);
+  assert.equal(explained.body.steps[0].outcome, "no match");
+  assert.match(explained.body.steps[0].description, /^staff: email ends_with "@example.com" → on$/);
+  assert.ok(
+    ["matched", "outside the percentage"].includes(explained.body.steps[1].outcome),
+    JSON.stringify(explained.body),
+  );
+
+  const variants = await call(
+    app,
+    "/api/v1/flags/FF_STAFF",
+    jsonBody("PATCH", {
+      variants: { small: 1, large: { size: 10 } },
+      default_variant: "small",
+      rules: [{ split: [{ variant: "small", weight: 40 }, { variant: "large", weight: 60 }] }],
+    }, adminH),
+  );
+  assert.equal(variants.status, 200, JSON.stringify(variants.body));
+  assert.deepEqual(variants.body.variants, { small: 1, large: { size: 10 } });
+});
+
+Deno.test("bad rules are a 422 that says what is wrong, and nothing is stored", async () => {
+  const { db, app, adminH } = await setup();
+  await using _ = db;
+  await call(app, "/api/v1/flags/", jsonBody("POST", { codename: "FF_KEEP" }, adminH));
+  const [before] = await db.sql`select to_jsonb(f) - 'updated_at' as row from feature_flags f
+    where codename = 'FF_KEEP'`;
+  const cases: [unknown, RegExp][] = [
+    [
+      { rules: [{ percentage: 130, variant: "on" }] },
+      /"loc":\["body","rules",0,"percentage"\].*less than or equal to 100/,
+    ],
+    [{
+      rules: [{ conditions: [{ attribute: "plan", operator: "like", value: "x" }], variant: "on" }],
+    }, /Unknown operator/],
+    [
+      { rules: [{ split: [{ variant: "on", weight: 50 }, { variant: "off", weight: 40 }] }] },
+      /add up to 100/,
+    ],
+    [
+      { rules: [{ variant: "purple" }] },
+      /Rule 1 serves "purple", which is not a variant \(on, off\)/,
+    ],
+    [{ variants: { a: 1, b: 2 } }, /needs a default_variant/],
+    [{ variants: { a: 1 }, default_variant: "z" }, /not a variant \(a\)/],
+  ];
+  for (const [change, message] of cases) {
+    const res = await call(app, "/api/v1/flags/FF_KEEP", jsonBody("PATCH", change, adminH));
+    assert.equal(res.status, 422, JSON.stringify(change));
+    const detail = res.body.detail;
+    assert.match(
+      typeof detail === "string" ? detail : JSON.stringify(detail),
+      message,
+      JSON.stringify(res.body),
+    );
+    const created = await call(
+      app,
+      "/api/v1/flags/",
+      jsonBody("POST", { codename: "FF_NEW", ...(change as object) }, adminH),
+    );
+    assert.equal(created.status, 422, JSON.stringify(change));
+  }
+  const [after] = await db.sql`select to_jsonb(f) - 'updated_at' as row from feature_flags f
+    where codename = 'FF_KEEP'`;
+  assert.deepEqual(after, before);
+  const [created] = await db.sql`select count(*)::int as n from feature_flags
+    where codename = 'FF_NEW'`;
+  assert.equal(created!.n, 0);
+});
+
+Deno.test("isEnabled() with a subject follows rules; without one, a rule-less flag as before", async () => {
+  const { db, app, adminH } = await setup();
+  await using _ = db;
+  const patched = await call(
+    app,
+    "/api/v1/flags/FF_ENABLE_REGISTRATION",
+    jsonBody("PATCH", { is_active: true }, adminH),
+  );
+  assert.equal(patched.body.rules.length, 0);
+  await waitFor(() => isEnabled("FF_ENABLE_REGISTRATION"));
+  assert.equal((await signup(app)).status, 200);
+  await call(
+    app,
+    "/api/v1/flags/",
+    jsonBody("POST", {
+      codename: "FF_BETA_USERS",
+      is_active: true,
+      rules: [{ conditions: [{ attribute: "beta", operator: "eq", value: true }], variant: "on" }],
+    }, adminH),
+  );
+  await waitFor(() => isEnabled("FF_BETA_USERS", { beta: true }));
+  assert.equal(isEnabled("FF_BETA_USERS", { beta: false }), false);
+  assert.equal(isEnabled("FF_BETA_USERS"), false);
+  assert.deepEqual(variant("FF_BETA_USERS", { beta: true }), {
+    value: true,
+    variant: "on",
+    reason: "TARGETING_MATCH",
+    rule: 0,
+  });
+  assert.deepEqual(variant("FF_UNKNOWN"), { reason: "ERROR", error: "FLAG_NOT_FOUND" });
+});
+
+Deno.test("evaluations are recorded for stale-flag detection", async () => {
+  const { db, app, adminH, flags } = await setup();
+  await using _ = db;
+  await call(app, "/api/v1/flags/", jsonBody("POST", { codename: "FF_USED" }, adminH));
+  await call(app, "/api/v1/flags/", jsonBody("POST", { codename: "FF_IDLE" }, adminH));
+  await waitFor(() => flags!.definitions().has("FF_IDLE"));
+  isEnabled("FF_USED");
+  await flags!.flushUsage();
+  // Both were changed long ago; only the evaluated one is not stale.
+  await db.sql`alter table feature_flags disable trigger feature_flags_updated_at`;
+  await db.sql`update feature_flags set updated_at = now() - interval '90 days'`;
+  const used = await call(app, "/api/v1/flags/FF_USED", { headers: adminH });
+  const idle = await call(app, "/api/v1/flags/FF_IDLE", { headers: adminH });
+  assert.ok(Date.now() - Date.parse(used.body.last_evaluated_at) < 60_000);
+  assert.equal(used.body.stale, false);
+  assert.equal(idle.body.last_evaluated_at, null);
+  assert.equal(idle.body.stale, true);
 });
