@@ -8,6 +8,7 @@ import { isUniqueViolation } from "../db/client.ts";
 import { createFlag, deleteFlag, listFlags, toggleFlag, updateFlag } from "../db/feature_flags.ts";
 import { Codename } from "../services/flags.ts";
 import { withDatabase } from "./_db.ts";
+import { flagRuleCommand, RULE_USAGE } from "./flag_rules.ts";
 import { CliError, parse, printTable, subcommandFallback, UsageError } from "./_io.ts";
 
 const USAGE = `Usage: tusk flags <command>
@@ -18,7 +19,8 @@ Commands:
                                     create a flag (off unless --active)
   toggle CODENAME                   turn a flag on if off, off if on
   set CODENAME on|off               turn a flag on or off
-  delete CODENAME                   delete a flag (code reading it then sees it off)`;
+  delete CODENAME                   delete a flag (code reading it then sees it off)
+${RULE_USAGE}`;
 
 function codename(raw: string | undefined): string {
   const parsed = Codename.safeParse(raw);
@@ -111,6 +113,7 @@ export async function flagsCommand(args: string[], env: Record<string, string>):
       });
     }
     default:
-      return subcommandFallback("flags", sub, USAGE);
+      return (sub === undefined ? undefined : await flagRuleCommand(sub, rest, env, USAGE)) ??
+        subcommandFallback("flags", sub, USAGE);
   }
 }

@@ -318,7 +318,8 @@ export interface ExplainStep {
   outcome: "matched" | "no match" | "outside the percentage" | "needs a targeting key";
 }
 
-function describe(rule: Rule): string {
+/** A rule in words: `staff: email ends_with "@example.com" → on`. */
+export function describeRule(rule: Rule): string {
   const parts = (rule.conditions ?? []).map((c) =>
     "value" in c
       ? `${c.attribute} ${c.operator} ${JSON.stringify(c.value)}`
@@ -350,7 +351,7 @@ export function explainFlag(
   if (evaluation.reason === "DISABLED") return { evaluation, steps };
   const key = keyOf(subject);
   for (const [rule, r] of flag.rules.entries()) {
-    const description = describe(r);
+    const description = describeRule(r);
     let outcome: ExplainStep["outcome"] = "no match";
     if ((r.conditions ?? []).every((c) => conditionHolds(c, subject))) {
       const sticky = r.percentage !== undefined || r.split !== undefined;

@@ -366,3 +366,99 @@ Deno.test("analytics export prints rows, bytes and seconds; status shows the exp
     assert.match(r.out, /Usage: tusk analytics/);
   }
 });
+
+Deno.test("flags rule add|remove, rollout, visible, show and explain", async () => {
+  await using db = await migratedDatabase();
+  await db.sql`insert into users (email, hashed_password, is_superuser)
+    values ('ann@example.com', 'x', false), ('bob@other.org', 'x', true)`;
+  assert.equal((await tusk(db, ["flags", "create", "FF_STAFF", "--active"])).code, 0);
+  const added = await tusk(db, [
+    "flags",
+    "rule",
+    "add",
+    "FF_STAFF",
+    "--when",
+    "email ends_with @EXAMPLE.com",
+    "--variant",
+    "on",
+    "--description",
+    "staff",
+  ]);
+  assert.equal(added.code, 0, added.out);
+  const second = await tusk(db, [
+    "flags",
+    "rule",
+    "add",
+    "FF_STAFF",
+    "--when",
+    "is_superuser eq true",
+    "--when",
+    "email in bob@other.org,carl@other.org",
+    "--variant",
+    "on",
+  ]);
+  assert.equal(second.code, 0, second.out);
+  assert.deepEqual((await flag(db, "FF_STAFF"))!.rules, [
+    {
+      description: "staff",
+      conditions: [{ attribute: "email", operator: "ends_with", value: "@example.com" }],
+      variant: "on",
+    },
+    {
+      conditions: [
+        { attribute: "is_superuser", operator: "eq", value: true },
+        { attribute: "email", operator: "in", value: ["bob@other.org", "carl@other.org"] },
+      ],
+      variant: "on",
+    },
+  ]);
+  const ann = await tusk(db, ["flags", "explain", "FF_STAFF", "--user", "ann@example.com"]);
+  assert.match(ann.out, /rule 1: staff: email ends_with "@example.com" → on: matched/);
+  assert.match(ann.out, /FF_STAFF → on = true \(TARGETING_MATCH\)/);
+  const eve = await tusk(db, ["flags", "explain", "FF_STAFF", "--attr", "email=eve@x.org"]);
+  assert.match(eve.out, /rule 2: .*: no match/);
+  assert.match(eve.out, /FF_STAFF → off = false \(DEFAULT\)/);
+
+  assert.equal((await tusk(db, ["flags", "rollout", "FF_STAFF", "25"])).code, 0);
+  assert.equal((await tusk(db, ["flags", "rollout", "FF_STAFF", "40%"])).code, 0);
+  const rules = (await flag(db, "FF_STAFF"))!.rules;
+  assert.equal(rules.length, 3, "a second rollout changes the rollout rule, adds none");
+  assert.deepEqual(rules[2], { description: "rollout", variant: "on", percentage: 40 });
+  const keyed = await tusk(db, ["flags", "explain", "FF_STAFF", "--key", "device-1"]);
+  assert.match(
+    keyed.out,
+    /rule 3: rollout: 40 % of subjects → on: (matched|outside the percentage)/,
+  );
+  assert.match(
+    (await tusk(db, ["flags", "show", "FF_STAFF"])).out,
+    /3\. rollout: 40 % of subjects → on/,
+  );
+
+  assert.equal((await tusk(db, ["flags", "rule", "remove", "FF_STAFF", "1"])).code, 0);
+  assert.equal((await flag(db, "FF_STAFF"))!.rules.length, 2);
+  assert.match((await tusk(db, ["flags", "visible", "FF_STAFF", "on"])).out, /is visible/);
+  assert.equal((await flag(db, "FF_STAFF"))!.client_visible, true);
+
+  const before = (await flag(db, "FF_STAFF"))!.rules;
+  for (
+    const [args, message] of [
+      [["flags", "rollout", "FF_STAFF", "130"], /from 0 to 100/],
+      [["flags", "rollout", "FF_STAFF", "lots"], /PERCENT is a number/],
+      [
+        ["flags", "rule", "add", "FF_STAFF", "--when", "plan like x", "--variant", "on"],
+        /Unknown operator/,
+      ],
+      [["flags", "rule", "add", "FF_STAFF", "--variant", "purple"], /not a variant \(on, off\)/],
+      [["flags", "rule", "add", "FF_STAFF", "--split", "on:50,off:20"], /add up to 100/],
+      [["flags", "rule", "remove", "FF_STAFF", "9"], /FF_STAFF has rules 1 to 2/],
+      [["flags", "rule", "add", "FF_GHOST", "--variant", "on"], /no flag is named FF_GHOST/],
+      [["flags", "explain", "FF_STAFF", "--user", "nobody@x.org"], /no user has the email/],
+      [["flags", "rule", "frobnicate"], /flags rule takes add or remove/],
+    ] as const
+  ) {
+    const r = await tusk(db, [...args]);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.out}`);
+    assert.match(r.out, message);
+  }
+  assert.deepEqual((await flag(db, "FF_STAFF"))!.rules, before, "a refused change stores nothing");
+});
