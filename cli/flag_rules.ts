@@ -12,11 +12,12 @@ import {
   describeRule,
   explainFlag,
   OPERATORS,
-  Rule,
+  type Rule,
   type Subject,
   userSubject,
 } from "../services/flag_rules.ts";
 import { addRule, changeFlag, definitionOf, removeRule, setRollout } from "../services/flags.ts";
+import { ruleFromJson, ruleFromText, textValue } from "../services/flag_rule_text.ts";
 import { withDatabase } from "./_db.ts";
 import { CliError, parse, UsageError } from "./_io.ts";
 
@@ -34,61 +35,22 @@ export const RULE_USAGE = `  show CODENAME                     a flag's rules, v
 Operators: ${OPERATORS.join(", ")}. Values are JSON when they parse (42, true, "x"),
 text otherwise; in and not_in take a comma-separated list.`;
 
-/** A `--when` condition: `email ends_with @example.com`, `plan in gold,pro`, `beta exists`. */
-function condition(text: string): Record<string, unknown> {
-  const [attribute, operator, ...rest] = text.trim().split(/\s+/);
-  if (attribute === undefined || operator === undefined) {
-    throw new UsageError(`--when takes "ATTRIBUTE OPERATOR VALUE", not ${JSON.stringify(text)}`);
-  }
-  if (operator === "exists") return { attribute, operator };
-  const raw = rest.join(" ");
-  const value = operator === "in" || operator === "not_in"
-    ? raw.split(",").map((v) => scalar(v.trim()))
-    : scalar(raw);
-  return { attribute, operator, value };
-}
-
-function scalar(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
-}
-
-function split(text: string): { variant: string; weight: number }[] {
-  return text.split(",").map((part) => {
-    const [variant = "", weight = ""] = part.split(":");
-    return { variant: variant.trim(), weight: Number(weight) };
-  });
-}
-
 /** A rule from the options, checked as the API checks it. */
 function ruleFrom(values: Record<string, unknown>): Rule {
-  let input: unknown;
+  let result;
   if (values.json !== undefined) {
+    let input: unknown;
     try {
       input = JSON.parse(values.json as string);
     } catch {
       throw new UsageError("--json is not valid JSON");
     }
+    result = ruleFromJson(input);
   } else {
-    const whens = (values.when as string[] | undefined) ?? [];
-    input = {
-      ...(values.description === undefined ? {} : { description: values.description }),
-      ...(whens.length === 0 ? {} : { conditions: whens.map(condition) }),
-      ...(values.percentage === undefined ? {} : { percentage: Number(values.percentage) }),
-      ...(values.variant === undefined ? {} : { variant: values.variant }),
-      ...(values.split === undefined ? {} : { split: split(values.split as string) }),
-    };
+    result = ruleFromText({ ...values, when: values.when as string[] | undefined });
   }
-  const parsed = Rule.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length > 0 ? ` (${issue.path.join(".")})` : "";
-    throw new CliError(`the rule is not valid: ${issue.message}${where}`);
-  }
-  return parsed.data;
+  if ("problem" in result) throw new CliError(result.problem);
+  return result.rule;
 }
 
 function printFlag(flag: ReturnType<typeof definitionOf>): void {
@@ -222,7 +184,7 @@ export async function flagRuleCommand(
     for (const pair of (p.values.attr as unknown as string[] | undefined) ?? []) {
       const eq = pair.indexOf("=");
       if (eq < 1) throw new UsageError(`--attr takes NAME=VALUE, not ${JSON.stringify(pair)}`);
-      attributes[pair.slice(0, eq)] = scalar(pair.slice(eq + 1));
+      attributes[pair.slice(0, eq)] = textValue(pair.slice(eq + 1));
     }
     return await withDatabase(env, async (db) => {
       const flag = await getFlag(db.sql, p.positionals[0]!);

@@ -12,6 +12,7 @@ import { errorPage } from "./pages/error.tsx";
 import { analyticsPages } from "./pages/analytics.tsx";
 import { changesPages } from "./pages/changes.tsx";
 import { emailPages } from "./pages/emails.tsx";
+import { flagPage } from "./pages/flag.tsx";
 import { flagPages } from "./pages/flags.tsx";
 import { historyPages } from "./pages/history.tsx";
 import { jobPages } from "./pages/jobs.tsx";
@@ -63,6 +64,7 @@ export function consoleRoutes(deps: AppDeps): Hono<ConsoleEnv> {
   pages.route("/", jobPages(deps));
   pages.route("/", schedulePages(deps));
   pages.route("/", flagPages(deps));
+  pages.route("/", flagPage(deps));
   pages.route("/", userPages(deps));
   pages.route("/", historyPages(deps));
   pages.route("/", changesPages(deps));

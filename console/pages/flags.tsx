@@ -5,11 +5,11 @@
  * @module
  */
 import { Hono } from "hono";
-import { listFlags } from "../../db/feature_flags.ts";
+import { lastEvaluations, listFlags } from "../../db/feature_flags.ts";
 import { HttpError } from "../../lib/http_error.ts";
 import type { AppDeps } from "../../http/router.ts";
 import { FlagCreate } from "../../routes/flags.ts";
-import { addFlag, changeFlag, removeFlag } from "../../services/flags.ts";
+import { addFlag, changeFlag, isStale, removeFlag } from "../../services/flags.ts";
 import { firstProblem, formFields } from "../params.ts";
 import type { ConsoleEnv } from "../context.ts";
 import { setFlash } from "../session.ts";
@@ -21,23 +21,35 @@ const DESCRIPTION_MAX = 2000;
 
 /** `/flags` and the flag actions. */
 export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
-  const { sql } = deps;
+  const { sql, config } = deps;
   const router = new Hono<ConsoleEnv>();
 
   router.get("/flags", async (c) => {
-    const flags = await listFlags(sql);
+    const [flags, evaluated] = await Promise.all([listFlags(sql), lastEvaluations(sql)]);
     return page(
       c,
       "Flags",
       <div>
         {flags.length === 0 ? <p>No flags yet.</p> : (
           <table>
-            <Head cols={["Codename", "Label", "State", "Changed", "Actions"]} />
+            <Head
+              cols={[
+                "Codename",
+                "Label",
+                "State",
+                "Targeting",
+                "Changed",
+                "Last evaluated",
+                "Actions",
+              ]}
+            />
             <tbody>
               {flags.map((f) => (
                 <tr id={`flag-${f.codename}`}>
                   <th scope="row">
-                    <code>{f.codename}</code>
+                    <a href={href(c, `/flags/${encodeURIComponent(f.codename)}`)}>
+                      <code>{f.codename}</code>
+                    </a>
                     {f.description && <div class="muted">{f.description}</div>}
                   </th>
                   <td>{f.label ?? ""}</td>
@@ -47,7 +59,23 @@ export function flagPages(deps: AppDeps): Hono<ConsoleEnv> {
                     </span>
                   </td>
                   <td>
+                    {f.rules.length === 0
+                      ? (f.variants === null ? "everyone" : `default ${f.default_variant}`)
+                      : `${f.rules.length} rule${f.rules.length === 1 ? "" : "s"}`}
+                    {f.variants !== null && `, ${Object.keys(f.variants).length} variants`}
+                    {f.client_visible && ", client-visible"}
+                  </td>
+                  <td>
                     <When at={f.updated_at} />
+                  </td>
+                  <td>
+                    <When at={evaluated.get(f.codename)} />
+                    {isStale(f, evaluated.get(f.codename), config.flags.staleDays) && (
+                      <>
+                        {" "}
+                        <span class="state stale">stale</span>
+                      </>
+                    )}
                   </td>
                   <td class="actions">
                     <Action
