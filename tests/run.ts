@@ -26,7 +26,11 @@ const TEST_PG_DIR = ".data/test-postgres";
 const TEST_PG_PORT = 15430;
 // Not *_test.ts files: they need Chromium (and the second a checkout of the FastAPI template),
 // so each runs on its own (deno task test:browser, test:template).
-const BROWSER_CHECKS = ["tests/console/browser_check.ts", "tests/live/browser_check.ts"];
+const BROWSER_CHECKS = [
+  "tests/console/browser_check.ts",
+  "tests/flags/browser_check.ts",
+  "tests/live/browser_check.ts",
+];
 const TEMPLATE_CHECK = "tests/template/template_check.ts";
 
 const USAGE = `Usage: deno task test [--coverage] [test files or folders...]

@@ -139,6 +139,7 @@ Deno.test({
         ["jobs", "/admin/jobs"],
         ["schedules", "/admin/schedules"],
         ["flags", "/admin/flags"],
+        ["flag", "/admin/flags/FF_ENABLE_REGISTRATION?key=user-1"],
         ["users", "/admin/users"],
         ["history", "/admin/history"],
         ["live changes", "/admin/changes"],
