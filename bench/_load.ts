@@ -1,0 +1,65 @@
+/**
+ * HTTP load for the benchmarks: server processes started and stopped, and
+ * `wrk` (Debian's package) runs read as requests per second.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { hasCommand, waitForHttp } from "../tests/process.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+// Unmeasured load first: a fresh process's JIT runs the first seconds at half speed or less.
+const WARM_UP_SECONDS = 2;
+
+/** Exits 1 saying how to install `tool` unless it is on PATH. */
+export function needTool(bench: string, tool: string, install: string) {
+  if (hasCommand(tool)) return;
+  console.error(`${bench} needs ${tool}: ${install}`);
+  Deno.exit(1);
+}
+
+/** A `deno ARGS` server process, once `url` answers 200; `await using` stops it. */
+export async function spawn(args: string[], env: Record<string, string>, url: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForHttp(url, 200, 60_000);
+  let stopped: Promise<unknown> | undefined;
+  return {
+    pid: child.pid,
+    /** Stops the server (once, however often called). */
+    [Symbol.asyncDispose]() {
+      stopped ??= (child.kill("SIGTERM"), child.status);
+      return stopped.then(() => {});
+    },
+  };
+}
+
+/**
+ * One wrk run after a warm-up: requests per second; throws on errors or
+ * non-2xx answers. `script` is a wrk Lua file (method, headers, body).
+ */
+export async function wrk(
+  url: string,
+  options: { clients: number; seconds: number; script?: string },
+): Promise<number> {
+  await wrkOnce(url, options.clients, WARM_UP_SECONDS, options.script);
+  return await wrkOnce(url, options.clients, options.seconds, options.script);
+}
+
+async function wrkOnce(url: string, clients: number, seconds: number, script?: string) {
+  const { stdout, stderr, success } = await new Deno.Command("wrk", {
+    args: ["-t1", `-c${clients}`, `-d${seconds}s`, ...(script ? ["-s", script] : []), url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  if (!success) throw new Error(`wrk failed: ${new TextDecoder().decode(stderr)}`);
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out) ?? /Socket errors: (.*)/.exec(out);
+  if (bad) throw new Error(`wrk against ${url}: ${bad[0]}\n${out}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+}
