@@ -25,8 +25,6 @@ export interface FlagCache {
   evaluate(codename: string, subject?: Subject): Evaluation;
   /** Every flag as loaded, by codename. */
   definitions(): ReadonlyMap<string, FlagDefinition & { client_visible: boolean }>;
-  /** Changes each time the flags are reloaded with a difference (for ETags). */
-  readonly version: number;
   /** Re-reads every flag now. */
   reload(): Promise<void>;
   /** Writes which flags were evaluated since the last write. */
@@ -41,8 +39,6 @@ export interface FlagCache {
  */
 export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> {
   let flags = new Map<string, FlagDefinition & { client_visible: boolean }>();
-  let loaded = "";
-  let version = 0;
   let used = new Set<string>();
   let loading: Promise<void> | undefined;
   let again = false;
@@ -62,12 +58,7 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
         again = false;
         try {
           const rows = await listFlags(sql);
-          const text = JSON.stringify(rows.map(({ updated_at: _, ...f }) => f));
-          if (text !== loaded) {
-            flags = new Map(rows.map((f) => [f.codename, definitionOf(f)]));
-            loaded = text;
-            version++;
-          }
+          flags = new Map(rows.map((f) => [f.codename, definitionOf(f)]));
         } catch (error) {
           if (!outage(error)) {
             log.error("feature flags could not be reloaded; keeping the last known values", {
@@ -114,9 +105,6 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
     isEnabled: (codename, subject) => evaluate(codename, subject).value === true,
     evaluate,
     definitions: () => flags,
-    get version() {
-      return version;
-    },
     reload,
     flushUsage,
     async stop() {
