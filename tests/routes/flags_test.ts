@@ -322,3 +322,34 @@ Deno.test("evaluations are recorded for stale-flag detection", async () => {
   assert.equal(idle.body.last_evaluated_at, null);
   assert.equal(idle.body.stale, true);
 });
+
+Deno.test("a rule change is in the flag's audit history and reverts", async () => {
+  const { db, app, adminH, flags } = await setup();
+  await using _ = db;
+  await call(
+    app,
+    "/api/v1/flags/",
+    jsonBody("POST", { codename: "FF_R", is_active: true }, adminH),
+  );
+  const changed = await call(
+    app,
+    "/api/v1/flags/FF_R",
+    jsonBody("PATCH", { rules: [{ percentage: 10, variant: "on" }] }, adminH),
+  );
+  assert.equal(changed.status, 200);
+  const history = await call(app, "/api/v1/history/?table=feature_flags&row_id=FF_R", {
+    headers: adminH,
+  });
+  const update = history.body.data.find((e: { op: string }) => e.op === "update");
+  assert.deepEqual(update.diff.rules, [[], [{ percentage: 10, variant: "on" }]]);
+  const reverted = await call(
+    app,
+    `/api/v1/history/${update.id}/revert`,
+    jsonBody("POST", {}, adminH),
+  );
+  assert.equal(reverted.status, 200, JSON.stringify(reverted.body));
+  const [row] = await db.sql`select rules from feature_flags where codename = 'FF_R'`;
+  assert.deepEqual(row!.rules, []);
+  await waitFor(() => flags!.definitions().get("FF_R")?.rules.length === 0);
+  assert.equal(isEnabled("FF_R", { targetingKey: "anyone" }), true);
+});
