@@ -54,6 +54,16 @@ export interface Config {
   databaseAcquireTimeoutMs: number;
   /** Longest wait to establish a connection. */
   databaseConnectTimeoutMs: number;
+  /**
+   * What sits between Tusk and Postgres on `databaseUrl` (`DATABASE_POOLER`):
+   * `transaction` for a pooler in transaction mode (PgBouncer, Supabase's or
+   * Neon's pooled URLs), where sessions, LISTEN and prepared statements do not last.
+   */
+  databasePooler: "none" | "transaction";
+  /** `DATABASE_DIRECT_URL`: a session-capable URL for LISTEN and migrations behind a pooler. */
+  databaseDirectUrl: string | undefined;
+  /** Behind a pooler without a direct URL: how often listeners poll instead (`POOLER_POLL_MS`). */
+  poolerPollMs: number;
   firstSuperuser: string | undefined;
   firstSuperuserPassword: string | undefined;
   smtp: {
@@ -229,6 +239,15 @@ const schema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: integer("DATABASE_STATEMENT_TIMEOUT_MS", 0, 86_400_000, 30_000),
   DATABASE_ACQUIRE_TIMEOUT_MS: integer("DATABASE_ACQUIRE_TIMEOUT_MS", 0, 600_000, 2000),
   DATABASE_CONNECT_TIMEOUT_MS: integer("DATABASE_CONNECT_TIMEOUT_MS", 100, 600_000, 5000),
+  DATABASE_DIRECT_URL: optionalText.transform((v) =>
+    v?.replace(/^postgres(?:ql)?\+\w+:/i, "postgresql:")
+  ).pipe(url("DATABASE_DIRECT_URL", ["postgres:", "postgresql:"])),
+  DATABASE_POOLER: optionalText.pipe(
+    z.enum(["none", "transaction"], {
+      error: "DATABASE_POOLER: use none or transaction (a pooler in transaction mode)",
+    }).optional(),
+  ),
+  POOLER_POLL_MS: integer("POOLER_POLL_MS", 100, 60_000, 1000),
   // The API's own rules: a first superuser must be one the API would have let anyone create.
   FIRST_SUPERUSER: optionalText.superRefine((v, ctx) => {
     if (v !== undefined && !Email.safeParse(v).success) {
@@ -571,6 +590,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     databaseAcquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    // A direct URL beside DATABASE_URL says DATABASE_URL is the pooled one.
+    databasePooler: e.DATABASE_POOLER ??
+      (e.DATABASE_DIRECT_URL === undefined ? "none" : "transaction"),
+    databaseDirectUrl: e.DATABASE_DIRECT_URL,
+    poolerPollMs: e.POOLER_POLL_MS,
     firstSuperuser: e.FIRST_SUPERUSER,
     firstSuperuserPassword: e.FIRST_SUPERUSER_PASSWORD,
     smtp: {

@@ -60,7 +60,7 @@ export async function runServer(
       for (const m of await migrateUp(db.sql, migrations)) {
         log.info("migration applied", { migration: m.file });
       }
-      await installJobs(db.url, JOBS, log);
+      await installJobs(db.sessionUrl ?? db.url, JOBS, log);
     }
     // Refuses unknown or edited migrations, and pending ones, before a single request is served.
     await requireMigrated(db, migrations);

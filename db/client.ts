@@ -31,6 +31,32 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Trace queries and transactions with OpenTelemetry (see `traced.ts`). */
   tracing?: boolean;
+  /**
+   * `transaction`: `url` is a pooler in transaction mode, so no prepared
+   * statements and no session settings at connect (the pooler would refuse
+   * them); LISTEN goes to `directUrl`, or is replaced by polling without one.
+   */
+  pooler?: "none" | "transaction";
+  /** A session-capable URL for LISTEN behind a pooler. */
+  directUrl?: string;
+  /** Behind a pooler without `directUrl`: how often listeners poll instead, in ms (default 1000). */
+  pollMs?: number;
+}
+
+/** How a pool's connections may be used: see {@link sessionOf}. */
+export interface Sessions {
+  /** False behind a transaction pooler: nothing lasts beyond a transaction. */
+  lasting: boolean;
+  /** Behind a pooler: where session-bound connections (LISTEN) go; none means poll instead. */
+  directUrl: string | undefined;
+  pollMs: number;
+}
+
+const sessions = new WeakMap<Sql, Sessions>();
+
+/** How `sql`'s connections may be used (a pool not made by {@link createSql}: as a plain one). */
+export function sessionOf(sql: Sql): Sessions {
+  return sessions.get(sql) ?? { lasting: true, directUrl: undefined, pollMs: 1000 };
 }
 
 /**
@@ -59,6 +85,7 @@ export function createSql(url: string, options: ClientOptions): Sql {
   const max = options.poolSize ?? 10;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  const pooled = options.pooler === "transaction";
   const pool = postgres(url, {
     max,
     // Recycle idle connections so a quiet process does not pin server slots.
@@ -66,7 +93,11 @@ export function createSql(url: string, options: ClientOptions): Sql {
     connect_timeout: connectTimeoutMs / 1000,
     backoff: reconnectDelaySeconds,
     onnotice: () => {},
-    connection: {
+    // Behind a transaction pooler a named statement may land on another server connection.
+    prepare: !pooled,
+    // A pooler refuses startup parameters it does not track (jit, statement_timeout): set those
+    // on the role instead (docs/scaling.md).
+    connection: pooled ? { application_name: `tusk-${options.role}` } : {
       ...SESSION_SETTINGS,
       application_name: `tusk-${options.role}`,
       statement_timeout: statementTimeoutMs,
@@ -89,7 +120,13 @@ export function createSql(url: string, options: ClientOptions): Sql {
       max,
     })
     : bounded;
-  return historyAware(ambientTransactions(observed));
+  const sql = historyAware(ambientTransactions(observed));
+  sessions.set(sql, {
+    lasting: !pooled,
+    directUrl: pooled ? options.directUrl : undefined,
+    pollMs: options.pollMs ?? 1000,
+  });
+  return sql;
 }
 
 /**

@@ -95,6 +95,16 @@ function explain(code: string, message: string, t: Target): [string, string] | u
         `the role "${t.user}" may not connect to "${t.database}"`,
         `GRANT CONNECT ON DATABASE ${t.database} TO ${t.user}`,
       ];
+    case "08P01":
+      // PgBouncer's answer to the session settings Tusk sends at connect.
+      if (/unsupported startup parameter/i.test(message)) {
+        return [
+          `${t.host} looks like a connection pooler (${message})`,
+          "set DATABASE_POOLER=transaction (and DATABASE_DIRECT_URL to the server itself, if you " +
+          "have its address)",
+        ];
+      }
+      return undefined;
     case "57P03":
       return ["the server is starting up or shutting down", "try again in a moment"];
     case "53300":

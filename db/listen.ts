@@ -13,10 +13,14 @@
  * wake-ups, paused queues) shares that one connection, so a worker costs the
  * server one listening connection however many things it listens for.
  *
+ * Behind a pooler in transaction mode (`sessionOf(sql)`), that connection goes
+ * to the direct URL; without one there is no session to listen on, so each
+ * listener is asked to catch up every `pollMs` instead (`onPoll`).
+ *
  * @module
  */
 import postgres from "postgres";
-import type { Sql } from "./client.ts";
+import { sessionOf, type Sql } from "./client.ts";
 
 /** A channel being listened to; `stop()` stops it (and closes the connection after the last). */
 export interface Listening {
@@ -32,6 +36,11 @@ export interface ListenOptions {
    * was down were lost, so callers catch up here (reload a cache, look for work).
    */
   onReconnect?: () => void;
+  /**
+   * Called every `pollMs` when there is no session to listen on (a pooler in
+   * transaction mode without a direct URL): catch up, quietly. Defaults to `onReconnect`.
+   */
+  onPoll?: () => void;
   /** Pause between attempts while the server is unreachable, in ms (default 500). */
   retryMs?: number;
 }
@@ -57,25 +66,33 @@ function quoted(channel: string): string {
 function hubFor(sql: Sql): Hub {
   const existing = hubs.get(sql);
   if (existing && !existing.stopped) return existing;
+  const { directUrl } = sessionOf(sql);
+  // Behind a pooler: the direct server, with the pool's timeouts and name, not its address.
+  const target = directUrl === undefined ? sql.options : {
+    connect_timeout: sql.options.connect_timeout,
+    backoff: sql.options.backoff,
+    connection: sql.options.connection,
+  };
+  const options = {
+    ...target,
+    max: 1,
+    idle_timeout: null,
+    max_lifetime: null,
+    fetch_types: false,
+    shared: { retries: 0, typeArrayMap: {} },
+    onnotify: (name: string, payload: string) => {
+      for (const listener of hub.listeners.get(name) ?? []) listener.onNotify(payload);
+    },
+    onclose: () => {
+      if (!hub.stopped) relisten(hub);
+    },
+  } as unknown as postgres.Options<Record<string, never>>;
   const hub: Hub = {
     listeners: new Map(),
     ready: new Map(),
     stopped: false,
     listen: (channel) => hub.connection.unsafe(`listen ${quoted(channel)}`),
-    connection: postgres({
-      ...sql.options,
-      max: 1,
-      idle_timeout: null,
-      max_lifetime: null,
-      fetch_types: false,
-      shared: { retries: 0, typeArrayMap: {} },
-      onnotify: (name: string, payload: string) => {
-        for (const listener of hub.listeners.get(name) ?? []) listener.onNotify(payload);
-      },
-      onclose: () => {
-        if (!hub.stopped) relisten(hub);
-      },
-    } as unknown as postgres.Options<Record<string, never>>),
+    connection: directUrl === undefined ? postgres(options) : postgres(directUrl, options),
   };
   hubs.set(sql, hub);
   return hub;
@@ -126,6 +143,10 @@ export async function listenReliably(
   channel: string,
   options: ListenOptions,
 ): Promise<Listening> {
+  const session = sessionOf(sql);
+  if (!session.lasting && session.directUrl === undefined) {
+    return polling(options, session.pollMs);
+  }
   const hub = hubFor(sql);
   const first = !hub.listeners.has(channel);
   const set = hub.listeners.get(channel) ?? new Set();
@@ -153,6 +174,18 @@ export async function listenReliably(
       if (stopped) return;
       stopped = true;
       await remove();
+    },
+  };
+}
+
+/** No session to listen on: the listener catches up every `pollMs` instead. */
+function polling(options: ListenOptions, pollMs: number): Listening {
+  const catchUp = options.onPoll ?? options.onReconnect;
+  const timer = catchUp === undefined ? undefined : setInterval(catchUp, pollMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Promise.resolve();
     },
   };
 }

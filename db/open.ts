@@ -19,6 +19,11 @@ import {
 export interface Database {
   sql: Sql;
   url: string;
+  /**
+   * A URL whose connections keep their session (settings, LISTEN): `url`, or
+   * behind a transaction pooler `DATABASE_DIRECT_URL`, or undefined without one.
+   */
+  sessionUrl: string | undefined;
   /** Set when the embedded server is in use. */
   embedded: EmbeddedPostgres | undefined;
   /** Ends the pool, then stops the embedded server if this process owns it. */
@@ -67,6 +72,9 @@ export async function openDatabase(
     // Requests must not hang on the database; jobs and commands may wait their turn.
     acquireTimeoutMs: options.role === "api" ? config.databaseAcquireTimeoutMs : undefined,
     tracing: config.tracing,
+    pooler: config.databasePooler,
+    directUrl: config.databaseDirectUrl,
+    pollMs: config.poolerPollMs,
   });
   const unguard = guardDriverCrashes(options.log);
   try {
@@ -80,6 +88,7 @@ export async function openDatabase(
   return {
     sql,
     url,
+    sessionUrl: config.databasePooler === "transaction" ? config.databaseDirectUrl : url,
     embedded,
     async close() {
       await sql.end({ timeout: 5 });

@@ -70,7 +70,9 @@ export const BOSS_SESSION_OPTIONS = Object.entries(BOSS_PLANNER_SETTINGS)
  * hosts need their own, such as Neon's `endpoint=`); a connection string's `options` would
  * otherwise replace a configured one.
  */
-export function bossConnectionString(url: string): string {
+export function bossConnectionString(url: string, sessions = true): string {
+  // Behind a transaction pooler a setting would not last, and the pooler refuses `options`.
+  if (!sessions) return url;
   const parsed = new URL(url);
   const own = parsed.searchParams.get("options");
   parsed.searchParams.set("options", own ? `${own} ${BOSS_SESSION_OPTIONS}` : BOSS_SESSION_OPTIONS);
@@ -81,6 +83,8 @@ export function bossConnectionString(url: string): string {
 export interface BossOptions {
   role: string;
   log: Logger;
+  /** False when `url` is a transaction pooler: no session settings (default true). */
+  sessions?: boolean;
   /** Expire stuck jobs and apply retention (workers do). */
   supervise?: boolean;
   superviseIntervalSeconds?: number;
@@ -112,7 +116,7 @@ function telemetryOptions(tracing: boolean | undefined) {
 /** A pg-boss instance for a role; it never installs or alters the schema. */
 export function createBoss(url: string, options: BossOptions): PgBoss {
   const boss = new PgBoss({
-    connectionString: bossConnectionString(url),
+    connectionString: bossConnectionString(url, options.sessions),
     schema: BOSS_SCHEMA,
     application_name: `tusk-${options.role}-jobs`,
     max: options.poolSize ?? 4,

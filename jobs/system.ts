@@ -37,9 +37,11 @@ export async function startJobs(input: {
   schedule?: boolean;
 }): Promise<Jobs> {
   const { config, db, log } = input;
-  const boss = createBoss(db.url, {
+  // pg-boss's planner settings need sessions: the direct URL behind a pooler, when there is one.
+  const boss = createBoss(db.sessionUrl ?? db.url, {
     role: input.role,
     log,
+    sessions: db.sessionUrl !== undefined,
     supervise: input.work,
     superviseIntervalSeconds: config.jobs.superviseIntervalSeconds,
     schedule: input.schedule,

@@ -105,6 +105,8 @@ export async function startWorker(input: {
       log.warn("job wake-up listener reconnected");
       queues.wake();
     },
+    // Behind a pooler without a direct URL there is nothing to hear: look every poll instead.
+    onPoll: () => queues.wake(),
   });
 
   // A paused queue starts nothing here; its resume wakes its fetch loops at once.

@@ -78,6 +78,8 @@ export async function startFlagCache(sql: Sql, log: Logger): Promise<FlagCache> 
       log.warn("feature flag listener reconnected; reloading flags");
       void reload();
     },
+    // Behind a pooler without a direct URL: reload every POOLER_POLL_MS instead.
+    onPoll: () => void reload(),
   });
   await reload();
 

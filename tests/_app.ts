@@ -70,7 +70,13 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
     }
     services = await startServices({
       config,
-      db: { sql: db.sql, url: db.url, embedded: undefined, close: () => Promise.resolve() },
+      db: {
+        sql: db.sql,
+        url: db.url,
+        sessionUrl: db.url,
+        embedded: undefined,
+        close: () => Promise.resolve(),
+      },
       mailer,
       log,
       jobs: options.jobs ?? JOBS,
