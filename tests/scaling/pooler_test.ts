@@ -152,44 +152,48 @@ async function exercise(db: TestDatabase, env: Record<string, string>, pooled: s
   for (const proc of [a, b, worker]) {
     assert.doesNotMatch(proc.output(), /"level":"error"/, proc.output());
   }
-  return { flipMs };
+  // While they run: the server connections sitting in LISTEN for this database.
+  const listening = await db.sql`select 1 from pg_stat_activity
+    where datname = ${db.name} and query ilike 'listen%'`;
+  return { flipMs, listening: listening.length };
+}
+
+/** {@link exercise} on a fresh database behind a fresh PgBouncer, with `env(direct, pooled)`. */
+async function behindPgBouncer(env: (direct: string, pooled: string) => Record<string, string>) {
+  await using db = await migratedDatabase();
+  await using bouncer = await startPgBouncer(db.url);
+  return await exercise(db, env(db.url, bouncer.url), bouncer.url);
 }
 
 Deno.test({
   name: "behind PgBouncer without a direct URL: everything works, listeners poll",
   ignore: !HAS_PGBOUNCER,
 }, async () => {
-  await using db = await migratedDatabase();
-  await using bouncer = await startPgBouncer(db.url);
-  const { flipMs } = await exercise(db, {
-    DATABASE_URL: bouncer.url,
+  const { flipMs, listening } = await behindPgBouncer((_, pooled) => ({
+    DATABASE_URL: pooled,
     DATABASE_POOLER: "transaction",
     POOLER_POLL_MS: "300",
-  }, bouncer.url);
+  }));
   console.log(
     `pooled, polling every 300 ms: a flag flip seen by both API processes in ${flipMs} ms`,
   );
   assert.ok(flipMs < 2000, `${flipMs} ms`);
-  // Nothing listens: no server connection sits in LISTEN for these processes.
-  const listening = await db.sql`select 1 from pg_stat_activity
-    where datname = ${db.name} and query ilike 'listen%'`;
-  assert.equal(listening.length, 0);
+  assert.equal(listening, 0, "nothing can listen through a transaction pooler");
 });
 
 Deno.test({
   name: "behind PgBouncer with DATABASE_DIRECT_URL: LISTEN goes direct, so no polling is needed",
   ignore: !HAS_PGBOUNCER,
 }, async () => {
-  await using db = await migratedDatabase();
-  await using bouncer = await startPgBouncer(db.url);
-  const { flipMs } = await exercise(db, {
-    DATABASE_URL: bouncer.url,
-    DATABASE_DIRECT_URL: db.url,
+  const { flipMs, listening } = await behindPgBouncer((direct, pooled) => ({
+    DATABASE_URL: pooled,
+    DATABASE_DIRECT_URL: direct,
     // Were anything polling, a flip would take a minute.
     POOLER_POLL_MS: "60000",
-  }, bouncer.url);
+  }));
   console.log(`pooled, listening on the direct URL: a flag flip seen by both in ${flipMs} ms`);
   assert.ok(flipMs < 1000, `${flipMs} ms`);
+  assert.equal(listening, 3, "one LISTEN connection per process, on the direct URL");
 });
 
 Deno.test({
