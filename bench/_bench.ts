@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createSql, databaseUrl } from "../db/client.ts";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../db/embedded/mod.ts";
@@ -177,4 +178,23 @@ export function benchArgs(): BenchArgs {
     console.error(`deno task bench: ${(error as Error).message}\n\n${USAGE}`);
     Deno.exit(2);
   }
+}
+
+/**
+ * Puts `body` into BENCHMARKS.md as the section `heading`, between
+ * `<!-- name:start -->` and `<!-- name:end -->` (replacing what was there;
+ * prose after the end marker stays), or at the end when there is none yet.
+ */
+export async function writeSection(heading: string, name: string, body: string): Promise<void> {
+  const path = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
+  const text = await Deno.readTextFile(path);
+  const endMarker = `<!-- ${name}:end -->`;
+  const section = `## ${heading}\n\n<!-- ${name}:start -->\n${body}\n${endMarker}\n`;
+  const start = text.indexOf(`## ${heading}`);
+  const end = text.indexOf(endMarker);
+  const updated = start < 0 || end < 0
+    ? `${text.trimEnd()}\n\n${section}`
+    : text.slice(0, start) + section + text.slice(end + endMarker.length + 1);
+  await Deno.writeTextFile(path, updated);
+  await formatWritten(path);
 }

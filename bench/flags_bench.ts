@@ -16,7 +16,6 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import { createSql, type Sql } from "../db/client.ts";
 import { createFlag } from "../db/feature_flags.ts";
 import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
@@ -26,7 +25,7 @@ import { createLogger } from "../lib/logging.ts";
 import { startFlagCache } from "../services/flag_cache.ts";
 import { Rules, type Subject } from "../services/flag_rules.ts";
 import { freePort } from "../tests/process.ts";
-import { benchArgs, benchDatabase, formatWritten, median } from "./_bench.ts";
+import { benchArgs, benchDatabase, median, writeSection } from "./_bench.ts";
 import { needTool, spawn, wrk } from "./_load.ts";
 
 const args = benchArgs();
@@ -35,7 +34,6 @@ const SECONDS = args.seconds ?? 10;
 const CLIENTS = args.clients ?? 32;
 const CALLS = 1_000_000;
 const SQL_ROWS = 1_000_000;
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SUBJECTS = 1000;
 
 const FLAGS = [
@@ -240,9 +238,9 @@ export async function main() {
   }
 
   if (args.write) {
-    const path = `${ROOT}BENCHMARKS.md`;
-    const text = await Deno.readTextFile(path);
-    const section = `## Feature flags\n\n<!-- flags:start -->\n${
+    await writeSection(
+      "Feature flags",
+      "flags",
       [
         `\`deno task bench:flags --write\` on ${db.server}, ${navigator.hardwareConcurrency} cores, ` +
         `medians of ${RUNS} runs; wrk -t1 -c${CLIENTS}, ${SECONDS} s.`,
@@ -258,15 +256,8 @@ export async function main() {
         "| over HTTP | rate | × `/healthz` |",
         "|---|---|---|",
         ...lines.slice(8),
-      ].join("\n")
-    }\n<!-- flags:end -->\n`;
-    const start = text.indexOf("## Feature flags");
-    const end = text.indexOf("<!-- flags:end -->");
-    const updated = start < 0
-      ? `${text.trimEnd()}\n\n${section}`
-      : text.slice(0, start) + section + text.slice(end + "<!-- flags:end -->\n".length);
-    await Deno.writeTextFile(path, updated);
-    await formatWritten(path);
+      ].join("\n"),
+    );
   }
 }
 

@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import type { PgBoss } from "pg-boss";
 import { createSql, type Sql } from "../db/client.ts";
 import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
@@ -19,13 +18,12 @@ import { JOBS } from "../jobs/registry.ts";
 import { createLogger } from "../lib/logging.ts";
 import { EFFECTS_TABLE_SQL, recordOnce, TEST_JOBS } from "../tests/fixtures/test_jobs.ts";
 import { startTusk, TEST_ROLE_ENTRY, type TuskProcess } from "../tests/process.ts";
-import { benchArgs, benchDatabase, formatWritten, median } from "./_bench.ts";
+import { benchArgs, benchDatabase, median, writeSection } from "./_bench.ts";
 
 const args = benchArgs();
 const JOB_COUNT = args.jobs ?? 6000;
 const RUNS = args.runs ?? 3;
 const WORKER_COUNTS = [1, 2, 3];
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // Rows per pg-boss bulk insert when filling the queue.
 const CHUNK = 2000;
 
@@ -109,19 +107,7 @@ export async function main() {
     ...rows,
   ].join("\n");
   console.log(table);
-  if (args.write) {
-    const path = `${ROOT}BENCHMARKS.md`;
-    const text = await Deno.readTextFile(path);
-    const section =
-      `## Scaling: workers\n\n<!-- scaling:start -->\n${table}\n<!-- scaling:end -->\n`;
-    const start = text.indexOf("## Scaling: workers");
-    const end = text.indexOf("<!-- scaling:end -->");
-    const updated = start < 0
-      ? `${text.trimEnd()}\n\n${section}`
-      : text.slice(0, start) + section + text.slice(end + "<!-- scaling:end -->\n".length);
-    await Deno.writeTextFile(path, updated);
-    await formatWritten(path);
-  }
+  if (args.write) await writeSection("Scaling: workers", "scaling", table);
 }
 
 if (import.meta.main) await main();
