@@ -139,6 +139,11 @@ export interface Config {
     dir: string;
     /** `ANALYTICS_EXPORT_CRON`: when the scheduler runs the export (UTC); undefined: never. */
     exportCron: string | undefined;
+    /**
+     * Where a process keeps generations fetched from Postgres when `dir` does
+     * not hold them (`<TUSK_DATA_DIR>/analytics-cache`).
+     */
+    cacheDir: string;
   };
   embeddedPostgres: { dir: string; port: number };
   maxBodyBytes: number;
@@ -641,6 +646,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     analytics: {
       dir: e.PARQUET_DATA_PATH ?? join(e.TUSK_DATA_DIR, "parquet"),
       exportCron: e.ANALYTICS_EXPORT_CRON,
+      cacheDir: join(e.TUSK_DATA_DIR, "analytics-cache"),
     },
     embeddedPostgres: {
       dir: e.EMBEDDED_PG_DIR ?? join(e.TUSK_DATA_DIR, "postgres"),

@@ -16,6 +16,7 @@ import type { Logger } from "../lib/logging.ts";
 import { makePrivate, PRIVATE_FILE_MODE } from "../lib/private_files.ts";
 import { inSpan } from "../lib/telemetry.ts";
 import { literal, openDuck } from "./duckdb.ts";
+import { publishToDatabase } from "./published.ts";
 import {
   currentGeneration,
   generationName,
@@ -62,6 +63,8 @@ export interface ExportResult {
    * of exporting again, so triggers at the same time run one export.
    */
   joined: boolean;
+  /** Seconds spent publishing the files into Postgres (after the export's own time). */
+  publishSeconds?: number;
 }
 
 /**
@@ -81,6 +84,12 @@ export async function exportAnalytics(sql: Sql, options: ExportOptions): Promise
           "isolation level repeatable read read only",
           (tx) => exportInSnapshot(tx, dir, log, signal, before),
         );
+        // Then in Postgres too, for readers that do not share this directory.
+        if (!result.joined) {
+          const publishing = performance.now();
+          await publishToDatabase(sql, dir, result.manifest);
+          result.publishSeconds = seconds(performance.now() - publishing);
+        }
         span.setAttributes({
           "tusk.analytics.joined": result.joined,
           "tusk.analytics.users.rows": result.manifest.tables.users.rows,

@@ -7,10 +7,12 @@
  */
 import { join } from "node:path";
 import type { DuckDBInstance, DuckDBValue } from "@duckdb/node-api";
+import { isDatabaseUnavailable } from "../db/client.ts";
 import type { Logger } from "../lib/logging.ts";
 import { inSpan } from "../lib/telemetry.ts";
 import { AnalyticsUnavailableError, openDuck } from "./duckdb.ts";
 import { currentGeneration, type Generation, parquetName } from "./files.ts";
+import type { GenerationResolver } from "./published.ts";
 
 /** No export has finished yet; `detail` says how to run one. */
 export class NoExportError extends Error {
@@ -121,14 +123,24 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The reports over the exports in `dir` (`PARQUET_DATA_PATH`). */
-export function analyticsReports(dir: string, log: Logger): AnalyticsReports {
+/**
+ * The reports over the exports in `dir` (`PARQUET_DATA_PATH`), or, given a
+ * resolver, over the generation published in Postgres (fetched to a local
+ * cache when `dir` does not hold it).
+ */
+export function analyticsReports(
+  dir: string,
+  log: Logger,
+  published?: GenerationResolver,
+): AnalyticsReports {
   let duck: Promise<DuckDBInstance> | undefined;
 
   async function current(): Promise<Generation | undefined> {
     try {
-      return await currentGeneration(dir);
+      return published === undefined ? await currentGeneration(dir) : await published.current();
     } catch (error) {
+      // The database away is the API's usual 503, not a broken export.
+      if (isDatabaseUnavailable(error)) throw error;
       log.error("analytics export unreadable", { dir, error });
       throw new ReportFailedError();
     }

@@ -16,10 +16,15 @@ if (import.meta.main) {
   if (!url || !dir) throw new Error("usage: _analytics_export.ts DATABASE_URL PARQUET_DATA_PATH");
   const sql = createSql(url, { role: "cli", poolSize: 2 });
   try {
-    const { manifest } = await exportAnalytics(sql, { dir, log: createLogger({ level: "warn" }) });
+    const { manifest, publishSeconds } = await exportAnalytics(sql, {
+      dir,
+      log: createLogger({ level: "warn" }),
+    });
     const status = await Deno.readTextFile("/proc/self/status");
     const peak = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
-    console.log(JSON.stringify({ manifest, peak_rss_bytes: peak }));
+    console.log(
+      JSON.stringify({ manifest, publish_seconds: publishSeconds, peak_rss_bytes: peak }),
+    );
   } finally {
     await sql.end();
   }

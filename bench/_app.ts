@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { generationResolver } from "../analytics/published.ts";
 import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import { loadConfig } from "../config.ts";
@@ -23,7 +24,11 @@ export async function benchApp(
 ) {
   const log = createLogger({ level: "error" });
   const config = loadConfig({ SECRET_KEY: "b".repeat(40), EMAIL_TRANSPORT: "off", ...options.env });
-  const analytics = analyticsReports(config.analytics.dir, log);
+  const analytics = analyticsReports(
+    config.analytics.dir,
+    log,
+    generationResolver(sql, config.analytics),
+  );
   const events = createLiveEvents({ config, sql, log });
   const app = createApp({
     config,

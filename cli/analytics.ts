@@ -6,7 +6,8 @@
  */
 import { AnalyticsUnavailableError } from "../analytics/duckdb.ts";
 import { exportAnalytics } from "../analytics/export.ts";
-import { currentGeneration, type Manifest } from "../analytics/files.ts";
+import type { Manifest } from "../analytics/files.ts";
+import { currentManifest } from "../analytics/published.ts";
 import { exportRunning } from "../db/analytics.ts";
 import { cliLogger, withDatabase } from "./_db.ts";
 import { CliError, parse, printTable, subcommandFallback } from "./_io.ts";
@@ -72,14 +73,14 @@ export async function analyticsCommand(
     case "status": {
       if (!parse(rest, { usage: USAGE, sub, options: {}, min: 0, max: 0 })) return 0;
       return await withDatabase(env, async ({ sql }, config) => {
-        const generation = await currentGeneration(config.analytics.dir);
+        const manifest = await currentManifest(sql, config.analytics.dir);
         const running = await exportRunning(sql);
-        if (generation === undefined) {
+        if (manifest === undefined) {
           console.log(
             `no export yet in ${config.analytics.dir}; run: deno task cli analytics export`,
           );
         } else {
-          const m = generation.manifest;
+          const m = manifest;
           console.log(`exported at ${m.exported_at} (took ${m.duration_seconds} s)`);
           printManifest(m);
         }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { generationResolver } from "../analytics/published.ts";
 import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import { createLiveEvents } from "../routes/events.ts";
@@ -74,7 +75,11 @@ export async function runServer(
       work: options.work,
       schedule: options.schedule,
     });
-    const analytics = analyticsReports(config.analytics.dir, log);
+    const analytics = analyticsReports(
+      config.analytics.dir,
+      log,
+      generationResolver(db.sql, config.analytics),
+    );
     const events = createLiveEvents({ config, sql: db.sql, log });
     try {
       const app = createApp({

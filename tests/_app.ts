@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { generationResolver } from "../analytics/published.ts";
 import { analyticsReports } from "../analytics/reports.ts";
 import { createApp } from "../app.ts";
 import { type Config, loadConfig } from "../config.ts";
@@ -85,7 +86,11 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
     });
     db.defer(() => services!.stop());
   }
-  const analytics = analyticsReports(config.analytics.dir, log);
+  const analytics = analyticsReports(
+    config.analytics.dir,
+    log,
+    generationResolver(sql, config.analytics),
+  );
   if ("defer" in db) db.defer(() => analytics.close());
   const events = createLiveEvents({ config, sql, log });
   if ("defer" in db) db.defer(() => events.close());

@@ -19,7 +19,7 @@ async function refusedUnder(set: string): Promise<Record<string, boolean>> {
   return JSON.parse(new TextDecoder().decode(stdout));
 }
 
-Deno.test("`deno task start` serves under the `serve` permission set: no run, no write, reads only the project", async () => {
+Deno.test("`deno task start` serves under the `serve` permission set: no run, no write but its analytics cache, reads only the project", async () => {
   await using db = await migratedDatabase();
   const port = freePort();
   await using api = startTusk([], {
@@ -54,23 +54,27 @@ Deno.test("`deno task start` serves under the `serve` permission set: no run, no
   api.killGroup("SIGTERM");
   assert.equal((await api.status).code, 0, api.output());
 
+  // The API writes only its cache of analytics generations fetched from Postgres.
   assert.deepEqual(await refusedUnder("serve"), {
     run: true,
     writeProject: true,
     writeData: true,
     readOutside: true,
+    writeAnalyticsCache: false,
   });
   assert.deepEqual(await refusedUnder("scheduler"), {
     run: true,
     writeProject: true,
     writeData: true,
     readOutside: true,
+    writeAnalyticsCache: true,
   });
-  // Workers may write under .data (the file email transport), nowhere else.
+  // Workers may write under .data (the file email transport, the exports), nowhere else.
   assert.deepEqual(await refusedUnder("worker"), {
     run: true,
     writeProject: true,
     writeData: false,
     readOutside: true,
+    writeAnalyticsCache: false,
   });
 });

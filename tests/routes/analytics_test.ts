@@ -140,7 +140,9 @@ Deno.test("unreadable files: 503 with no DuckDB or file-system text; the cause i
   await knownData(db.sql);
   await exportNow();
   const generation = (await currentGeneration(dir))!;
-  await Deno.writeTextFile(join(generation.dir, "items_analytics.parquet"), "not parquet at all");
+  // Garbage of the file's own size: a short file would be fetched again from Postgres.
+  const path = join(generation.dir, "items_analytics.parquet");
+  await Deno.writeFile(path, new Uint8Array((await Deno.stat(path)).size).fill(42));
   for (const path of REPORTS) {
     const r = await call(app, `${A}/${path}`, { headers: adminH });
     assert.equal(r.status, 503, path);

@@ -1,0 +1,1 @@
+drop schema tusk_analytics cascade;
