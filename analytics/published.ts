@@ -11,9 +11,11 @@
 import { join } from "node:path";
 import {
   currentStoredGeneration,
+  GENERATIONS_CHANNEL,
   storedChunks,
   storeGeneration,
 } from "../db/analytics_generations.ts";
+import { type Listening, listenReliably } from "../db/listen.ts";
 import type { Sql } from "../db/client.ts";
 import { makePrivate, PRIVATE_FILE_MODE, privateDir } from "../lib/private_files.ts";
 import {
@@ -55,19 +57,24 @@ export async function currentManifest(sql: Sql, dir: string): Promise<Manifest |
 /** Resolves the current generation to local files; see the module's notes. */
 export interface GenerationResolver {
   current(): Promise<Generation | undefined>;
+  /** Stops listening for new generations. */
+  close(): Promise<void>;
 }
 
 /**
  * Reads the current generation from Postgres and finds its files: in `dir`
  * (`PARQUET_DATA_PATH`) when they are there, else in `cacheDir`, fetching
  * them once per generation. Before anything is published in Postgres (an
- * export older than it), the files in `dir`.
+ * export older than it), the files in `dir`. Once it has been asked, it
+ * listens for publications and fetches each new generation as it appears,
+ * so the next report does not wait for it.
  */
 export function generationResolver(
   sql: Sql,
   options: { dir: string; cacheDir: string },
 ): GenerationResolver {
   const fetching = new Map<string, Promise<string>>();
+  let listening: Promise<Listening | undefined> | undefined;
 
   async function complete(dir: string, manifest: Manifest): Promise<boolean> {
     for (const table of TABLES) {
@@ -120,31 +127,48 @@ export function generationResolver(
     return target;
   }
 
+  async function current(): Promise<Generation | undefined> {
+    // From the first report on, new generations are fetched when published.
+    listening ??= listenReliably(sql, GENERATIONS_CHANNEL, {
+      onNotify: () => void current().catch(() => {}),
+      onReconnect: () => void current().catch(() => {}),
+      // Behind a pooler without a direct URL: the next report fetches it.
+      onPoll: () => {},
+    }).catch(() => undefined);
+    await listening;
+    return await resolve();
+  }
+
   return {
-    async current() {
-      for (let attempt = 1;; attempt++) {
-        const stored = await currentStoredGeneration(sql);
-        if (stored === undefined) return await currentGeneration(options.dir);
-        const manifest = stored.manifest as unknown as Manifest;
-        const local = join(options.dir, "exports", stored.generation);
-        if (await complete(local, manifest)) return { dir: local, manifest };
-        let pending = fetching.get(stored.generation);
-        if (pending === undefined) {
-          pending = download(stored.generation, manifest).finally(() =>
-            fetching.delete(stored.generation)
-          );
-          fetching.set(stored.generation, pending);
-        }
-        try {
-          return { dir: await pending, manifest };
-        } catch (error) {
-          // Replaced twice while it was fetched: once more, on the newest.
-          if (error instanceof GenerationGone && attempt < 3) continue;
-          throw error;
-        }
-      }
+    current,
+    async close() {
+      await (await listening)?.stop();
     },
   };
+
+  async function resolve(): Promise<Generation | undefined> {
+    for (let attempt = 1;; attempt++) {
+      const stored = await currentStoredGeneration(sql);
+      if (stored === undefined) return await currentGeneration(options.dir);
+      const manifest = stored.manifest as unknown as Manifest;
+      const local = join(options.dir, "exports", stored.generation);
+      if (await complete(local, manifest)) return { dir: local, manifest };
+      let pending = fetching.get(stored.generation);
+      if (pending === undefined) {
+        pending = download(stored.generation, manifest).finally(() =>
+          fetching.delete(stored.generation)
+        );
+        fetching.set(stored.generation, pending);
+      }
+      try {
+        return { dir: await pending, manifest };
+      } catch (error) {
+        // Replaced twice while it was fetched: once more, on the newest.
+        if (error instanceof GenerationGone && attempt < 3) continue;
+        throw error;
+      }
+    }
+  }
 }
 
 /** The generation was deleted (by two newer publications) while it was being fetched. */

@@ -194,6 +194,7 @@ export function analyticsReports(
       })),
     current,
     async close() {
+      await published?.close();
       const opened = duck;
       duck = undefined;
       await opened?.then((instance) => instance.closeSync(), () => {});

@@ -62,7 +62,13 @@ Deno.test("a reader in another directory answers from Postgres's generation, and
     { email: alice.email, item_count: 3 },
   ]);
   assert.equal((await there.current())!.manifest.generation, second.manifest.generation);
+  // Published while nobody asks: fetched ahead of the next report (the reader listens).
   const third = await exportAnalytics(db.sql, { dir: writer, log });
+  const deadline = Date.now() + 10_000;
+  while (!(await entries(cacheDir)).includes(third.manifest.generation)) {
+    assert.ok(Date.now() < deadline, "the new generation was not fetched ahead");
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await there.itemsByUser();
   // Two generations kept, in Postgres and in the cache.
   const stored = await db.sql`select generation from tusk_analytics.generations order by 1`;
