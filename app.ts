@@ -13,6 +13,7 @@ import { edge, REQUEST_ID_HEADER } from "./http/edge.ts";
 import { frontend } from "./http/frontend.ts";
 import { historyContext, traceRoute } from "./http/middleware.ts";
 import { REPLAYED_HEADER } from "./http/idempotency.ts";
+import { noteWrites } from "./http/reads.ts";
 import { consoleNotFound, consoleRoutes, isConsolePath } from "./console/mod.ts";
 import { analyticsRoutes } from "./routes/analytics.ts";
 import { docsRoutes, OPENAPI_PATH, withIdempotencyKeys } from "./routes/docs.ts";
@@ -57,6 +58,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   }));
   if (config.tracing) app.use(traceRoute());
   app.use(historyContext(deps.sql));
+  if (deps.replicas !== undefined) app.use(noteWrites(deps));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
   app.use(bodyLimit({
     maxSize: config.maxBodyBytes,

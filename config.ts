@@ -64,6 +64,12 @@ export interface Config {
   databaseDirectUrl: string | undefined;
   /** Behind a pooler without a direct URL: how often listeners poll instead (`POOLER_POLL_MS`). */
   poolerPollMs: number;
+  /** Streaming replicas for reads that may be a little stale (`DATABASE_REPLICA_URL`, comma-separated). */
+  replicaUrls: string[];
+  /** After a user's write, their reads stay on the primary this long (`REPLICA_STICKY_SECONDS`). */
+  replicaStickySeconds: number;
+  /** A replica further behind than this is skipped for the primary (`REPLICA_MAX_LAG_SECONDS`). */
+  replicaMaxLagSeconds: number;
   firstSuperuser: string | undefined;
   firstSuperuserPassword: string | undefined;
   smtp: {
@@ -253,6 +259,24 @@ const schema = z.object({
     }).optional(),
   ),
   POOLER_POLL_MS: integer("POOLER_POLL_MS", 100, 60_000, 1000),
+  DATABASE_REPLICA_URL: optionalText.transform((v, ctx) => {
+    const urls = (v ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+    for (const u of urls) {
+      let ok = false;
+      try {
+        ok = ["postgres:", "postgresql:"].includes(new URL(u).protocol);
+      } catch { /* not a URL */ }
+      if (!ok) {
+        ctx.addIssue({
+          code: "custom",
+          message: "DATABASE_REPLICA_URL: expected postgres:// URLs, separated by commas",
+        });
+      }
+    }
+    return urls;
+  }),
+  REPLICA_STICKY_SECONDS: integer("REPLICA_STICKY_SECONDS", 0, 3600, 5),
+  REPLICA_MAX_LAG_SECONDS: integer("REPLICA_MAX_LAG_SECONDS", 1, 3600, 10),
   // The API's own rules: a first superuser must be one the API would have let anyone create.
   FIRST_SUPERUSER: optionalText.superRefine((v, ctx) => {
     if (v !== undefined && !Email.safeParse(v).success) {
@@ -600,6 +624,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       (e.DATABASE_DIRECT_URL === undefined ? "none" : "transaction"),
     databaseDirectUrl: e.DATABASE_DIRECT_URL,
     poolerPollMs: e.POOLER_POLL_MS,
+    replicaUrls: e.DATABASE_REPLICA_URL,
+    replicaStickySeconds: e.REPLICA_STICKY_SECONDS,
+    replicaMaxLagSeconds: e.REPLICA_MAX_LAG_SECONDS,
     firstSuperuser: e.FIRST_SUPERUSER,
     firstSuperuserPassword: e.FIRST_SUPERUSER_PASSWORD,
     smtp: {

@@ -12,6 +12,7 @@ import { createLiveEvents } from "../routes/events.ts";
 import { frontendRoot } from "../http/frontend.ts";
 import type { Config } from "../config.ts";
 import { type Database, openDatabase } from "../db/open.ts";
+import { startReplicas } from "../db/replicas.ts";
 import { loadMigrations, migrateUp, type Migration, migrationStatus } from "../db/migrate/mod.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
@@ -81,10 +82,28 @@ export async function runServer(
       generationResolver(db.sql, config.analytics),
     );
     const events = createLiveEvents({ config, sql: db.sql, log });
+    const replicas = config.replicaUrls.length === 0 ? undefined : startReplicas(
+      db.sql,
+      config.replicaUrls,
+      {
+        maxLagSeconds: config.replicaMaxLagSeconds,
+        stickySeconds: config.replicaStickySeconds,
+        log,
+        client: {
+          role: "api",
+          poolSize: config.databasePoolSize,
+          statementTimeoutMs: config.databaseStatementTimeoutMs,
+          connectTimeoutMs: config.databaseConnectTimeoutMs,
+          acquireTimeoutMs: config.databaseAcquireTimeoutMs,
+          tracing: config.tracing,
+        },
+      },
+    );
     try {
       const app = createApp({
         config,
         sql: db.sql,
+        replicas,
         events,
         migrations,
         log,
@@ -95,6 +114,7 @@ export async function runServer(
       await serveUntilSignal(app, config, log, signals, () => events.close());
     } finally {
       await events.close();
+      await replicas?.close();
       await analytics.close();
       await services.stop();
     }

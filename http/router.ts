@@ -9,6 +9,7 @@ import type { AnalyticsReports } from "../analytics/reports.ts";
 import type { Config } from "../config.ts";
 import type { Sql } from "../db/client.ts";
 import type { Migration } from "../db/migrate/mod.ts";
+import type { Replicas } from "../db/replicas.ts";
 import type { User } from "../db/users.ts";
 import type { Mailer } from "../emails/mailer.ts";
 import type { Logger } from "../lib/logging.ts";
@@ -52,6 +53,8 @@ export interface AppDeps {
   analytics: AnalyticsReports;
   /** The process's live event streams (`GET /api/v1/events`); closed before the server drains. */
   events: LiveEvents;
+  /** Read replicas (`DATABASE_REPLICA_URL`) for the routes that read through `readSql()`. */
+  replicas?: Replicas;
   /** The real path of a built frontend to serve at `/` (checked by `frontendRoot()`). */
   frontendRoot?: string;
 }

@@ -11,6 +11,8 @@ import { canSee } from "../services/row_access.ts";
 import { HttpError } from "../lib/http_error.ts";
 import { type AppDeps, type AppEnv, newRouter } from "../http/router.ts";
 import { idempotent } from "../http/idempotency.ts";
+import { readSql } from "../http/reads.ts";
+import type { Sql } from "../db/client.ts";
 import {
   BEARER,
   HttpErrorBody,
@@ -37,8 +39,8 @@ export function itemRoutes(deps: AppDeps) {
   };
 
   /** The item, if the current user may touch it: 404 when absent, 403 when someone else's. */
-  async function ownItem(c: Context<AppEnv>, id: string): Promise<Item> {
-    const item = await getItem(sql, id);
+  async function ownItem(c: Context<AppEnv>, id: string, pool: Sql = sql): Promise<Item> {
+    const item = await getItem(pool, id);
     if (item === undefined) throw new HttpError(404, "Item not found");
     if (!canSee(c.get("user"), { table: "items", row_id: item.id, data: item })) {
       throw new HttpError(403, "Not enough permissions");
@@ -60,7 +62,8 @@ export function itemRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const user = c.get("user");
-      const page = await listItems(sql, {
+      // Marked safe for a replica: a list may lag by REPLICA_MAX_LAG_SECONDS, never its writer's.
+      const page = await listItems(readSql(deps, c), {
         ...c.req.valid("query"),
         ownerId: user.is_superuser ? undefined : user.id,
       });
@@ -80,7 +83,11 @@ export function itemRoutes(deps: AppDeps) {
       request: { params: IdParam("id") },
       responses: { 200: json(ItemPublic, "The item"), ...denied },
     }),
-    async (c) => c.json(toItemPublic(await ownItem(c, c.req.valid("param").id as string)), 200),
+    async (c) =>
+      c.json(
+        toItemPublic(await ownItem(c, c.req.valid("param").id as string, readSql(deps, c))),
+        200,
+      ),
   );
 
   router.openapi(
