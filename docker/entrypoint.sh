@@ -18,6 +18,9 @@ esac
 export OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-$service}"
 
 # --cached-only: everything the app needs is in the image; it never downloads at run time.
+# --node-modules-dir=manual: node_modules is used as the image holds it. The build removed the
+# packages no role loads (Dockerfile); in its default mode Deno would put them back at start.
 # --quiet: without it Deno warns on every start that permission sets in deno.json are
 # experimental, which says nothing about this app (its own output is unaffected).
-exec deno run --quiet --cached-only --unstable-no-legacy-abort -P="$set" /app/main.ts "$@"
+exec deno run --quiet --cached-only --node-modules-dir=manual --unstable-no-legacy-abort \
+  -P="$set" /app/main.ts "$@"
