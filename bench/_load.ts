@@ -63,3 +63,16 @@ async function wrkOnce(url: string, clients: number, seconds: number, script?: s
   if (bad) throw new Error(`wrk against ${url}: ${bad[0]}\n${out}`);
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
 }
+
+/** The environment a benchmarked server process runs with: production, on `databaseUrl`. */
+export function serverEnv(databaseUrl: string, extra: Record<string, string> = {}) {
+  return {
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+    DATABASE_URL: databaseUrl,
+    SECRET_KEY: "b".repeat(40),
+    ENVIRONMENT: "production",
+    EMAIL_TRANSPORT: "off",
+    ...extra,
+  };
+}

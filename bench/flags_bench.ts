@@ -26,7 +26,7 @@ import { startFlagCache } from "../services/flag_cache.ts";
 import { Rules, type Subject } from "../services/flag_rules.ts";
 import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, median, writeSection } from "./_bench.ts";
-import { needTool, spawn, wrk } from "./_load.ts";
+import { needTool, serverEnv, spawn, wrk } from "./_load.ts";
 
 const args = benchArgs();
 const RUNS = args.runs ?? 3;
@@ -191,15 +191,11 @@ export async function main() {
   try {
     const port = freePort();
     const base = `http://127.0.0.1:${port}`;
-    await using _api = await spawn(["task", "--quiet", "start"], {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      DATABASE_URL: db.url,
-      SECRET_KEY: "b".repeat(40),
-      ENVIRONMENT: "production",
-      EMAIL_TRANSPORT: "off",
-      PORT: String(port),
-    }, `${base}/healthz`);
+    await using _api = await spawn(
+      ["task", "--quiet", "start"],
+      serverEnv(db.url, { PORT: String(port) }),
+      `${base}/healthz`,
+    );
     const context =
       '{"context": {"targetingKey": "user-7", "email": "u7@example.com", "plan": "pro"}}';
     const bulkScript = await writeScript(scratch, "bulk", context);

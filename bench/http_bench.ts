@@ -23,7 +23,7 @@ import { createLogger } from "../lib/logging.ts";
 import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
-import { needTool, spawn, wrk as load } from "./_load.ts";
+import { needTool, serverEnv, spawn, wrk as load } from "./_load.ts";
 
 const args = benchArgs();
 const WRITE = args.write ?? false;
@@ -123,17 +123,11 @@ async function measure(pg?: string) {
   let rssBytes = 0;
   let lowMemoryRssBytes = 0;
   try {
-    const env = {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      DATABASE_URL: db.url,
-      SECRET_KEY: "b".repeat(40),
-      ENVIRONMENT: "production",
-      EMAIL_TRANSPORT: "off",
+    const env = serverEnv(db.url, {
       // A login per second per client would trip the throttles meant for attackers.
       LOGIN_LIMIT_PER_ACCOUNT: "1000000",
       LOGIN_LIMIT_PER_CLIENT: "1000000",
-    };
+    });
     for (let run = 0; run < RUNS; run++) {
       for (const kind of ["deno", "headers", "hono"]) {
         const port = freePort();

@@ -75,14 +75,14 @@ export async function flagRuleCommand(
   env: Record<string, string>,
   usage: string,
 ): Promise<number | undefined> {
-  // The flag API's refusals, said the CLI's way.
+  // The flag API's refusals reach the user as they are (runCli prints an HttpError's message);
+  // only "not found" is said the CLI's way, naming the flag.
   const answer = async (work: () => Promise<number>) => {
     try {
       return await work();
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      const codename = (sub === "rule" ? rest[1] : rest[0]) ?? "";
-      throw new CliError(error.status === 404 ? `no flag is named ${codename}` : error.message);
+      if (!(error instanceof HttpError) || error.status !== 404) throw error;
+      throw new CliError(`no flag is named ${(sub === "rule" ? rest[1] : rest[0]) ?? ""}`);
     }
   };
   if (sub === "rule") {

@@ -14,6 +14,7 @@ import {
   newMigration,
   type Reverted,
 } from "../db/migrate/mod.ts";
+import { sessionUrl } from "../db/open.ts";
 import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { ensureFirstSuperuser } from "../services/accounts.ts";
@@ -81,7 +82,7 @@ export async function migrateCommand(args: string[], env: Record<string, string>
       const applied = await migrateUp(db.sql, migrations);
       for (const m of applied) console.log(`applied ${m.file}`);
       console.log(applied.length === 0 ? "database is up to date" : `${applied.length} applied`);
-      await installJobs(db.sessionUrl ?? db.url, JOBS, cliLogger());
+      await installJobs(sessionUrl(db) ?? db.url, JOBS, cliLogger());
       console.log("job queues installed");
       await ensureFirstSuperuser(db.sql, config, cliLogger());
     } else if (sub === "down") {

@@ -11,7 +11,7 @@ import { createApp } from "../app.ts";
 import { createLiveEvents } from "../routes/events.ts";
 import { frontendRoot } from "../http/frontend.ts";
 import type { Config } from "../config.ts";
-import { type Database, openDatabase } from "../db/open.ts";
+import { type Database, openDatabase, sessionUrl } from "../db/open.ts";
 import { startReplicas } from "../db/replicas.ts";
 import { loadMigrations, migrateUp, type Migration, migrationStatus } from "../db/migrate/mod.ts";
 import { installJobs } from "../jobs/boss.ts";
@@ -62,7 +62,7 @@ export async function runServer(
       for (const m of await migrateUp(db.sql, migrations)) {
         log.info("migration applied", { migration: m.file });
       }
-      await installJobs(db.sessionUrl ?? db.url, JOBS, log);
+      await installJobs(sessionUrl(db) ?? db.url, JOBS, log);
     }
     // Refuses unknown or edited migrations, and pending ones, before a single request is served.
     await requireMigrated(db, migrations);

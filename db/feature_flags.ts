@@ -140,17 +140,3 @@ export async function recordEvaluations(sql: Sql | Tx, codenames: string[]): Pro
     select codename, now() from feature_flags where codename = any(${codenames})
     on conflict (codename) do update set last_evaluated_at = excluded.last_evaluated_at`;
 }
-
-/** `tusk.flag_evaluate()`: the evaluation in SQL, for a subject key and attributes. */
-export async function evaluateInSql(
-  sql: Sql | Tx,
-  codename: string,
-  subjectKey: string | null,
-  attributes: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  const [row] = await sql<{ result: Record<string, unknown> }[]>`
-    select tusk.flag_evaluate(${codename}, ${subjectKey}, ${
-    sql.json(attributes as never)
-  }) as result`;
-  return row!.result;
-}

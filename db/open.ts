@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
-import { createSql, type Role, type Sql } from "./client.ts";
+import { createSql, type Role, sessionOf, type Sql } from "./client.ts";
 import { connectError } from "./connection_errors.ts";
 import { guardDriverCrashes } from "./driver_guard.ts";
 import {
@@ -19,11 +19,6 @@ import {
 export interface Database {
   sql: Sql;
   url: string;
-  /**
-   * A URL whose connections keep their session (settings, LISTEN): `url`, or
-   * behind a transaction pooler `DATABASE_DIRECT_URL`, or undefined without one.
-   */
-  sessionUrl: string | undefined;
   /** Set when the embedded server is in use. */
   embedded: EmbeddedPostgres | undefined;
   /** Ends the pool, then stops the embedded server if this process owns it. */
@@ -88,7 +83,6 @@ export async function openDatabase(
   return {
     sql,
     url,
-    sessionUrl: config.databasePooler === "transaction" ? config.databaseDirectUrl : url,
     embedded,
     async close() {
       await sql.end({ timeout: 5 });
@@ -96,4 +90,14 @@ export async function openDatabase(
       await embedded?.stop();
     },
   };
+}
+
+/**
+ * A URL whose connections keep their session (settings, LISTEN): the
+ * database's own, or behind a transaction pooler `DATABASE_DIRECT_URL`, or
+ * undefined without one.
+ */
+export function sessionUrl(db: Pick<Database, "sql" | "url">): string | undefined {
+  const sessions = sessionOf(db.sql);
+  return sessions.lasting ? db.url : sessions.directUrl;
 }

@@ -22,8 +22,6 @@ export interface Replicas {
   reader(who?: string): Sql;
   /** `who` wrote: their reads stay on the primary for the sticky seconds. */
   noteWrite(who: string): void;
-  /** Checks every replica now (the loop does it every second). */
-  check(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -128,7 +126,6 @@ export function startReplicas(
     noteWrite(who) {
       wrote.set(who, Date.now());
     },
-    check,
     async close() {
       stopped = true;
       clearTimeout(timer);

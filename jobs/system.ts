@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import type { Database } from "../db/open.ts";
+import { type Database, sessionUrl } from "../db/open.ts";
 import type { Mailer } from "../emails/mailer.ts";
 import type { Logger } from "../lib/logging.ts";
 import { type AnyJob, createBoss, startBoss } from "./boss.ts";
@@ -38,10 +38,11 @@ export async function startJobs(input: {
 }): Promise<Jobs> {
   const { config, db, log } = input;
   // pg-boss's planner settings need sessions: the direct URL behind a pooler, when there is one.
-  const boss = createBoss(db.sessionUrl ?? db.url, {
+  const sessions = sessionUrl(db);
+  const boss = createBoss(sessions ?? db.url, {
     role: input.role,
     log,
-    sessions: db.sessionUrl !== undefined,
+    sessions: sessions !== undefined,
     supervise: input.work,
     superviseIntervalSeconds: config.jobs.superviseIntervalSeconds,
     schedule: input.schedule,

@@ -33,7 +33,8 @@ interface Caller {
   verified?: Subject;
 }
 
-type Failure = { status: 400 | 404; body: Record<string, unknown> };
+/** One flag's answer: the protocol's body and the status a single evaluation gives it. */
+type Answer = { status: 200 | 400 | 404; body: Record<string, unknown> };
 
 function sameSecret(given: string, expected: string): boolean {
   const a = new TextEncoder().encode(given);
@@ -96,8 +97,8 @@ export function ofrepRoutes(deps: AppDeps) {
     return flag !== undefined && (who.all || flag.client_visible);
   }
 
-  /** One flag's answer: the protocol's success object, or its failure and status. */
-  function answer(key: string, subject: Subject, who: Caller): Record<string, unknown> | Failure {
+  /** One flag's answer (in a bulk answer, only its body counts). */
+  function answer(key: string, subject: Subject, who: Caller): Answer {
     if (!visible(key, who)) {
       return {
         status: 404,
@@ -116,16 +117,16 @@ export function ofrepRoutes(deps: AppDeps) {
       };
     }
     return {
-      key,
-      ...("value" in e ? { value: e.value } : {}),
-      ...(e.variant === undefined ? {} : { variant: e.variant }),
-      reason: e.reason,
-      metadata: e.rule === undefined ? {} : { rule: e.rule + 1 },
+      status: 200,
+      body: {
+        key,
+        ...("value" in e ? { value: e.value } : {}),
+        ...(e.variant === undefined ? {} : { variant: e.variant }),
+        reason: e.reason,
+        metadata: e.rule === undefined ? {} : { rule: e.rule + 1 },
+      },
     };
   }
-
-  const isFailure = (a: Record<string, unknown> | Failure): a is Failure =>
-    typeof a.status === "number" && "body" in a;
 
   router.post("/evaluate/flags/:key", async (c) => {
     const key = c.req.param("key");
@@ -134,8 +135,8 @@ export function ofrepRoutes(deps: AppDeps) {
     if (typeof subject === "string") {
       return c.json({ key, errorCode: "PARSE_ERROR", errorDetails: subject }, 400);
     }
-    const result = answer(key, subject, who);
-    return isFailure(result) ? c.json(result.body, result.status) : c.json(result, 200);
+    const { status, body } = answer(key, subject, who);
+    return c.json(body, status);
   });
 
   router.post("/evaluate/flags", async (c) => {
@@ -145,10 +146,7 @@ export function ofrepRoutes(deps: AppDeps) {
       return c.json({ errorCode: "PARSE_ERROR", errorDetails: subject }, 400);
     }
     const keys = [...currentFlagCache().definitions().keys()].filter((k) => visible(k, who));
-    const flags = keys.map((key) => {
-      const result = answer(key, subject, who);
-      return isFailure(result) ? result.body : result;
-    });
+    const flags = keys.map((key) => answer(key, subject, who).body);
     const body = JSON.stringify({ flags });
     const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
     c.header("ETag", etag);

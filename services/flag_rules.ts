@@ -253,19 +253,16 @@ export function evaluateFlag(flag: FlagDefinition, subject: Subject = {}): Evalu
   }
   const key = keyOf(subject);
   for (const [rule, r] of flag.rules.entries()) {
-    if (!(r.conditions ?? []).every((c) => conditionHolds(c, subject))) continue;
-    const sticky = r.percentage !== undefined || r.split !== undefined;
-    if (sticky && key === undefined) {
+    const outcome = ruleOutcome(r, flag.codename, subject, key);
+    if (outcome === "needs a targeting key") {
       return { reason: "ERROR", error: "TARGETING_KEY_MISSING", rule };
     }
-    if (
-      r.percentage !== undefined && bucketOf(flag.codename, key!) >= Math.round(r.percentage * 100)
-    ) continue;
+    if (outcome !== "matched") continue;
     const variant = r.split === undefined ? r.variant! : splitVariant(r.split, flag.codename, key!);
     return {
       value: variants[variant] ?? null,
       variant,
-      reason: sticky ? "SPLIT" : "TARGETING_MATCH",
+      reason: r.percentage !== undefined || r.split !== undefined ? "SPLIT" : "TARGETING_MATCH",
       rule,
     };
   }
@@ -275,6 +272,24 @@ export function evaluateFlag(flag: FlagDefinition, subject: Subject = {}): Evalu
     variant,
     reason: flag.rules.length === 0 ? "STATIC" : "DEFAULT",
   };
+}
+
+/** What one rule makes of a subject: the one walk {@link evaluateFlag} and {@link explainFlag} share. */
+function ruleOutcome(
+  rule: Rule,
+  codename: string,
+  subject: Subject,
+  key: string | undefined,
+): ExplainStep["outcome"] {
+  if (!(rule.conditions ?? []).every((c) => conditionHolds(c, subject))) return "no match";
+  const sticky = rule.percentage !== undefined || rule.split !== undefined;
+  if (sticky && key === undefined) return "needs a targeting key";
+  if (
+    rule.percentage !== undefined && bucketOf(codename, key!) >= Math.round(rule.percentage * 100)
+  ) {
+    return "outside the percentage";
+  }
+  return "matched";
 }
 
 function splitVariant(split: NonNullable<Rule["split"]>, codename: string, key: string): string {
@@ -351,18 +366,11 @@ export function explainFlag(
   if (evaluation.reason === "DISABLED") return { evaluation, steps };
   const key = keyOf(subject);
   for (const [rule, r] of flag.rules.entries()) {
-    const description = describeRule(r);
-    let outcome: ExplainStep["outcome"] = "no match";
-    if ((r.conditions ?? []).every((c) => conditionHolds(c, subject))) {
-      const sticky = r.percentage !== undefined || r.split !== undefined;
-      if (sticky && key === undefined) outcome = "needs a targeting key";
-      else if (
-        r.percentage !== undefined &&
-        bucketOf(flag.codename, key!) >= Math.round(r.percentage * 100)
-      ) outcome = "outside the percentage";
-      else outcome = "matched";
-    }
-    steps.push({ rule, description, outcome });
+    steps.push({
+      rule,
+      description: describeRule(r),
+      outcome: ruleOutcome(r, flag.codename, subject, key),
+    });
     if (rule === evaluation.rule) break;
   }
   return { evaluation, steps };

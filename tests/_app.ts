@@ -74,7 +74,6 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
       db: {
         sql: db.sql,
         url: db.url,
-        sessionUrl: db.url,
         embedded: undefined,
         close: () => Promise.resolve(),
       },

@@ -13,6 +13,7 @@ import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../_chromium.ts";
+import { buttonColor, NEW_CHECKOUT } from "./_definitions.ts";
 import { freePort } from "../process.ts";
 
 const POLL_MS = 300;
@@ -53,23 +54,8 @@ Deno.test({
   const adminH = bearer(await login(app, admin.email, admin.password));
   for (
     const flag of [
-      {
-        codename: "new-checkout",
-        is_active: true,
-        client_visible: true,
-        rules: [{
-          conditions: [{ attribute: "email", operator: "ends_with", value: "@example.com" }],
-          variant: "on",
-        }],
-      },
-      {
-        codename: "button-color",
-        is_active: true,
-        client_visible: true,
-        variants: { blue: "#00f", green: "#0f0" },
-        default_variant: "blue",
-        rules: [{ split: [{ variant: "blue", weight: 50 }, { variant: "green", weight: 50 }] }],
-      },
+      NEW_CHECKOUT,
+      buttonColor([{ split: [{ variant: "blue", weight: 50 }, { variant: "green", weight: 50 }] }]),
       { codename: "ops-secret", is_active: true },
     ]
   ) {

@@ -102,7 +102,6 @@ Deno.test("catchUp all: two schedulers back after 3 missed minutes send each mis
   const database = {
     sql: db.sql,
     url: db.url,
-    sessionUrl: db.url,
     embedded: undefined,
     close: () => Promise.resolve(),
   };

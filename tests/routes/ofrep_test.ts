@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { OFREPProvider } from "@openfeature/ofrep-provider";
 import { OpenFeature } from "@openfeature/server-sdk";
 import { testApp } from "../_app.ts";
+import { buttonColor, NEW_CHECKOUT } from "../flags/_definitions.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 
@@ -18,23 +19,8 @@ async function setup() {
   const admin = await makeUser(db.sql, { superuser: true });
   const adminH = bearer(await login(app, admin.email, admin.password));
   const definitions = [
-    {
-      codename: "new-checkout",
-      is_active: true,
-      client_visible: true,
-      rules: [{
-        conditions: [{ attribute: "email", operator: "ends_with", value: "@example.com" }],
-        variant: "on",
-      }],
-    },
-    {
-      codename: "button-color",
-      is_active: true,
-      client_visible: true,
-      variants: { blue: "#00f", green: "#0f0" },
-      default_variant: "blue",
-      rules: [{ percentage: 50, variant: "green" }],
-    },
+    NEW_CHECKOUT,
+    buttonColor([{ percentage: 50, variant: "green" }]),
     {
       codename: "ops-limit",
       is_active: true,
