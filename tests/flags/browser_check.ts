@@ -13,7 +13,7 @@ import { testApp } from "../_app.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../_chromium.ts";
-import { buttonColor, NEW_CHECKOUT } from "./_definitions.ts";
+import { buttonColor, NEW_CHECKOUT } from "../_flags.ts";
 import { freePort } from "../process.ts";
 
 const POLL_MS = 300;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { OFREPProvider } from "@openfeature/ofrep-provider";
 import { OpenFeature } from "@openfeature/server-sdk";
 import { testApp } from "../_app.ts";
-import { buttonColor, NEW_CHECKOUT } from "../flags/_definitions.ts";
+import { buttonColor, NEW_CHECKOUT } from "../_flags.ts";
 import { migratedDatabase } from "../_db.ts";
 import { bearer, call, jsonBody, login, makeUser } from "../_factories.ts";
 
