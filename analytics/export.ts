@@ -1,6 +1,6 @@
 /**
- * The analytics export: `users` and `items` from one REPEATABLE READ snapshot,
- * streamed out of Postgres with `COPY ... TO STDOUT (FORMAT csv)` into a
+ * The analytics export: `users` and `items` from one REPEATABLE READ snapshot
+ * (on a caught-up streaming replica when there is one), streamed out of Postgres with `COPY ... TO STDOUT (FORMAT csv)` into a
  * scratch file, turned into Parquet by DuckDB, then published atomically.
  * JavaScript only ever holds one 1 MiB buffer of a table; DuckDB works in
  * bounded memory and spills to the scratch directory.
@@ -10,8 +10,17 @@
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import type { Sql, Tx } from "../db/client.ts";
-import { beginExport, copyOut, EXPORT_COLUMNS, type ExportTable } from "../db/analytics.ts";
+import type { Config } from "../config.ts";
+import type { ClientOptions, Role, Sql, Tx } from "../db/client.ts";
+import {
+  beginExport,
+  copyOut,
+  EXPORT_COLUMNS,
+  type ExportStart,
+  type ExportTable,
+  snapshotSettings,
+} from "../db/analytics.ts";
+import { caughtUpReplica } from "../db/replicas.ts";
 import type { Logger } from "../lib/logging.ts";
 import { makePrivate, PRIVATE_FILE_MODE } from "../lib/private_files.ts";
 import { inSpan } from "../lib/telemetry.ts";
@@ -37,6 +46,13 @@ export interface ExportOptions {
   signal?: AbortSignal;
   /** Called once when another export holds the lock and this one starts waiting. */
   onWait?: () => void;
+  /**
+   * Streaming replicas (`DATABASE_REPLICA_URL`): the snapshot is read on the
+   * first that replays the primary's WAL position at the lock within
+   * `maxLagSeconds`, so the COPY does not load the primary; otherwise, or if
+   * it fails part-way, on the primary (with a warning).
+   */
+  replicas?: { urls: string[]; maxLagSeconds: number; client: ClientOptions };
 }
 
 const TABLES: ExportTable[] = ["users", "items"];
@@ -54,6 +70,20 @@ const CSV_BUFFER_BYTES = 8 << 20;
 /** Nothing lost: another export held the lock; try again. */
 class LockBusy extends Error {}
 
+/** The `replicas` option from the configuration; undefined without `DATABASE_REPLICA_URL`. */
+export function exportReplicas(config: Config, role: Role): ExportOptions["replicas"] {
+  if (config.replicaUrls.length === 0) return undefined;
+  return {
+    urls: config.replicaUrls,
+    maxLagSeconds: config.replicaMaxLagSeconds,
+    client: {
+      role,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      tracing: config.tracing,
+    },
+  };
+}
+
 /** What {@link exportAnalytics} did. */
 export interface ExportResult {
   manifest: Manifest;
@@ -65,6 +95,8 @@ export interface ExportResult {
   joined: boolean;
   /** Seconds spent publishing the files into Postgres (after the export's own time). */
   publishSeconds?: number;
+  /** host:port of the replica the snapshot was read on; unset: the primary. */
+  replica?: string;
 }
 
 /**
@@ -80,9 +112,11 @@ export async function exportAnalytics(sql: Sql, options: ExportOptions): Promise
     for (;;) {
       signal?.throwIfAborted();
       try {
+        // The lock's transaction reads no data: it holds the lock, not a snapshot, so it does
+        // not hold back vacuum while the export runs.
         const result = await sql.begin(
-          "isolation level repeatable read read only",
-          (tx) => exportInSnapshot(tx, dir, log, signal, before),
+          "read only",
+          (lock) => exportLocked(sql, lock, options, before),
         );
         // Then in Postgres too, for readers that do not share this directory.
         if (!result.joined) {
@@ -109,22 +143,76 @@ export async function exportAnalytics(sql: Sql, options: ExportOptions): Promise
   });
 }
 
-async function exportInSnapshot(
-  tx: Tx,
-  root: string,
-  log: Logger,
-  signal: AbortSignal | undefined,
+/** Takes the lock, then exports from a replica's snapshot or the primary's. */
+async function exportLocked(
+  sql: Sql,
+  lock: Tx,
+  options: ExportOptions,
   before: string | null | undefined,
 ): Promise<ExportResult> {
-  const started = performance.now();
-  const snapshotAt = await beginExport(tx);
-  if (snapshotAt === null) throw new LockBusy();
+  const start = await beginExport(lock);
+  if (start === null) throw new LockBusy();
   if (before !== undefined) {
-    const now = await readCurrent(root);
+    const now = await readCurrent(options.dir);
     if (now !== undefined && now.manifest.generation !== before) {
       return { manifest: now.manifest, joined: true };
     }
   }
+  if (options.replicas !== undefined) {
+    const result = await exportOnReplica(start, options.replicas, options);
+    if (result !== undefined) return result;
+  }
+  return await sql.begin(
+    "isolation level repeatable read read only",
+    async (tx) => exportInSnapshot(tx, await snapshotSettings(tx), options),
+  );
+}
+
+/** The export from a replica that has caught up with `start`; undefined: use the primary. */
+async function exportOnReplica(
+  start: ExportStart,
+  replicas: NonNullable<ExportOptions["replicas"]>,
+  options: ExportOptions,
+): Promise<ExportResult | undefined> {
+  const problems: string[] = [];
+  const replica = await caughtUpReplica(replicas.urls, start.lsn, {
+    waitSeconds: replicas.maxLagSeconds,
+    client: replicas.client,
+    problems,
+  });
+  if (replica === undefined) {
+    options.log.warn("analytics export reads the primary: no replica has caught up", { problems });
+    return undefined;
+  }
+  try {
+    const result = await replica.sql.begin(
+      "isolation level repeatable read read only",
+      async (tx) => {
+        await snapshotSettings(tx);
+        // The replica holds at least what the primary had at the lock: that is the snapshot's time.
+        return await exportInSnapshot(tx, start.at, options);
+      },
+    );
+    return { ...result, replica: replica.host };
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    options.log.warn("analytics export on the replica failed; exporting from the primary", {
+      replica: replica.host,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  } finally {
+    await replica.sql.end({ timeout: 5 });
+  }
+}
+
+async function exportInSnapshot(
+  tx: Tx,
+  snapshotAt: Date,
+  options: ExportOptions,
+): Promise<ExportResult> {
+  const { dir: root, log, signal } = options;
+  const started = performance.now();
   await removeAbandoned(root);
   const partial = await partialDir(root);
   let duck: DuckDBInstance | undefined;

@@ -5,7 +5,7 @@
  * @module
  */
 import { AnalyticsUnavailableError } from "../analytics/duckdb.ts";
-import { exportAnalytics } from "../analytics/export.ts";
+import { exportAnalytics, exportReplicas } from "../analytics/export.ts";
 import type { Manifest } from "../analytics/files.ts";
 import { currentManifest } from "../analytics/published.ts";
 import { exportRunning } from "../db/analytics.ts";
@@ -50,9 +50,10 @@ export async function analyticsCommand(
       return await withDatabase(env, async ({ sql }, config) => {
         const dir = config.analytics.dir;
         try {
-          const { manifest, joined } = await exportAnalytics(sql, {
+          const { manifest, joined, replica } = await exportAnalytics(sql, {
             dir,
             log: cliLogger(config),
+            replicas: exportReplicas(config, "cli"),
           });
           if (joined) console.log("another export was running; this is what it wrote:");
           printManifest(manifest);
@@ -61,7 +62,9 @@ export async function analyticsCommand(
           console.log(
             `exported ${rows} rows (${size(bytes)}) in ${
               manifest.duration_seconds.toFixed(2)
-            } s to ${dir}; snapshot taken at ${manifest.exported_at}`,
+            } s to ${dir}; snapshot taken at ${manifest.exported_at}${
+              replica === undefined ? "" : ` on the replica ${replica}`
+            }`,
           );
           return 0;
         } catch (error) {

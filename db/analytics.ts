@@ -33,21 +33,39 @@ export const EXPORT_COLUMNS = {
 /** A table the export writes. */
 export type ExportTable = keyof typeof EXPORT_COLUMNS;
 
+/** Where an export's snapshot starts: see {@link beginExport}. */
+export interface ExportStart {
+  /** The snapshot's time. */
+  at: Date;
+  /** The primary's WAL position then: a replica that has replayed it holds everything before. */
+  lsn: string;
+}
+
 /**
  * Starts the export in its REPEATABLE READ transaction: takes the export lock
- * if it is free and returns the snapshot's time (this is the transaction's
- * first statement, so it fixes the snapshot), or null when another export
- * holds the lock. Also lifts the statement timeout (a big table takes as long
- * as it takes; the job has its own expiry) and makes COPY write timestamps in
- * UTC.
+ * if it is free and returns the snapshot's time and WAL position (this is the
+ * transaction's first statement, so it fixes the snapshot), or null when
+ * another export holds the lock. The data is read in another transaction,
+ * whose first statement is {@link snapshotSettings}.
  */
-export async function beginExport(tx: Tx): Promise<Date | null> {
-  const [row] = await tx<{ locked: boolean; at: Date }[]>`
+export async function beginExport(tx: Tx): Promise<ExportStart | null> {
+  const [row] = await tx<{ locked: boolean; at: Date; lsn: string }[]>`
     select pg_try_advisory_xact_lock(${LOCK_CLASS}::int, ${LOCK_EXPORT}::int) as locked,
-      statement_timestamp() as at,
-      set_config('statement_timeout', '0', true), set_config('TimeZone', 'UTC', true),
-      set_config('DateStyle', 'ISO, YMD', true)`;
-  return row!.locked ? row!.at : null;
+      statement_timestamp() as at, pg_current_wal_lsn()::text as lsn`;
+  return row!.locked ? { at: row!.at, lsn: row!.lsn } : null;
+}
+
+/**
+ * The first statement of the export's REPEATABLE READ transaction (on the
+ * primary or a replica), so it fixes the snapshot; returns the snapshot's
+ * time. Lifts the statement timeout (a big table takes as long as it takes;
+ * the job has its own expiry) and makes COPY write timestamps in UTC.
+ */
+export async function snapshotSettings(tx: Tx): Promise<Date> {
+  const [row] = await tx<{ at: Date }[]>`
+    select statement_timestamp() as at, set_config('statement_timeout', '0', true),
+      set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)`;
+  return row!.at;
 }
 
 /** Whether an export (a job or the CLI) holds the lock in this database now. */

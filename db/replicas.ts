@@ -12,6 +12,8 @@ import { type ClientOptions, createSql, type Sql } from "./client.ts";
 
 // How often replicas are checked: the lag limit is in seconds, so this is its resolution.
 const CHECK_MS = 1000;
+// How often caughtUpReplica() asks a replica again while it catches up.
+const CAUGHT_UP_POLL_MS = 100;
 
 /** The replicas of one process. */
 export interface Replicas {
@@ -133,4 +135,53 @@ export function startReplicas(
       await Promise.all(replicas.map((r) => r.sql.end({ timeout: 5 })));
     },
   };
+}
+
+/** A replica that has replayed a WAL position: see {@link caughtUpReplica}. */
+export interface CaughtUp {
+  sql: Sql;
+  /** host:port, for logs. */
+  host: string;
+}
+
+/**
+ * A one-connection pool on the first of `urls` that is a standby and has
+ * replayed `lsn` (a primary's `pg_current_wal_lsn()`), so a snapshot taken
+ * there holds everything the primary had committed at `lsn`. Waits up to
+ * `waitSeconds` for each to catch up. Otherwise undefined, with each
+ * replica's reason in `problems`. The caller ends the pool.
+ */
+export async function caughtUpReplica(
+  urls: string[],
+  lsn: string,
+  options: { waitSeconds: number; client: ClientOptions; problems: string[] },
+): Promise<CaughtUp | undefined> {
+  for (const url of urls) {
+    const host = new URL(url).host;
+    const sql = createSql(url, { ...options.client, poolSize: 1, pooler: "none" });
+    const deadline = Date.now() + options.waitSeconds * 1000;
+    try {
+      for (;;) {
+        const [row] = await sql<{ standby: boolean; caught_up: boolean }[]>`
+          select pg_is_in_recovery() as standby,
+                 coalesce(pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn, false) as caught_up`;
+        if (!row!.standby) {
+          options.problems.push(`${host} is not a standby`);
+          break;
+        }
+        if (row!.caught_up) return { sql, host };
+        if (Date.now() >= deadline) {
+          options.problems.push(`${host} had not replayed ${lsn} after ${options.waitSeconds} s`);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, CAUGHT_UP_POLL_MS));
+      }
+    } catch (error) {
+      options.problems.push(
+        `${host} does not answer (${error instanceof Error ? error.message : error})`,
+      );
+    }
+    await sql.end({ timeout: 5 });
+  }
+  return undefined;
 }

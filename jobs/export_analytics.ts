@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { exportAnalytics } from "../analytics/export.ts";
+import { exportAnalytics, exportReplicas } from "../analytics/export.ts";
 import type { Sql } from "../db/client.ts";
 import { unfinishedJob } from "../db/jobs.ts";
 import { defineJob } from "./define.ts";
@@ -37,13 +37,16 @@ export const exportAnalyticsJob = defineJob({
       ? []
       : [{ cron: config.analytics.exportCron, data: {} }],
   async handler(_data, { sql, config, log, signal }) {
-    const { manifest, joined } = await exportAnalytics(sql, {
+    const { manifest, joined, replica } = await exportAnalytics(sql, {
       dir: config.analytics.dir,
       log,
       signal,
+      replicas: exportReplicas(config, "worker"),
     });
     return {
       joined,
+      // Where the snapshot was read: a replica's host:port, or the primary.
+      snapshot_from: replica ?? "primary",
       exported_at: manifest.exported_at,
       generation: manifest.generation,
       users: manifest.tables.users.rows,

@@ -4,11 +4,17 @@
  * replica, except for a user who just wrote (their reads stay on the primary
  * for `REPLICA_STICKY_SECONDS`); a replica whose replay is paused past
  * `REPLICA_MAX_LAG_SECONDS`, or that is stopped, is skipped for the primary
- * with one warning each, and used again once it has caught up.
+ * with one warning each, and used again once it has caught up. The analytics
+ * export reads its snapshot on the replica once it has replayed the primary's
+ * position at the lock, and on the primary when it does not catch up in time.
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { exportAnalytics } from "../../analytics/export.ts";
+import { createSql } from "../../db/client.ts";
+import { memoryLogger } from "../_analytics.ts";
 import { TEST_SECRET } from "../_app.ts";
+import { makeUser } from "../_factories.ts";
 import { primaryAndReplica } from "../_replica.ts";
 import { freePort, startTusk, waitForHttp } from "../process.ts";
 
@@ -111,3 +117,81 @@ async function waitForCount(output: () => string, pattern: RegExp, count: number
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** How many sequential scans of `items` this server has counted (flushed by ended sessions). */
+async function itemScans(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ scans: string }[]>`
+      select coalesce(sum(seq_scan), 0)::text as scans from pg_stat_user_tables where relname = 'items'`;
+    return Number(row!.scans);
+  } finally {
+    await sql.end();
+  }
+}
+
+Deno.test("the analytics export reads a caught-up replica's snapshot, else the primary's", async () => {
+  await using servers = await primaryAndReplica();
+  const migrate = startTusk(["migrate", "up"], {
+    DATABASE_URL: servers.primary.url,
+    SECRET_KEY: TEST_SECRET,
+    EMAIL_TRANSPORT: "off",
+  });
+  assert.equal((await migrate.status).code, 0, migrate.output());
+  await migrate[Symbol.asyncDispose]();
+  const sql = createSql(servers.primary.url, { role: "test", poolSize: 4 });
+  const dir = await Deno.makeTempDir({ prefix: "tusk-replica-export-" });
+  const replicaAdmin = postgres(servers.replica.adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const owner = await makeUser(sql);
+    await sql`insert into items (title, owner_id)
+      select 'item ' || g, ${owner.user.id} from generate_series(1, 50) g`;
+    const { log, lines } = memoryLogger();
+    const replicas = {
+      urls: [servers.replica.url],
+      maxLagSeconds: 2,
+      client: { role: "test" as const },
+    };
+
+    // Caught up: the replica scans `items`, the primary does not.
+    const [primaryBefore, replicaBefore] = [
+      await itemScans(servers.primary.url),
+      await itemScans(servers.replica.url),
+    ];
+    const onReplica = await exportAnalytics(sql, { dir, log, replicas });
+    assert.equal(onReplica.replica, new URL(servers.replica.url).host);
+    assert.equal(onReplica.manifest.tables.items.rows, 50);
+    assert.equal(onReplica.manifest.tables.users.rows, 1);
+    const deadline = Date.now() + 10_000;
+    while (await itemScans(servers.replica.url) === replicaBefore) {
+      assert.ok(Date.now() < deadline, "the replica never counted the export's scan of items");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await itemScans(servers.primary.url), primaryBefore, "the primary was not read");
+
+    // Paused: a write the replica has not replayed is still in the export, read on the primary
+    // after waiting the lag limit, with a warning saying why.
+    await replicaAdmin`select pg_wal_replay_pause()`;
+    await sql`insert into items (title, owner_id) values ('after the pause', ${owner.user.id})`;
+    const started = performance.now();
+    const onPrimary = await exportAnalytics(sql, { dir, log, replicas });
+    assert.equal(onPrimary.replica, undefined);
+    assert.equal(onPrimary.manifest.tables.items.rows, 51);
+    assert.ok(performance.now() - started >= replicas.maxLagSeconds * 1000, "it waited first");
+    const warning = lines.find((l) =>
+      l.msg === "analytics export reads the primary: no replica has caught up"
+    );
+    assert.ok(warning, JSON.stringify(lines));
+    assert.match(JSON.stringify(warning.problems), /had not replayed .* after 2 s/);
+
+    // Replaying again: back on the replica, with both writes.
+    await replicaAdmin`select pg_wal_replay_resume()`;
+    const again = await exportAnalytics(sql, { dir, log, replicas });
+    assert.equal(again.replica, new URL(servers.replica.url).host);
+    assert.equal(again.manifest.tables.items.rows, 51);
+  } finally {
+    await replicaAdmin.end();
+    await sql.end();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
