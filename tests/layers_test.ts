@@ -29,9 +29,9 @@ const LAYERS: { layer: string; paths: string[] }[] = [
 const SPEC =
   /(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\sfrom\s+)?["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
-/** Every `.ts`/`.tsx` file under the project, but dependencies, data and generated output. */
+/** Every `.ts`/`.tsx` file under the project, but dependencies (vendored too), data and output. */
 async function sourceFiles(): Promise<string[]> {
-  const skip = new Set(["node_modules", ".data", "tmp", "coverage", "dist", ".git"]);
+  const skip = new Set(["node_modules", ".data", "tmp", "coverage", "dist", ".git", "vendor"]);
   const found: string[] = [];
   async function walk(dir: string) {
     for await (const entry of Deno.readDir(join(ROOT, dir))) {
