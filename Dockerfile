@@ -17,10 +17,8 @@ ARG DENO_IMAGE=denoland/deno:debian-2.9.6
 FROM ${DENO_IMAGE} AS deps
 ARG DENO_CERT=""
 WORKDIR /app
-# Only the dependency manifests (and the vendored driver deno.json links): this layer is rebuilt
-# only when they change.
+# Only the dependency manifests: this layer is rebuilt only when deno.json or deno.lock change.
 COPY deno.json deno.lock ./
-COPY vendor ./vendor
 RUN if [ -z "$DENO_CERT" ]; then unset DENO_CERT; else export DENO_CERT; fi; \
     DENO_DIR=/tmp/deno-dir deno install --frozen && rm -rf /tmp/deno-dir
 # Only what the roles load (316 MB of packages down to about 112): out go the test-only packages,
