@@ -19,8 +19,18 @@ export function needTool(bench: string, tool: string, install: string) {
 }
 
 /** A `deno ARGS` server process, once `url` answers 200; `await using` stops it. */
-export async function spawn(args: string[], env: Record<string, string>, url: string) {
-  const child = new Deno.Command(Deno.execPath(), {
+export function spawn(args: string[], env: Record<string, string>, url: string) {
+  return spawnServer(Deno.execPath(), args, env, url);
+}
+
+/** A `command ARGS` server process (run in the project), once `url` answers 200. */
+export async function spawnServer(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  url: string,
+) {
+  const child = new Deno.Command(command, {
     args,
     cwd: ROOT,
     env,

@@ -2,8 +2,9 @@
  * The HTTP hot path against its floors, in one run: `Deno.serve` and Hono
  * hello worlds, Tusk's `/healthz`, `GET /items/{id}`, `POST /items/`,
  * `/users/me` and login (a real `deno task start` process on its own
- * database), and pgbench running the same statements at the same
- * concurrency; then the API's RSS. Load comes from `wrk` (Debian's package).
+ * database), pgbench running the same statements at the same concurrency,
+ * and what users would pick instead doing the same work: Hono on Bun with
+ * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`); then the API's RSS. Load comes from `wrk` (Debian's package).
  * Prints the table, and with `--write` puts it and an SVG chart of the ratios
  * into BENCHMARKS.md and `bench/http.svg`.
  *
@@ -24,6 +25,7 @@ import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
 import { barChart, type Row, toMarkdown } from "./_http_report.ts";
 import { needTool, serverEnv, spawn, wrk as load } from "./_load.ts";
+import { installPeers, startPeer } from "./_peers.ts";
 
 const args = benchArgs();
 const WRITE = args.write ?? false;
@@ -101,6 +103,7 @@ export async function main() {
 async function measure(pg?: string) {
   needTool("bench:http", "wrk", "apt-get install -y wrk");
   needTool("bench:http", "pgbench", "apt-get install -y postgresql-client (it ships pgbench)");
+  await installPeers();
   await using db = await benchDatabase("http", pg);
   const scratch = await Deno.makeTempDir({ prefix: "tusk-bench-http-" });
   const sql = createSql(db.url, { role: "cli", poolSize: 2 });
@@ -191,6 +194,15 @@ async function measure(pg?: string) {
       add("driver_read", await driverFloor(db.url, userId, itemId));
       add("pg_write", await pgbench(db.url, write, { uid: userId }));
 
+      // The peers, on the same database with the same token, one at a time.
+      for (const peer of ["bun", "fastify"] as const) {
+        const peerPort = freePort();
+        const peerBase = `http://127.0.0.1:${peerPort}/api/v1`;
+        await using _ = await startPeer(peer, peerPort, env);
+        add(`${peer}_get_item`, await wrk(`${peerBase}/items/${itemId}`, CLIENTS, get));
+        add(`${peer}_post_item`, await wrk(`${peerBase}/items/`, CLIENTS, post));
+      }
+
       // The same API with the low-memory V8 setting: what it costs in throughput, and its RSS.
       await api[Symbol.asyncDispose]();
       const lowPort = freePort();
@@ -219,7 +231,7 @@ async function measure(pg?: string) {
       row("`Deno.serve` hello world", "deno", "deno", "Deno.serve"),
       row("`Deno.serve` JSON with Tusk's response headers", "headers", "deno", "Deno.serve"),
       row("Hono hello world", "hono", "deno", "Deno.serve"),
-      row("Tusk `GET /healthz`", "healthz", "deno", "Deno.serve", 0.5),
+      row("Tusk `GET /healthz`", "healthz", "deno", "Deno.serve", 0.3),
       row(
         "Tusk `GET /healthz`, against the same headers",
         "healthz",
@@ -227,7 +239,21 @@ async function measure(pg?: string) {
         "Deno.serve + headers",
       ),
       row("pgbench: the user + item reads", "pg_read", "pg_read", "pgbench"),
-      row("Tusk `GET /api/v1/items/{id}`", "get_item", "pg_read", "pgbench reads", 0.4),
+      row("Tusk `GET /api/v1/items/{id}`", "get_item", "pg_read", "pgbench reads", 0.3),
+      row("Hono on Bun `GET /api/v1/items/{id}`", "bun_get_item", "pg_read", "pgbench reads"),
+      row(
+        "Fastify on Node `GET /api/v1/items/{id}`",
+        "fastify_get_item",
+        "pg_read",
+        "pgbench reads",
+      ),
+      row(
+        "Tusk `GET /api/v1/items/{id}`, against Bun",
+        "get_item",
+        "bun_get_item",
+        "Hono on Bun",
+        0.8,
+      ),
       row(
         "postgres.js alone: the same reads through Tusk's pool, no HTTP",
         "driver_read",
@@ -242,7 +268,33 @@ async function measure(pg?: string) {
       ),
       row("Tusk `GET /api/v1/users/me`", "users_me", "pg_read", "pgbench reads"),
       row("pgbench: the user read + item insert", "pg_write", "pg_write", "pgbench"),
-      row("Tusk `POST /api/v1/items/`", "post_item", "pg_write", "pgbench insert", 0.4),
+      row("Tusk `POST /api/v1/items/`", "post_item", "pg_write", "pgbench insert"),
+      row(
+        "Hono on Bun `POST /api/v1/items/` (no history context)",
+        "bun_post_item",
+        "pg_write",
+        "pgbench insert",
+      ),
+      row(
+        "Fastify on Node `POST /api/v1/items/` (no history context)",
+        "fastify_post_item",
+        "pg_write",
+        "pgbench insert",
+      ),
+      row(
+        "Tusk `POST /api/v1/items/`, against Bun",
+        "post_item",
+        "bun_post_item",
+        "Hono on Bun",
+        0.8,
+      ),
+      row(
+        "Tusk `POST /api/v1/items/`, against Fastify",
+        "post_item",
+        "fastify_post_item",
+        "Fastify on Node",
+        1.5,
+      ),
       {
         label: `Tusk login (${LOGIN_CLIENTS} clients)`,
         rate: m("login"),
