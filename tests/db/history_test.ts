@@ -231,3 +231,23 @@ Deno.test("a failing write in a context keeps Postgres's error and leaves no tra
   const history = await events(db.sql, "items");
   assert.deepEqual(history.map((e) => [e.data.title, e.context?.request_id]), [["ok", "fails"]]);
 });
+
+Deno.test("context metadata reaches the trigger byte for byte, whatever quotes or dollar tags it holds", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  // It travels as text beside BEGIN: quotes, backslashes, dollar tags and SQL must stay data.
+  const tricky = `it's $$ $tusk_$ $tusk_0123456789ab$ \\' '); drop table items; -- ünïcode ✓`;
+  await runInHistoryContext({ request_id: tricky, reason: 'a\nb\t"c"' }, async () => {
+    await db.sql`insert into items (title, owner_id) values ('tricky', ${user.id})`;
+    await db.sql.begin("isolation level repeatable read", async (tx) => {
+      await tx`update items set title = 'still tricky' where title = 'tricky'`;
+    });
+  }, { sql: db.sql });
+  const history = await events(db.sql, "items");
+  assert.equal(history.length, 2);
+  for (const event of history) {
+    assert.equal(event.context!.request_id, tricky);
+    assert.equal(event.context!.reason, 'a\nb\t"c"');
+  }
+  assert.equal(history[0]!.context!.id, history[1]!.context!.id);
+});
