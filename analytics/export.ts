@@ -1,7 +1,8 @@
 /**
  * The analytics export: `users` and `items` from one REPEATABLE READ snapshot
- * (on a caught-up streaming replica when there is one), streamed out of Postgres with `COPY ... TO STDOUT (FORMAT csv)` into a
- * scratch file, turned into Parquet by DuckDB, then published atomically.
+ * (on a caught-up streaming replica when there is one), streamed out of
+ * Postgres with `COPY ... TO STDOUT (FORMAT csv)` into a scratch file, turned
+ * into Parquet by DuckDB, then published atomically.
  * JavaScript only ever holds one 1 MiB buffer of a table; DuckDB works in
  * bounded memory and spills to the scratch directory.
  *

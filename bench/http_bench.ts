@@ -4,9 +4,11 @@
  * `/users/me` and login (a real `deno task start` process on its own
  * database), pgbench running the same statements at the same concurrency,
  * and what users would pick instead doing the same work: Hono on Bun with
- * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`); then the API's RSS. Load comes from `wrk` (Debian's package).
- * Prints the table, and with `--write` puts it and an SVG chart of the ratios
- * into BENCHMARKS.md and `bench/http.svg`.
+ * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`); the API with tracing on
+ * (exporting every request to `_otlp_sink.ts`); then the API's RSS. Load
+ * comes from `wrk` (Debian's package). Prints the table, and with `--write`
+ * puts it and an SVG chart of the ratios into BENCHMARKS.md and
+ * `bench/http.svg`.
  *
  * Usage: deno task bench:http [--runs 3] [--seconds 10] [--clients 32] [--write]
  * Uses DATABASE_URL when set, else its own embedded Postgres (.data/bench-postgres).
@@ -37,6 +39,7 @@ const LOGIN_CLIENTS = navigator.hardwareConcurrency;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./_floor.ts", import.meta.url));
 const DRIVER_FLOOR = fileURLToPath(new URL("./_driver_floor.ts", import.meta.url));
+const OTLP_SINK = fileURLToPath(new URL("./_otlp_sink.ts", import.meta.url));
 // The documented low-memory setting (README, Performance): smaller young generation, capped old one.
 const LOW_MEMORY_V8_FLAGS = "--max-semi-space-size=4,--max-old-space-size=96";
 const PASSWORD = "bench password";
@@ -215,6 +218,29 @@ async function measure(pg?: string) {
       add("low_healthz", await wrk(`${lowBase}/healthz`, CLIENTS));
       add("low_get_item", await wrk(`${lowBase}/api/v1/items/${itemId}`, CLIENTS, get));
       lowMemoryRssBytes = Math.max(lowMemoryRssBytes, await largestRss(low.pid));
+      await low[Symbol.asyncDispose]();
+
+      // Tracing on: every request sampled, exported over OTLP/HTTP to a sink that discards it.
+      const sinkPort = freePort();
+      await using _sink = await spawn(
+        ["run", "--allow-net", OTLP_SINK, String(sinkPort)],
+        env,
+        `http://127.0.0.1:${sinkPort}/`,
+      );
+      const tracedPort = freePort();
+      const tracedBase = `http://127.0.0.1:${tracedPort}`;
+      await using _traced = await spawn(
+        ["task", "--quiet", "start"],
+        {
+          ...env,
+          PORT: String(tracedPort),
+          OTEL_DENO: "true",
+          OTEL_SERVICE_NAME: "tusk-api",
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+        },
+        `${tracedBase}/healthz`,
+      );
+      add("traced_get_item", await wrk(`${tracedBase}/api/v1/items/${itemId}`, CLIENTS, get));
     }
     const m = (key: string) => median(results[key]!);
     const hashMs = await argon2Ms();
@@ -312,6 +338,13 @@ async function measure(pg?: string) {
         "low_get_item",
         "get_item",
         "default setting",
+      ),
+      row(
+        "Tusk `GET /api/v1/items/{id}`, tracing on (every request, OTLP)",
+        "traced_get_item",
+        "get_item",
+        "tracing off",
+        0.8,
       ),
     ];
     const table = toMarkdown(rows, {
