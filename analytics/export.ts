@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Config } from "../config.ts";
 import type { ClientOptions, Role, Sql, Tx } from "../db/client.ts";
+import { clientOptions } from "../db/open.ts";
 import {
   beginExport,
   copyOut,
@@ -77,11 +78,7 @@ export function exportReplicas(config: Config, role: Role): ExportOptions["repli
   return {
     urls: config.replicaUrls,
     maxLagSeconds: config.replicaMaxLagSeconds,
-    client: {
-      role,
-      connectTimeoutMs: config.databaseConnectTimeoutMs,
-      tracing: config.tracing,
-    },
+    client: clientOptions(config, role),
   };
 }
 

@@ -11,7 +11,7 @@ import { createApp } from "../app.ts";
 import { createLiveEvents } from "../routes/events.ts";
 import { frontendRoot } from "../http/frontend.ts";
 import type { Config } from "../config.ts";
-import { type Database, openDatabase, sessionUrl } from "../db/open.ts";
+import { clientOptions, type Database, openDatabase, sessionUrl } from "../db/open.ts";
 import { startReplicas } from "../db/replicas.ts";
 import { loadMigrations, migrateUp, type Migration, migrationStatus } from "../db/migrate/mod.ts";
 import { installJobs } from "../jobs/boss.ts";
@@ -89,14 +89,7 @@ export async function runServer(
         maxLagSeconds: config.replicaMaxLagSeconds,
         stickySeconds: config.replicaStickySeconds,
         log,
-        client: {
-          role: "api",
-          poolSize: config.databasePoolSize,
-          statementTimeoutMs: config.databaseStatementTimeoutMs,
-          connectTimeoutMs: config.databaseConnectTimeoutMs,
-          acquireTimeoutMs: config.databaseAcquireTimeoutMs,
-          tracing: config.tracing,
-        },
+        client: clientOptions(config, "api"),
       },
     );
     try {

@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logging.ts";
-import { createSql, type Role, sessionOf, type Sql } from "./client.ts";
+import { type ClientOptions, createSql, type Role, sessionOf, type Sql } from "./client.ts";
 import { connectError } from "./connection_errors.ts";
 import { guardDriverCrashes } from "./driver_guard.ts";
 import {
@@ -23,6 +23,22 @@ export interface Database {
   embedded: EmbeddedPostgres | undefined;
   /** Ends the pool, then stops the embedded server if this process owns it. */
   close(): Promise<void>;
+}
+
+/**
+ * A pool's options for `role` from the configuration (size, timeouts,
+ * tracing), for the process's pool and for pools on replicas.
+ */
+export function clientOptions(config: Config, role: Role): ClientOptions {
+  return {
+    role,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    // Requests must not hang on the database; jobs and commands may wait their turn.
+    acquireTimeoutMs: role === "api" ? config.databaseAcquireTimeoutMs : undefined,
+    tracing: config.tracing,
+  };
 }
 
 /**
@@ -60,13 +76,7 @@ export async function openDatabase(
     url = embedded.url;
   }
   const sql = createSql(url, {
-    role: options.role,
-    poolSize: config.databasePoolSize,
-    statementTimeoutMs: config.databaseStatementTimeoutMs,
-    connectTimeoutMs: config.databaseConnectTimeoutMs,
-    // Requests must not hang on the database; jobs and commands may wait their turn.
-    acquireTimeoutMs: options.role === "api" ? config.databaseAcquireTimeoutMs : undefined,
-    tracing: config.tracing,
+    ...clientOptions(config, options.role),
     pooler: config.databasePooler,
     directUrl: config.databaseDirectUrl,
     pollMs: config.poolerPollMs,

@@ -15,6 +15,17 @@ const CHECK_MS = 1000;
 // How often caughtUpReplica() asks a replica again while it catches up.
 const CAUGHT_UP_POLL_MS = 100;
 
+/** Whether the server behind `sql` is a standby, and whether it has replayed the WAL to `lsn`. */
+async function replayState(
+  sql: Sql,
+  lsn: string,
+): Promise<{ standby: boolean; caughtUp: boolean }> {
+  const [row] = await sql<{ standby: boolean; caught_up: boolean }[]>`
+    select pg_is_in_recovery() as standby,
+           coalesce(pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn, false) as caught_up`;
+  return { standby: row!.standby, caughtUp: row!.caught_up };
+}
+
 /** The replicas of one process. */
 export interface Replicas {
   /**
@@ -78,12 +89,12 @@ export function startReplicas(
 
   async function checkOne(replica: Replica, lsn: string) {
     try {
-      const [row] = await replica.sql<{ standby: boolean; caught_up: boolean }[]>`
-        select pg_is_in_recovery() as standby,
-               coalesce(pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn, false) as caught_up`;
-      if (!row!.standby) return mark(replica, "it is not a standby (pg_is_in_recovery() is false)");
+      const state = await replayState(replica.sql, lsn);
+      if (!state.standby) {
+        return mark(replica, "it is not a standby (pg_is_in_recovery() is false)");
+      }
       const now = Date.now();
-      if (row!.caught_up) replica.currentAt = now;
+      if (state.caughtUp) replica.currentAt = now;
       const lag = (now - replica.currentAt) / 1000;
       mark(
         replica,
@@ -162,14 +173,12 @@ export async function caughtUpReplica(
     const deadline = Date.now() + options.waitSeconds * 1000;
     try {
       for (;;) {
-        const [row] = await sql<{ standby: boolean; caught_up: boolean }[]>`
-          select pg_is_in_recovery() as standby,
-                 coalesce(pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn, false) as caught_up`;
-        if (!row!.standby) {
+        const state = await replayState(sql, lsn);
+        if (!state.standby) {
           options.problems.push(`${host} is not a standby`);
           break;
         }
-        if (row!.caught_up) return { sql, host };
+        if (state.caughtUp) return { sql, host };
         if (Date.now() >= deadline) {
           options.problems.push(`${host} had not replayed ${lsn} after ${options.waitSeconds} s`);
           break;
