@@ -57,6 +57,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     log,
   }));
   if (config.tracing) app.use(traceRoute());
+  // The probes answer before the request-scoped middleware: they write nothing, and an
+  // orchestrator calls them every few seconds (POST /healthz still gets its 405 below).
+  const health = healthRoutes(deps);
+  app.route("/", health.root);
   app.use(historyContext(deps.sql));
   if (deps.replicas !== undefined) app.use(noteWrites(deps));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
@@ -67,7 +71,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     },
   }));
 
-  const health = healthRoutes(deps);
   const api = newRouter();
   api.route("/", health.api);
   api.route("/", loginRoutes(deps));
@@ -83,7 +86,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // Your resources (deno task new resource NAME adds them here).
   if (config.environment === "local") api.route("/", privateRoutes(deps));
 
-  app.route("/", health.root);
   app.route(API_PREFIX, api);
   app.route("/ofrep/v1", ofrepRoutes(deps));
   app.route("/", docsRoutes(config.projectName));

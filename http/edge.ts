@@ -12,7 +12,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "./router.ts";
 import type { Logger } from "../lib/logging.ts";
 
@@ -150,8 +150,16 @@ function preflight(
   return new Response(null, { status: 204, headers });
 }
 
-/** The route pattern that answers (middleware patterns are "*"), or null. */
+/**
+ * The route pattern that answers, or null: the last matched pattern that is
+ * not a middleware's "*" (the probes answer before the request-scoped
+ * middleware, so that is not always the last one matched).
+ */
 export function handlerRoute(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null {
-  const route = routePath(c, -1);
-  return route === "*" || route === "/*" ? null : route;
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const path = routes[i]!.path;
+    if (path !== "*" && path !== "/*") return path;
+  }
+  return null;
 }

@@ -206,6 +206,21 @@ Deno.test("each request writes one JSON access-log line", async () => {
   assert.equal(typeof line.ms, "number");
 });
 
+Deno.test("the probes answer ahead of the request middleware, logged and with every header", async () => {
+  const { app, logs, db } = await appWithProbe();
+  await using _ = db;
+  const res = await app.request("/healthz", { headers: { "X-Request-Id": "probe-1" } });
+  assert.deepEqual(await res.json(), { status: "ok" });
+  assert.equal(res.headers.get("X-Content-Type-Options"), "nosniff");
+  assert.equal(res.headers.get("X-Request-Id"), "probe-1");
+  const line = logs.find((l) => l.msg === "request" && l.request_id === "probe-1");
+  assert.equal(line?.route, "/healthz");
+  // The middleware after them still answers what they do not: the wrong method is a 405.
+  const post = await app.request("/healthz", { method: "POST" });
+  assert.equal(post.status, 405);
+  assert.ok((await post.json()).detail);
+});
+
 Deno.test("bodies over the limit answer 413, with or without Content-Length", async () => {
   const { app, db } = await appWithProbe({ MAX_BODY_BYTES: "1024" });
   await using _ = db;
