@@ -34,6 +34,23 @@ interface QueryResult {
 // The first table a statement reads or writes, to name its span ("SELECT users").
 const TARGET = /\b(?:from|into|update|join)\s+((?:"?[\w$]+"?\.)?"?[\w$]+"?)/i;
 
+// Statement text -> the table its span is named after ("" for none): the app runs the same
+// few statements over and over.
+const targets = new Map<string, string>();
+const MAX_TARGETS = 1000;
+
+/** `SELECT users`: the operation and the first table the statement names, or the operation. */
+function spanName(operation: string, text: string | undefined): string {
+  if (text === undefined) return operation;
+  let target = targets.get(text);
+  if (target === undefined) {
+    target = text.match(TARGET)?.[1]?.replaceAll('"', "") ?? "";
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(text, target);
+  }
+  return target ? `${operation} ${target}` : operation;
+}
+
 /**
  * Wraps a postgres.js pool so that its queries, transactions and savepoints
  * are traced.
@@ -74,7 +91,12 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
   /** Traces `query` from when postgres.js runs it (its first `then`) until it settles. */
   function instrument<Q>(query: Q, counted: boolean): Q {
     return onFirstAwait(query, async (start) => {
-      const span = tracer().startSpan("postgresql", { kind: SpanKind.CLIENT, attributes: base });
+      // Under a span that was not sampled (a parent-based sampler said no), the query's own
+      // could not be either: skip making it. The duration metric is recorded all the same.
+      const parent = trace.getActiveSpan();
+      const span = parent === undefined || parent.isRecording()
+        ? tracer().startSpan("postgresql", { kind: SpanKind.CLIENT, attributes: base })
+        : undefined;
       const started = performance.now();
       if (counted) inFlight++;
       // Not made the active span: nothing postgres.js does makes spans of its own.
@@ -92,7 +114,7 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
   }
 
   function finish(
-    span: Span,
+    span: Span | undefined,
     started: number,
     value: QueryResult | QueryResult[] | undefined,
     error?: unknown,
@@ -102,23 +124,28 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
     const facts = (last ?? {}) as QueryResult;
     const text = facts.statement?.string ?? (error as { query?: string } | undefined)?.query;
     const operation = facts.command ?? text?.trimStart().split(/\s/, 1)[0]?.toUpperCase();
-    if (text !== undefined) span.setAttribute("db.query.text", text);
-    if (operation) {
-      span.setAttribute("db.operation.name", operation);
-      const target = text?.match(TARGET)?.[1]?.replaceAll('"', "");
-      span.updateName(target ? `${operation} ${target}` : operation);
-    }
-    if (typeof facts.count === "number") {
-      span.setAttribute("db.response.returned_rows", facts.count);
+    // An unsampled span records nothing: skip the work.
+    const recording = span?.isRecording() ?? false;
+    if (span !== undefined && recording) {
+      if (text !== undefined) span.setAttribute("db.query.text", text);
+      if (operation) {
+        span.setAttribute("db.operation.name", operation);
+        span.updateName(spanName(operation, text));
+      }
+      if (typeof facts.count === "number") {
+        span.setAttribute("db.response.returned_rows", facts.count);
+      }
     }
     const metric: Attributes = { ...base, "db.operation.name": operation ?? "unknown" };
     if (error !== undefined) {
       const code = (error as { code?: unknown }).code;
-      if (typeof code === "string") span.setAttribute("db.response.status_code", code);
-      recordFailure(span, error);
+      if (span !== undefined && recording) {
+        if (typeof code === "string") span.setAttribute("db.response.status_code", code);
+        recordFailure(span, error);
+      }
       metric["error.type"] = typeof code === "string" ? code : "_OTHER";
     }
-    span.end();
+    span?.end();
     duration.record((performance.now() - started) / 1000, metric);
   }
 

@@ -44,14 +44,20 @@ export function historyContext(sql: Sql): MiddlewareHandler<AppEnv> {
  * ```
  */
 export function traceRoute(): MiddlewareHandler<AppEnv> {
+  // Route pattern -> its OpenTelemetry template; the patterns are the app's own, so few.
+  const templates = new Map<string, string>();
   return async function traceRoute(c, next) {
     const span = trace.getActiveSpan();
-    if (span !== undefined) {
+    if (span?.isRecording()) {
       span.setAttribute("tusk.request_id", c.get("requestId"));
       const route = handlerRoute(c);
       if (route !== null) {
-        // Hono writes parameters as :id (with an optional {regex}); OpenTelemetry and OpenAPI as {id}.
-        const template = route.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
+        let template = templates.get(route);
+        if (template === undefined) {
+          // Hono writes parameters as :id (with an optional {regex}); OpenTelemetry and OpenAPI as {id}.
+          template = route.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
+          templates.set(route, template);
+        }
         span.setAttribute("http.route", template);
         span.updateName(`${c.req.method} ${template}`);
       }

@@ -379,3 +379,42 @@ Deno.test("with tracing off nothing is exported and log lines carry no trace ids
     await smtp.close();
   }
 });
+
+Deno.test("a request its caller did not sample exports no spans, SQL included, yet keeps its trace id in the log; a sampled one exports its SQL", async () => {
+  await using db = await tracedDatabase();
+  const receiver = startReceiver({ port: 0, keep: true });
+  try {
+    const stack = await startStack(db, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: "parentbased_always_on",
+    }, true);
+    const unsampled = randomHex(16);
+    const sampled = randomHex(16);
+    // /readyz queries the database (a ping, the migration status).
+    for (const [traceId, flags] of [[unsampled, "00"], [sampled, "01"]]) {
+      const res = await fetch(`${stack.url}/readyz`, {
+        headers: { traceparent: `00-${traceId}-${randomHex(8)}-${flags}` },
+      });
+      assert.equal(res.status, 200);
+    }
+    await stack.stop();
+
+    assert.deepEqual(receiver.spans.filter((s) => s.traceId === unsampled), []);
+    const kept = receiver.spans.filter((s) => s.traceId === sampled);
+    assert.ok(kept.some((s) => s.name === "GET /readyz"), kept.map((s) => s.name).join(", "));
+    assert.ok(
+      kept.some((s) => s.kind === CLIENT && s.attributes["db.system.name"] === "postgresql"),
+      `the sampled request's SQL: ${kept.map((s) => s.name).join(", ")}`,
+    );
+    const line = stack.api.output().split("\n").find((l) =>
+      l.includes(unsampled) && l.includes('"msg":"request"')
+    );
+    assert.ok(line, "the unsampled request's access log line carries its trace id");
+    assert.ok(
+      receiver.metrics.some((m) => m.name === "db.client.operation.duration"),
+      "the SQL's durations are still recorded",
+    );
+  } finally {
+    await receiver.close();
+  }
+});
