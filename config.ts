@@ -112,6 +112,11 @@ export interface Config {
    * `OTEL_*` variables, which Deno reads itself) and Tusk adds its own spans.
    */
   tracing: boolean;
+  /**
+   * Tracing on and `OTEL_DENO_CONSOLE` not `ignore`: Deno exports what goes
+   * through `console` as OTLP log records, so log lines go through it one by one.
+   */
+  logsExported: boolean;
   /** Audit history events older than this many days are deleted hourly; undefined keeps all. */
   historyRetentionDays: number | undefined;
   /** Email log rows older than this many days are deleted hourly. */
@@ -360,6 +365,8 @@ const schema = z.object({
   ),
   // Deno accepts only "true" and "false" (anything else: a warning, and tracing stays off).
   OTEL_DENO: optionalText.transform((v) => v === "true"),
+  // Read by Deno: capture (the default), replace or ignore.
+  OTEL_DENO_CONSOLE: optionalText,
   // Unset: 0, read as "keep forever" (an explicit 0 is refused by the range).
   HISTORY_RETENTION_DAYS: integer("HISTORY_RETENTION_DAYS", 1, 36_500, 0),
   EMAIL_LOG_RETENTION_DAYS: integer("EMAIL_LOG_RETENTION_DAYS", 1, 36_500, 90),
@@ -657,6 +664,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     tracing: e.OTEL_DENO,
+    logsExported: e.OTEL_DENO && e.OTEL_DENO_CONSOLE !== "ignore",
     historyRetentionDays: e.HISTORY_RETENTION_DAYS || undefined,
     emailLogRetentionDays: e.EMAIL_LOG_RETENTION_DAYS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,

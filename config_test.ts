@@ -316,3 +316,13 @@ Deno.test("loadConfig() puts the console at /admin, at /console beside a fronten
     "CONSOLE_PATH: /api/console is under /api, which the API answers; pick another path",
   ]);
 });
+
+Deno.test("log lines go out one by one only while Deno exports console output", () => {
+  const base = { SECRET_KEY: "x", DATABASE_URL: "postgres://u@h/db" };
+  const exported = (env: Record<string, string>) => loadConfig({ ...base, ...env }).logsExported;
+  assert.equal(exported({}), false);
+  assert.equal(exported({ OTEL_DENO: "true" }), true);
+  assert.equal(exported({ OTEL_DENO: "true", OTEL_DENO_CONSOLE: "replace" }), true);
+  assert.equal(exported({ OTEL_DENO: "true", OTEL_DENO_CONSOLE: "ignore" }), false);
+  assert.equal(exported({ OTEL_DENO_CONSOLE: "capture" }), false);
+});

@@ -33,7 +33,7 @@ export async function devCommand(isExpected: (error: unknown) => error is Error)
         level: config.logLevel,
         base: { role: "api" },
         traceIds: config.tracing,
-        buffered: !config.tracing,
+        buffered: !config.logsExported,
       });
       await runServer(config, log, { migrate: true, work: true, schedule: true });
       return 0;

@@ -155,7 +155,7 @@ async function dispatch(
           level: config.logLevel,
           base: { role: command },
           traceIds: config.tracing,
-          buffered: !config.tracing,
+          buffered: !config.logsExported,
         });
         await runRole(command, config, log);
       } else {
@@ -163,7 +163,7 @@ async function dispatch(
           level: config.logLevel,
           base: { role: "api" },
           traceIds: config.tracing,
-          buffered: !config.tracing,
+          buffered: !config.logsExported,
         });
         await runServer(config, log);
       }

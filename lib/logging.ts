@@ -35,7 +35,8 @@ export interface LoggerOptions {
    * {@link FLUSH_MS} later (warnings and errors go at once, after them). A
    * `console.log` per request line costs a server a third of its throughput.
    * Lines are written on every exit but a crash of the runtime itself. Leave
-   * it off when tracing: Deno exports only `console` output as OTLP logs.
+   * it off while Deno exports `console` output as OTLP logs (`config.logsExported`):
+   * it exports nothing else.
    */
   buffered?: boolean;
 }
