@@ -18,6 +18,12 @@ export interface Row {
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
+/** A server's memory after a load: its peak RSS under the load, and its RSS once idle again. */
+export interface Memory {
+  peakMb: number;
+  settledMb: number;
+}
+
 /** The table, with the run's settings and the API's RSS under it. */
 export function toMarkdown(
   rows: Row[],
@@ -26,10 +32,11 @@ export function toMarkdown(
     runs: number;
     seconds: number;
     clients: number;
-    rssMb: number;
-    /** The RSS with `lowMemoryFlags` in `DENO_V8_FLAGS`. */
-    lowMemoryRssMb: number;
+    memory: Memory;
+    /** The memory with `lowMemoryFlags` in `DENO_V8_FLAGS`. */
+    lowMemory: Memory;
     lowMemoryFlags: string;
+    settleSeconds: number;
     hashMs: number;
   },
 ): string {
@@ -41,8 +48,13 @@ export function toMarkdown(
         r.ratio === 1 ? "1.00" : `**${r.ratio.toFixed(2)}**`
       } of ${r.of} | ${r.goal === undefined ? "" : `>= ${r.goal}`} |`
     ),
-    `| Tusk API RSS after the runs | ${fmt(run.rssMb)} MB | | <= 150 MB |`,
-    `| Tusk API RSS after the runs, low-memory V8 setting | ${fmt(run.lowMemoryRssMb)} MB | | |`,
+    `| Tusk API RSS after the runs (idle ${run.settleSeconds} s) | ${
+      fmt(run.memory.settledMb)
+    } MB | | <= 150 MB |`,
+    `| Tusk API peak RSS under load | ${fmt(run.memory.peakMb)} MB | | |`,
+    `| Tusk API RSS after the runs, low-memory V8 setting | ${
+      fmt(run.lowMemory.settledMb)
+    } MB (peak ${fmt(run.lowMemory.peakMb)} MB) | | |`,
   ];
   return `${lines.join("\n")}\n\n\`wrk -t1 -c${run.clients}\`, ${run.seconds} s per run; ` +
     `pgbench \`-M prepared -c${run.clients}\`; argon2id hash ${run.hashMs.toFixed(0)} ms; ` +

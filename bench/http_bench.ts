@@ -5,7 +5,8 @@
  * database), pgbench running the same statements at the same concurrency,
  * and what users would pick instead doing the same work: Hono on Bun with
  * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`); the API with tracing on
- * (exporting every request to `_otlp_sink.ts`); then the API's RSS. Load
+ * (exporting every request to `_otlp_sink.ts`, then one in ten) and the
+ * runtime's own tracing cost; then the API's peak and settled RSS. Load
  * comes from `wrk` (Debian's package). Prints the table, and with `--write`
  * puts it and an SVG chart of the ratios into BENCHMARKS.md and
  * `bench/http.svg`.
@@ -25,7 +26,7 @@ import { hashPassword } from "../lib/password.ts";
 import { createLogger } from "../lib/logging.ts";
 import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
-import { barChart, type Row, toMarkdown } from "./_http_report.ts";
+import { barChart, type Memory, type Row, toMarkdown } from "./_http_report.ts";
 import { needTool, serverEnv, spawn, wrk as load } from "./_load.ts";
 import { installPeers, startPeer } from "./_peers.ts";
 
@@ -43,6 +44,9 @@ const OTLP_SINK = fileURLToPath(new URL("./_otlp_sink.ts", import.meta.url));
 // The documented low-memory setting (README, Performance): smaller young generation, capped old one.
 const LOW_MEMORY_V8_FLAGS = "--max-semi-space-size=4,--max-old-space-size=96";
 const PASSWORD = "bench password";
+// Seconds without requests before the API's RSS is read: V8 gives back what a load made it take
+// a few seconds after the load ends.
+const SETTLE_SECONDS = 15;
 
 function wrk(url: string, clients: number, script?: string): Promise<number> {
   return load(url, { clients, seconds: SECONDS, script });
@@ -126,8 +130,8 @@ async function measure(pg?: string) {
 
   const results: Record<string, number[]> = {};
   const add = (key: string, value: number) => (results[key] ??= []).push(value);
-  let rssBytes = 0;
-  let lowMemoryRssBytes = 0;
+  let memory: Memory = { peakMb: 0, settledMb: 0 };
+  let lowMemory: Memory = { peakMb: 0, settledMb: 0 };
   try {
     const env = serverEnv(db.url, {
       // A login per second per client would trip the throttles meant for attackers.
@@ -174,7 +178,7 @@ async function measure(pg?: string) {
       add("users_me", await wrk(`${base}/api/v1/users/me`, CLIENTS, get));
       add("post_item", await wrk(`${base}/api/v1/items/`, CLIENTS, post));
       add("login", await wrk(`${base}/api/v1/login/access-token`, LOGIN_CLIENTS, form));
-      rssBytes = Math.max(rssBytes, await largestRss(api.pid));
+      memory = worse(memory, await settledMemory(api.pid));
 
       // The statements those endpoints run: the token's user, then the item; and the insert
       // in its own transaction with the history context set, as the API makes it.
@@ -217,7 +221,7 @@ async function measure(pg?: string) {
       );
       add("low_healthz", await wrk(`${lowBase}/healthz`, CLIENTS));
       add("low_get_item", await wrk(`${lowBase}/api/v1/items/${itemId}`, CLIENTS, get));
-      lowMemoryRssBytes = Math.max(lowMemoryRssBytes, await largestRss(low.pid));
+      lowMemory = worse(lowMemory, await settledMemory(low.pid));
       await low[Symbol.asyncDispose]();
 
       // Tracing on: every request sampled, exported over OTLP/HTTP to a sink that discards it.
@@ -227,20 +231,35 @@ async function measure(pg?: string) {
         env,
         `http://127.0.0.1:${sinkPort}/`,
       );
-      const tracedPort = freePort();
-      const tracedBase = `http://127.0.0.1:${tracedPort}`;
-      await using _traced = await spawn(
-        ["task", "--quiet", "start"],
-        {
-          ...env,
-          PORT: String(tracedPort),
-          OTEL_DENO: "true",
-          OTEL_SERVICE_NAME: "tusk-api",
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
-        },
-        `${tracedBase}/healthz`,
+      const otel = {
+        OTEL_DENO: "true",
+        OTEL_SERVICE_NAME: "tusk-api",
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+      };
+      // Every request sampled, then one in ten (the usual production setting), then the runtime's
+      // own cost: a `Deno.serve` hello world with every request traced.
+      const sampled10 = {
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.1",
+      };
+      for (const [key, extra] of [["traced", {}], ["traced10", sampled10]] as const) {
+        const tracedPort = freePort();
+        const tracedBase = `http://127.0.0.1:${tracedPort}`;
+        await using _traced = await spawn(
+          ["task", "--quiet", "start"],
+          { ...env, ...otel, ...extra, PORT: String(tracedPort) },
+          `${tracedBase}/healthz`,
+        );
+        add(`${key}_get_item`, await wrk(`${tracedBase}/api/v1/items/${itemId}`, CLIENTS, get));
+      }
+      const helloPort = freePort();
+      const helloUrl = `http://127.0.0.1:${helloPort}/`;
+      await using _hello = await spawn(
+        ["run", "--allow-net", FLOOR, "deno", String(helloPort)],
+        { ...env, ...otel },
+        helloUrl,
       );
-      add("traced_get_item", await wrk(`${tracedBase}/api/v1/items/${itemId}`, CLIENTS, get));
+      add("traced_deno", await wrk(helloUrl, CLIENTS));
     }
     const m = (key: string) => median(results[key]!);
     const hashMs = await argon2Ms();
@@ -346,15 +365,28 @@ async function measure(pg?: string) {
         "tracing off",
         0.8,
       ),
+      row(
+        "Tusk `GET /api/v1/items/{id}`, tracing on (one request in ten sampled)",
+        "traced10_get_item",
+        "get_item",
+        "tracing off",
+      ),
+      row(
+        "`Deno.serve` hello world, tracing on (every request, OTLP)",
+        "traced_deno",
+        "deno",
+        "tracing off",
+      ),
     ];
     const table = toMarkdown(rows, {
       date: new Date().toISOString().slice(0, 10),
       runs: RUNS,
       seconds: SECONDS,
       clients: CLIENTS,
-      rssMb: rssBytes / 1e6,
-      lowMemoryRssMb: lowMemoryRssBytes / 1e6,
+      memory,
+      lowMemory,
       lowMemoryFlags: LOW_MEMORY_V8_FLAGS,
+      settleSeconds: SETTLE_SECONDS,
       hashMs,
     });
     console.log(`\n${table}`);
@@ -379,16 +411,32 @@ async function measure(pg?: string) {
   }
 }
 
-/** The largest RSS among `pid` and its descendants (`deno task` runs the server as a child). */
-async function largestRss(pid: number): Promise<number> {
+/** The worse of two memory readings, field by field (across runs). */
+function worse(a: Memory, b: Memory): Memory {
+  return { peakMb: Math.max(a.peakMb, b.peakMb), settledMb: Math.max(a.settledMb, b.settledMb) };
+}
+
+/**
+ * The API's memory once its load has ended: the peak RSS under load (the
+ * kernel's `VmHWM`) and the RSS after {@link SETTLE_SECONDS} without
+ * requests, once V8 has given back what the load made it take. Of the
+ * largest process among `pid` and its descendants (`deno task` runs the
+ * server as a child).
+ */
+async function settledMemory(pid: number): Promise<Memory> {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
   // Deno lets only --allow-all read /proc, so a shell does. A child is listed under the thread
   // that spawned it, not always the main one.
-  const script = `rss() { awk '/VmRSS/ { print $2 }' /proc/$1/status 2>/dev/null; ` +
-    `for c in $(cat /proc/$1/task/*/children 2>/dev/null); do rss $c; done; }; rss ${pid}`;
+  const script = `mem() { awk '/VmHWM|VmRSS/ { printf "%s ", $2 } END { print "" }' ` +
+    `/proc/$1/status 2>/dev/null; ` +
+    `for c in $(cat /proc/$1/task/*/children 2>/dev/null); do mem $c; done; }; mem ${pid}`;
   const { stdout } = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" })
     .output();
-  const kb = new TextDecoder().decode(stdout).trim().split(/\s+/).map(Number);
-  return Math.max(0, ...kb.filter(Number.isFinite)) * 1024;
+  const processes = new TextDecoder().decode(stdout).trim().split("\n")
+    .map((line) => line.trim().split(/\s+/).map((kb) => Number(kb) * 1024 / 1e6))
+    .filter(([peak, rss]) => Number.isFinite(peak) && Number.isFinite(rss));
+  const [peakMb, settledMb] = processes.reduce((a, b) => (b[0]! > a[0]! ? b : a), [0, 0]);
+  return { peakMb: peakMb!, settledMb: settledMb! };
 }
 
 /** Milliseconds of one argon2id hash as Tusk makes it (median of 9). */
