@@ -4,7 +4,8 @@
  * `/users/me` and login (a real `deno task start` process on its own
  * database), pgbench running the same statements at the same concurrency,
  * and what users would pick instead doing the same work: Hono on Bun with
- * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`); the API with tracing on
+ * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`), and the same work on
+ * Deno with postgres.js (`_deno_peer.ts`); the API with tracing on
  * (exporting every request to `_otlp_sink.ts`, then one in ten) and the
  * runtime's own tracing cost; then the API's peak and settled RSS. Load
  * comes from `wrk` (Debian's package). Prints the table, and with `--write`
@@ -40,6 +41,7 @@ const LOGIN_CLIENTS = navigator.hardwareConcurrency;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./_floor.ts", import.meta.url));
 const DRIVER_FLOOR = fileURLToPath(new URL("./_driver_floor.ts", import.meta.url));
+const DENO_PEER = fileURLToPath(new URL("./_deno_peer.ts", import.meta.url));
 const OTLP_SINK = fileURLToPath(new URL("./_otlp_sink.ts", import.meta.url));
 // The documented low-memory setting (README, Performance): smaller young generation, capped old one.
 const LOW_MEMORY_V8_FLAGS = "--max-semi-space-size=4,--max-old-space-size=96";
@@ -209,6 +211,20 @@ async function measure(pg?: string) {
         add(`${peer}_get_item`, await wrk(`${peerBase}/items/${itemId}`, CLIENTS, get));
         add(`${peer}_post_item`, await wrk(`${peerBase}/items/`, CLIENTS, post));
       }
+      // The same work on Deno: the Bun peer's code, then the least a Deno server does.
+      for (const mode of ["hono", "bare"] as const) {
+        const peerPort = freePort();
+        const peerBase = `http://127.0.0.1:${peerPort}/api/v1`;
+        await using _ = await spawn(
+          ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", DENO_PEER, mode],
+          { ...env, PORT: String(peerPort) },
+          `http://127.0.0.1:${peerPort}/healthz`,
+        );
+        add(`deno_${mode}_get_item`, await wrk(`${peerBase}/items/${itemId}`, CLIENTS, get));
+        if (mode === "bare") {
+          add("deno_bare_post_item", await wrk(`${peerBase}/items/`, CLIENTS, post));
+        }
+      }
 
       // The same API with the low-memory V8 setting: what it costs in throughput, and its RSS.
       await api[Symbol.asyncDispose]();
@@ -300,6 +316,24 @@ async function measure(pg?: string) {
         0.8,
       ),
       row(
+        "The Bun peer's code on Deno (Hono, postgres.js) `GET`",
+        "deno_hono_get_item",
+        "bun_get_item",
+        "Hono on Bun",
+      ),
+      row(
+        "The least Deno server (`Deno.serve`, postgres.js, no framework) `GET`",
+        "deno_bare_get_item",
+        "bun_get_item",
+        "Hono on Bun",
+      ),
+      row(
+        "Tusk `GET /api/v1/items/{id}`, against the least Deno server",
+        "get_item",
+        "deno_bare_get_item",
+        "the least Deno server",
+      ),
+      row(
         "postgres.js alone: the same reads through Tusk's pool, no HTTP",
         "driver_read",
         "pg_read",
@@ -325,6 +359,12 @@ async function measure(pg?: string) {
         "fastify_post_item",
         "pg_write",
         "pgbench insert",
+      ),
+      row(
+        "The least Deno server `POST` (no history context)",
+        "deno_bare_post_item",
+        "bun_post_item",
+        "Hono on Bun",
       ),
       row(
         "Tusk `POST /api/v1/items/`, against Bun",
