@@ -12,6 +12,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import { METHOD_NAME_ALL } from "hono/router";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "./router.ts";
 import type { Logger } from "../lib/logging.ts";
@@ -151,15 +152,16 @@ function preflight(
 }
 
 /**
- * The route pattern that answers, or null: the last matched pattern that is
- * not a middleware's "*" (the probes answer before the request-scoped
- * middleware, so that is not always the last one matched).
+ * The pattern of the route that answers, or null (nothing but middleware
+ * matched): the last matched handler registered for a method, since
+ * middleware (`use()`) is registered for all of them. Not simply the last
+ * match: the probes answer before the request-scoped middleware.
  */
 export function handlerRoute(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null {
   const routes = matchedRoutes(c);
   for (let i = routes.length - 1; i >= 0; i--) {
-    const path = routes[i]!.path;
-    if (path !== "*" && path !== "/*") return path;
+    const route = routes[i]!;
+    if (route.method !== METHOD_NAME_ALL) return route.path;
   }
   return null;
 }

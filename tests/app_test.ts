@@ -219,6 +219,13 @@ Deno.test("the probes answer ahead of the request middleware, logged and with ev
   const post = await app.request("/healthz", { method: "POST" });
   assert.equal(post.status, 405);
   assert.ok((await post.json()).detail);
+  // Where only middleware matched, the log names no route.
+  const missing = await app.request("/api/v1/nothing-here", {
+    headers: { "X-Request-Id": "nf-1" },
+  });
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  assert.equal(logs.find((l) => l.msg === "request" && l.request_id === "nf-1")?.route, null);
 });
 
 Deno.test("bodies over the limit answer 413, with or without Content-Length", async () => {
