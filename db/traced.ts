@@ -34,23 +34,6 @@ interface QueryResult {
 // The first table a statement reads or writes, to name its span ("SELECT users").
 const TARGET = /\b(?:from|into|update|join)\s+((?:"?[\w$]+"?\.)?"?[\w$]+"?)/i;
 
-// Statement text -> the table its span is named after ("" for none): the app runs the same
-// few statements over and over.
-const targets = new Map<string, string>();
-const MAX_TARGETS = 1000;
-
-/** `SELECT users`: the operation and the first table the statement names, or the operation. */
-function spanName(operation: string, text: string | undefined): string {
-  if (text === undefined) return operation;
-  let target = targets.get(text);
-  if (target === undefined) {
-    target = text.match(TARGET)?.[1]?.replaceAll('"', "") ?? "";
-    if (targets.size >= MAX_TARGETS) targets.clear();
-    targets.set(text, target);
-  }
-  return target ? `${operation} ${target}` : operation;
-}
-
 /**
  * Wraps a postgres.js pool so that its queries, transactions and savepoints
  * are traced.
@@ -125,23 +108,24 @@ export function traced(sql: postgres.Sql, options: TracedOptions): postgres.Sql 
     const text = facts.statement?.string ?? (error as { query?: string } | undefined)?.query;
     const operation = facts.command ?? text?.trimStart().split(/\s/, 1)[0]?.toUpperCase();
     // An unsampled span records nothing: skip the work.
-    const recording = span?.isRecording() ?? false;
-    if (span !== undefined && recording) {
-      if (text !== undefined) span.setAttribute("db.query.text", text);
+    const recording = span?.isRecording() ? span : undefined;
+    if (recording !== undefined) {
+      if (text !== undefined) recording.setAttribute("db.query.text", text);
       if (operation) {
-        span.setAttribute("db.operation.name", operation);
-        span.updateName(spanName(operation, text));
+        recording.setAttribute("db.operation.name", operation);
+        const target = text?.match(TARGET)?.[1]?.replaceAll('"', "");
+        recording.updateName(target ? `${operation} ${target}` : operation);
       }
       if (typeof facts.count === "number") {
-        span.setAttribute("db.response.returned_rows", facts.count);
+        recording.setAttribute("db.response.returned_rows", facts.count);
       }
     }
     const metric: Attributes = { ...base, "db.operation.name": operation ?? "unknown" };
     if (error !== undefined) {
       const code = (error as { code?: unknown }).code;
-      if (span !== undefined && recording) {
-        if (typeof code === "string") span.setAttribute("db.response.status_code", code);
-        recordFailure(span, error);
+      if (recording !== undefined) {
+        if (typeof code === "string") recording.setAttribute("db.response.status_code", code);
+        recordFailure(recording, error);
       }
       metric["error.type"] = typeof code === "string" ? code : "_OTHER";
     }

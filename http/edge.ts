@@ -57,7 +57,7 @@ export interface EdgeOptions {
  * generates one; stores it as `c.get("requestId")` and echoes it. Answers CORS
  * preflights; adds the CORS and security headers to every other answer;
  * writes one JSON line per request: method, route pattern, path, status,
- * duration in ms and request id.
+ * duration in ms and request id. Stores the route pattern as `c.get("route")`.
  *
  * @example
  * ```ts
@@ -75,6 +75,9 @@ export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
     const incoming = c.req.header(REQUEST_ID_HEADER);
     const id = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", id);
+    // Routing is done before any middleware runs: the later middleware reads it from here.
+    const route = handlerRoute(c);
+    c.set("route", route);
     const origin = c.req.header("origin");
     const allowedOrigin = origin !== undefined && origins.has(origin) ? origin : undefined;
     let answer: Response | undefined;
@@ -91,7 +94,7 @@ export function edge(options: EdgeOptions): MiddlewareHandler<AppEnv> {
     } finally {
       log.info("request", {
         method: c.req.method,
-        route: handlerRoute(c),
+        route,
         path: c.req.path,
         status: (answer ?? c.res).status,
         ms: Math.round((performance.now() - started) * 10) / 10,

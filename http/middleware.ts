@@ -10,7 +10,6 @@ import type { MiddlewareHandler } from "hono";
 import type { Sql } from "../db/client.ts";
 import { runInRootContext } from "../db/history_context.ts";
 import type { AppEnv } from "./router.ts";
-import { handlerRoute } from "./edge.ts";
 
 /**
  * Runs the rest of the request in a root history context: request id, method
@@ -27,7 +26,7 @@ export function historyContext(sql: Sql): MiddlewareHandler<AppEnv> {
     const metadata = {
       request_id: c.get("requestId"),
       method: c.req.method,
-      route: handlerRoute(c) ?? undefined,
+      route: c.get("route") ?? undefined,
     };
     await runInRootContext(metadata, next, { sql });
   };
@@ -44,20 +43,14 @@ export function historyContext(sql: Sql): MiddlewareHandler<AppEnv> {
  * ```
  */
 export function traceRoute(): MiddlewareHandler<AppEnv> {
-  // Route pattern -> its OpenTelemetry template; the patterns are the app's own, so few.
-  const templates = new Map<string, string>();
   return async function traceRoute(c, next) {
     const span = trace.getActiveSpan();
     if (span?.isRecording()) {
       span.setAttribute("tusk.request_id", c.get("requestId"));
-      const route = handlerRoute(c);
+      const route = c.get("route");
       if (route !== null) {
-        let template = templates.get(route);
-        if (template === undefined) {
-          // Hono writes parameters as :id (with an optional {regex}); OpenTelemetry and OpenAPI as {id}.
-          template = route.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
-          templates.set(route, template);
-        }
+        // Hono writes parameters as :id (with an optional {regex}); OpenTelemetry and OpenAPI as {id}.
+        const template = route.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
         span.setAttribute("http.route", template);
         span.updateName(`${c.req.method} ${template}`);
       }

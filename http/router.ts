@@ -20,6 +20,8 @@ import { validationHook } from "./validation.ts";
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** The pattern of the route that answers, or null (set by `edge()`: see `handlerRoute()`). */
+    route: string | null;
     /** Set by the `currentUser` middleware on authenticated routes. */
     user: User;
     /** When the bearer token's login happened (its `iat`; `auth_time` for OpenID), if it says. */
