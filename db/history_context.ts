@@ -173,26 +173,34 @@ function isWrite(strings: TemplateStringsArray): boolean {
  */
 export function historyAware(sql: postgres.Sql): postgres.Sql {
   function attachedBegin(...args: unknown[]) {
-    return beginWrapped(sql, args, (fn) => async (tx) => {
+    return beginWrapped(sql, args, (fn) => (tx) => {
       const context = storage.getStore();
-      if (context === undefined) return await fn(tx);
+      if (context === undefined) return fn(tx);
       // Queued first on the transaction's connection, not awaited: no extra round trip.
       const attached = setContext(tx, context);
       attached.catch(() => {}); // a failure surfaces below, and aborts the transaction anyway
-      const result = await storage.run({ ...context, tx }, () => fn(tx));
-      await attached;
-      return result;
+      const result = storage.run({ ...context, tx }, () => fn(tx));
+      // Queries returned at once stay an array: the driver sends COMMIT with them, and fails
+      // the transaction itself if setting the context failed.
+      if (Array.isArray(result)) return result;
+      return (async () => {
+        const value = await result;
+        await attached;
+        return value;
+      })();
     });
   }
   return new Proxy(sql, {
     apply(target, thisArg, args: unknown[]) {
       const context = storage.getStore();
       if (context !== undefined && isTemplate(args[0]) && isWrite(args[0])) {
-        // Its own transaction, so the context can be set in it. (Not pipelined on a reserved
-        // connection: postgres.js can strand a reserve() when a connection dies, porsager/postgres
-        // issue 1195, and its pool then never ends.)
+        // Its own transaction, so the context can be set in it: BEGIN, the context, the write
+        // and COMMIT sent together, in one round trip (the driver pipelines a transaction whose
+        // callback returns its queries at once). Not on a reserve()d connection: postgres.js can
+        // strand one when a connection dies, porsager/postgres issue 1195.
         const [strings, ...values] = args as [TemplateStringsArray, ...never[]];
-        return attachedBegin((tx: postgres.TransactionSql) => tx(strings, ...values));
+        return attachedBegin((tx: postgres.TransactionSql) => [tx(strings, ...values)])
+          .then((results) => (results as unknown[])[0]);
       }
       return Reflect.apply(target, thisArg, args);
     },

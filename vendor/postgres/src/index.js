@@ -237,45 +237,61 @@ function Postgres(a, b) {
     let savepoints = 0
       , connection
       , prepare = null
+      , followsBegin = false
 
-    try {
-      await sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], { onexecute }).execute()
-      return await Promise.race([
-        scope(connection, fn),
-        new Promise((_, reject) => connection.onclose = reject)
-      ])
-    } catch (error) {
-      throw error
-    }
+    // The transaction's queries follow BEGIN on its connection without waiting for its answer:
+    // the wait is only until BEGIN is handed to a connection, which reserves it.
+    let handedOver
+    const handed = new Promise(resolve => handedOver = resolve)
+    const began = sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], { onexecute }).execute()
+    await Promise.race([began, handed])
+    connection || await began
+    return await Promise.race([
+      scope(connection, fn, null, began),
+      new Promise((_, reject) => connection.onclose = reject)
+    ])
 
-    async function scope(c, fn, name) {
+    async function scope(c, fn, name, began) {
       const sql = Sql(handler)
       sql.savepoint = savepoint
       sql.prepare = x => prepare = x.replace(/[^a-z0-9$-_. ]/gi)
       let uncaughtError
         , result
+        , commit
 
       name && await sql`savepoint ${ sql(name) }`
       try {
         result = await new Promise((resolve, reject) => {
           const x = fn(sql)
+          // Queries returned at once, all of them this transaction's: COMMIT follows them
+          // without waiting for their answers. If one fails, the server ends the aborted
+          // transaction with a rollback at that COMMIT.
+          const pipelined = !name && !prepare && Array.isArray(x) && x.length > 0
+            && x.every(q => q instanceof Query && q.handler === handler)
+          pipelined && x.forEach(q => q.execute())
           Promise.resolve(Array.isArray(x) ? Promise.all(x) : x).then(resolve, reject)
+          pipelined && (commit = sql`commit`.execute()).catch(noop)
         })
+        began && await began
 
         if (uncaughtError)
           throw uncaughtError
       } catch (e) {
-        await (name
-          ? sql`rollback to ${ sql(name) }`
-          : sql`rollback`
-        )
+        commit
+          ? await commit.catch(noop)
+          : await (name
+            ? sql`rollback to ${ sql(name) }`
+            : sql`rollback`
+          )
         throw e instanceof PostgresError && e.code === '25P02' && uncaughtError || e
       }
 
       if (!name) {
-        prepare
-          ? await sql`prepare transaction '${ sql.unsafe(prepare) }'`
-          : await sql`commit`
+        commit
+          ? await commit
+          : prepare
+            ? await sql`prepare transaction '${ sql.unsafe(prepare) }'`
+            : await sql`commit`
       }
 
       return result
@@ -290,14 +306,18 @@ function Postgres(a, b) {
 
       function handler(q) {
         q.catch(e => uncaughtError || (uncaughtError = e))
-        c.queue === full
+        c.queue === full && !followsBegin
           ? queries.push(q)
-          : c.execute(q) || move(c, full)
+          : c.execute(q) || (followsBegin = false, move(c, full))
       }
     }
 
     function onexecute(c) {
       connection = c
+      // The pool now counts the connection full (it is this transaction's): its queries may
+      // still follow BEGIN on it at once.
+      followsBegin = true
+      handedOver()
       move(c, reserved)
       c.reserved = () => queries.length
         ? c.execute(queries.shift())
@@ -564,4 +584,8 @@ function osUsername() {
   } catch (_) {
     return process.env.USERNAME || process.env.USER || process.env.LOGNAME  // eslint-disable-line
   }
+}
+
+function noop() {
+  // A rejection handled elsewhere.
 }
