@@ -192,7 +192,9 @@ Deno.test({
     POOLER_POLL_MS: "60000",
   }));
   console.log(`pooled, listening on the direct URL: a flag flip seen by both in ${flipMs} ms`);
-  assert.ok(flipMs < 1000, `${flipMs} ms`);
+  // Well under the minute a poll would take; alone it is tens of ms, under the parallel suite's
+  // load it once took 1.2 s.
+  assert.ok(flipMs < 5000, `${flipMs} ms`);
   assert.equal(listening, 3, "one LISTEN connection per process, on the direct URL");
 });
 
