@@ -18,6 +18,14 @@ export interface Row {
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
+/** CPU per request of one server on one endpoint, and its ratio to its baseline's (if any). */
+export interface CpuRow {
+  label: string;
+  us: number;
+  ratio?: number;
+  of?: string;
+}
+
 /** A server's memory after a load: its peak RSS under the load, and its RSS once idle again. */
 export interface Memory {
   peakMb: number;
@@ -38,6 +46,8 @@ export function toMarkdown(
     lowMemoryFlags: string;
     settleSeconds: number;
     hashMs: number;
+    /** CPU per request in the server process, for the endpoints measured with it. */
+    cpu: CpuRow[];
   },
 ): string {
   const lines = [
@@ -56,7 +66,17 @@ export function toMarkdown(
       fmt(run.lowMemory.settledMb)
     } MB (peak ${fmt(run.lowMemory.peakMb)} MB) | | |`,
   ];
-  return `${lines.join("\n")}\n\n\`wrk -t1 -c${run.clients}\`, ${run.seconds} s per run; ` +
+  const cpu = [
+    `| CPU per request in the server process (median of ${run.runs}) | µs | ratio |`,
+    "| --- | --- | --- |",
+    ...run.cpu.map((r) =>
+      `| ${r.label} | ${r.us.toFixed(0)} | ${
+        r.ratio === undefined ? "" : `**${r.ratio.toFixed(2)}** of ${r.of}`
+      } |`
+    ),
+  ];
+  return `${lines.join("\n")}\n\n${cpu.join("\n")}\n\n` +
+    `\`wrk -t1 -c${run.clients}\`, ${run.seconds} s per run; ` +
     `pgbench \`-M prepared -c${run.clients}\`; argon2id hash ${run.hashMs.toFixed(0)} ms; ` +
     `low-memory V8 setting: \`DENO_V8_FLAGS=${run.lowMemoryFlags}\`.`;
 }

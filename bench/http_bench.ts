@@ -7,7 +7,8 @@
  * `Bun.sql`, Fastify with `pg` on Node (`_peers.ts`), and the same work on
  * Deno with postgres.js (`_deno_peer.ts`); the API with tracing on
  * (exporting every request to `_otlp_sink.ts`, then one in ten) and the
- * runtime's own tracing cost; then the API's peak and settled RSS. Load
+ * runtime's own tracing cost; then the API's peak and settled RSS, and for
+ * `GET /items/{id}` and `POST /items/` each server's CPU per request. Load
  * comes from `wrk` (Debian's package). Prints the table, and with `--write`
  * puts it and an SVG chart of the ratios into BENCHMARKS.md and
  * `bench/http.svg`.
@@ -27,8 +28,8 @@ import { hashPassword } from "../lib/password.ts";
 import { createLogger } from "../lib/logging.ts";
 import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
-import { barChart, type Memory, type Row, toMarkdown } from "./_http_report.ts";
-import { needTool, serverEnv, spawn, wrk as load } from "./_load.ts";
+import { barChart, type CpuRow, type Memory, type Row, toMarkdown } from "./_http_report.ts";
+import { needTool, serverEnv, spawn, wrk as load, wrkWithCpu as loadWithCpu } from "./_load.ts";
 import { installPeers, startPeer } from "./_peers.ts";
 
 const args = benchArgs();
@@ -52,6 +53,21 @@ const SETTLE_SECONDS = 15;
 
 function wrk(url: string, clients: number, script?: string): Promise<number> {
   return load(url, { clients, seconds: SECONDS, script });
+}
+
+/** CPU µs per request of the server process `pid`, per figure, across runs. */
+const cpuResults: Record<string, number[]> = {};
+
+/** A wrk run whose rate is returned and whose server CPU per request is kept under `key`. */
+async function wrkCpu(key: string, url: string, pid: number, script?: string): Promise<number> {
+  const { rate, cpuUs } = await loadWithCpu(url, {
+    clients: CLIENTS,
+    seconds: SECONDS,
+    script,
+    pid,
+  });
+  (cpuResults[key] ??= []).push(cpuUs);
+  return rate;
 }
 
 /** The driver's floor (`_driver_floor.ts`) in its own process: pairs of reads per second. */
@@ -176,14 +192,15 @@ async function measure(pg?: string) {
           `wrk.body = "username=bench%40example.com&password=bench%20password"\n`,
       );
       add("healthz", await wrk(`${base}/healthz`, CLIENTS));
-      add("get_item", await wrk(`${base}/api/v1/items/${itemId}`, CLIENTS, get));
+      add("get_item", await wrkCpu("get_item", `${base}/api/v1/items/${itemId}`, api.pid, get));
       add("users_me", await wrk(`${base}/api/v1/users/me`, CLIENTS, get));
-      add("post_item", await wrk(`${base}/api/v1/items/`, CLIENTS, post));
+      add("post_item", await wrkCpu("post_item", `${base}/api/v1/items/`, api.pid, post));
       add("login", await wrk(`${base}/api/v1/login/access-token`, LOGIN_CLIENTS, form));
       memory = worse(memory, await settledMemory(api.pid));
 
       // The statements those endpoints run: the token's user, then the item; and the insert
-      // in its own transaction with the history context set, as the API makes it.
+      // in its own transaction with the history context set, sent in one pipeline (BEGIN to
+      // COMMIT in one round trip), as the API sends it.
       const read = await writeFile(
         scratch,
         "read.sql",
@@ -192,12 +209,12 @@ async function measure(pg?: string) {
       const write = await writeFile(
         scratch,
         "write.sql",
-        "select * from users where id = :uid;\nbegin;\n" +
+        "select * from users where id = :uid;\n\\startpipeline\nbegin;\n" +
           // A new context per request, as the API makes one.
           "select set_config('tusk.history_context', json_build_object('id', gen_random_uuid(), " +
           "'metadata', json_build_object('method', 'POST', 'route', '/api/v1/items/'))::text, true);\n" +
           "insert into items (title, description, owner_id) values ('bench item', 'made by pgbench', :uid) returning *;\n" +
-          "commit;\n",
+          "commit;\n\\endpipeline\n",
       );
       add("pg_read", await pgbench(db.url, read, { uid: userId, iid: itemId }));
       add("driver_read", await driverFloor(db.url, userId, itemId));
@@ -207,22 +224,25 @@ async function measure(pg?: string) {
       for (const peer of ["bun", "fastify"] as const) {
         const peerPort = freePort();
         const peerBase = `http://127.0.0.1:${peerPort}/api/v1`;
-        await using _ = await startPeer(peer, peerPort, env);
-        add(`${peer}_get_item`, await wrk(`${peerBase}/items/${itemId}`, CLIENTS, get));
-        add(`${peer}_post_item`, await wrk(`${peerBase}/items/`, CLIENTS, post));
+        await using server = await startPeer(peer, peerPort, env);
+        const [getKey, postKey] = [`${peer}_get_item`, `${peer}_post_item`];
+        add(getKey, await wrkCpu(getKey, `${peerBase}/items/${itemId}`, server.pid, get));
+        add(postKey, await wrkCpu(postKey, `${peerBase}/items/`, server.pid, post));
       }
       // The same work on Deno: the Bun peer's code, then the least a Deno server does.
       for (const mode of ["hono", "bare"] as const) {
         const peerPort = freePort();
         const peerBase = `http://127.0.0.1:${peerPort}/api/v1`;
-        await using _ = await spawn(
+        await using server = await spawn(
           ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", DENO_PEER, mode],
           { ...env, PORT: String(peerPort) },
           `http://127.0.0.1:${peerPort}/healthz`,
         );
-        add(`deno_${mode}_get_item`, await wrk(`${peerBase}/items/${itemId}`, CLIENTS, get));
+        const getKey = `deno_${mode}_get_item`;
+        add(getKey, await wrkCpu(getKey, `${peerBase}/items/${itemId}`, server.pid, get));
         if (mode === "bare") {
-          add("deno_bare_post_item", await wrk(`${peerBase}/items/`, CLIENTS, post));
+          const postKey = "deno_bare_post_item";
+          add(postKey, await wrkCpu(postKey, `${peerBase}/items/`, server.pid, post));
         }
       }
 
@@ -346,7 +366,12 @@ async function measure(pg?: string) {
         "postgres.js alone",
       ),
       row("Tusk `GET /api/v1/users/me`", "users_me", "pg_read", "pgbench reads"),
-      row("pgbench: the user read + item insert", "pg_write", "pg_write", "pgbench"),
+      row(
+        "pgbench: the user read + tracked insert (BEGIN to COMMIT pipelined)",
+        "pg_write",
+        "pg_write",
+        "pgbench",
+      ),
       row("Tusk `POST /api/v1/items/`", "post_item", "pg_write", "pgbench insert"),
       row(
         "Hono on Bun `POST /api/v1/items/` (no history context)",
@@ -418,7 +443,28 @@ async function measure(pg?: string) {
         "tracing off",
       ),
     ];
+    // CPU per request (user + system, the server process and its children, over the measured
+    // run): less tied than req/s to what else the shared machine runs; lower is cheaper.
+    const cpuOf = (key: string) => median(cpuResults[key]!);
+    const cpu = (label: string, key: string, base?: string, of?: string): CpuRow => ({
+      label,
+      us: cpuOf(key),
+      ratio: base === undefined ? undefined : cpuOf(key) / cpuOf(base),
+      of,
+    });
+    const cpuRows: CpuRow[] = [
+      cpu("Hono on Bun `GET /api/v1/items/{id}`", "bun_get_item"),
+      cpu("Tusk `GET /api/v1/items/{id}`", "get_item", "bun_get_item", "Bun's"),
+      cpu("The least Deno server `GET`", "deno_bare_get_item", "bun_get_item", "Bun's"),
+      cpu("The Bun peer's code on Deno `GET`", "deno_hono_get_item", "bun_get_item", "Bun's"),
+      cpu("Fastify on Node `GET`", "fastify_get_item", "bun_get_item", "Bun's"),
+      cpu("Hono on Bun `POST /api/v1/items/` (no history context)", "bun_post_item"),
+      cpu("Tusk `POST /api/v1/items/`", "post_item", "bun_post_item", "Bun's"),
+      cpu("The least Deno server `POST`", "deno_bare_post_item", "bun_post_item", "Bun's"),
+      cpu("Fastify on Node `POST`", "fastify_post_item", "bun_post_item", "Bun's"),
+    ];
     const table = toMarkdown(rows, {
+      cpu: cpuRows,
       date: new Date().toISOString().slice(0, 10),
       runs: RUNS,
       seconds: SECONDS,
