@@ -80,15 +80,32 @@ export async function wrkWithCpu(
 
 /** User plus system CPU seconds of `pid` and its descendants, from `/proc`. */
 async function cpuSeconds(pid: number): Promise<number> {
+  // Fields 14 and 15 of stat (utime, stime), counted after the process name, in clock ticks.
+  const ticks = await perProcess(pid, `sed 's/^.*) //' /proc/$1/stat | awk '{ print $12 + $13 }'`);
+  return ticks.map(Number).reduce((a, b) => a + b, 0) / await clockTicks();
+}
+
+let ticksPerSecond: Promise<number> | undefined;
+
+/** The kernel's clock ticks per second (`getconf CLK_TCK`), asked once. */
+function clockTicks(): Promise<number> {
+  return ticksPerSecond ??= new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" })
+    .output().then(({ stdout }) => Number(new TextDecoder().decode(stdout)));
+}
+
+/**
+ * The output of `read`, a shell command over `/proc/$1/...`, for `pid` and
+ * each of its descendants (`deno task` runs a server as a child), one line
+ * each; a process that ended meanwhile gives none.
+ */
+export async function perProcess(pid: number, read: string): Promise<string[]> {
   // Deno lets only --allow-all read /proc, so a shell does. A child is listed under the thread
-  // that spawned it, not always the main one. Fields 14 and 15 of stat, counted after the name.
-  const script = `cpu() { sed 's/^.*) //' /proc/$1/stat 2>/dev/null | awk '{ print $12 + $13 }'; ` +
-    `for c in $(cat /proc/$1/task/*/children 2>/dev/null); do cpu $c; done; }; ` +
-    `getconf CLK_TCK; cpu ${pid}`;
+  // that spawned it, not always the main one.
+  const script = `one() { ${read}; }; each() { one $1 2>/dev/null; ` +
+    `for c in $(cat /proc/$1/task/*/children 2>/dev/null); do each $c; done; }; each ${pid}`;
   const { stdout } = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" })
     .output();
-  const [hz, ...ticks] = new TextDecoder().decode(stdout).trim().split("\n").map(Number);
-  return ticks.reduce((a, b) => a + b, 0) / hz!;
+  return new TextDecoder().decode(stdout).split("\n").filter((line) => line.trim() !== "");
 }
 
 async function wrkOnce(url: string, clients: number, seconds: number, script?: string) {

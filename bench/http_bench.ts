@@ -29,7 +29,14 @@ import { createLogger } from "../lib/logging.ts";
 import { freePort } from "../tests/process.ts";
 import { benchArgs, benchDatabase, benchServers, formatWritten, median } from "./_bench.ts";
 import { barChart, type CpuRow, type Memory, type Row, toMarkdown } from "./_http_report.ts";
-import { needTool, serverEnv, spawn, wrk as load, wrkWithCpu as loadWithCpu } from "./_load.ts";
+import {
+  needTool,
+  perProcess,
+  serverEnv,
+  spawn,
+  wrk as load,
+  wrkWithCpu as loadWithCpu,
+} from "./_load.ts";
 import { installPeers, startPeer } from "./_peers.ts";
 
 const args = benchArgs();
@@ -511,14 +518,10 @@ function worse(a: Memory, b: Memory): Memory {
  */
 async function settledMemory(pid: number): Promise<Memory> {
   await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
-  // Deno lets only --allow-all read /proc, so a shell does. A child is listed under the thread
-  // that spawned it, not always the main one.
-  const script = `mem() { awk '/VmHWM|VmRSS/ { printf "%s ", $2 } END { print "" }' ` +
-    `/proc/$1/status 2>/dev/null; ` +
-    `for c in $(cat /proc/$1/task/*/children 2>/dev/null); do mem $c; done; }; mem ${pid}`;
-  const { stdout } = await new Deno.Command("sh", { args: ["-c", script], stdout: "piped" })
-    .output();
-  const processes = new TextDecoder().decode(stdout).trim().split("\n")
+  const processes = (await perProcess(
+    pid,
+    `awk '/VmHWM|VmRSS/ { printf "%s ", $2 } END { print "" }' /proc/$1/status`,
+  ))
     .map((line) => line.trim().split(/\s+/).map((kb) => Number(kb) * 1024 / 1e6))
     .filter(([peak, rss]) => Number.isFinite(peak) && Number.isFinite(rss));
   const [peakMb, settledMb] = processes.reduce((a, b) => (b[0]! > a[0]! ? b : a), [0, 0]);

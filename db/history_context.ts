@@ -183,11 +183,7 @@ export function historyAware(sql: postgres.Sql): postgres.Sql {
       // Queries returned at once stay an array: the driver sends COMMIT with them, and fails
       // the transaction itself if setting the context failed.
       if (Array.isArray(result)) return result;
-      return (async () => {
-        const value = await result;
-        await attached;
-        return value;
-      })();
+      return Promise.resolve(result).then((value) => attached.then(() => value));
     });
   }
   return new Proxy(sql, {

@@ -13,7 +13,7 @@ import postgres from "postgres";
 import { createSql } from "../../db/client.ts";
 import { listEvents } from "../../db/history.ts";
 import { runInRootContext } from "../../db/history_context.ts";
-import { migratedDatabase } from "../_db.ts";
+import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { makeUser } from "../_factories.ts";
 
 /** The socket writes `fn` makes (every connection's), and what it returned. */
@@ -32,9 +32,13 @@ async function countWrites<T>(fn: () => Promise<T>): Promise<{ writes: number; r
   }
 }
 
-/** A pool of one connection, opened (so counting starts after the startup exchange). */
-async function onePool(url: string): Promise<postgres.Sql> {
-  const sql = createSql(url, { role: "test", poolSize: 1 });
+/**
+ * A pool on `db`, ended with it, already connected (so counting starts after
+ * the startup exchange): one connection unless `poolSize` says more.
+ */
+async function pool(db: TestDatabase, poolSize = 1): Promise<postgres.Sql> {
+  const sql = createSql(db.url, { role: "test", poolSize });
+  db.defer(() => sql.end());
   await sql`select 1`;
   return sql;
 }
@@ -42,110 +46,94 @@ async function onePool(url: string): Promise<postgres.Sql> {
 Deno.test("a transaction whose callback returns its queries is one write: BEGIN, them, COMMIT", async () => {
   await using db = await migratedDatabase();
   const { user } = await makeUser(db.sql);
-  const sql = await onePool(db.url);
-  try {
-    // Twice: the first time the statements are prepared on the connection first.
-    for (const round of [1, 2]) {
-      const { writes, result } = await countWrites(() =>
-        sql.begin((tx) => [
-          tx`insert into items (title, owner_id) values (${`a${round}`}, ${user.id}) returning title`,
-          tx`insert into items (title, owner_id) values (${`b${round}`}, ${user.id}) returning title`,
-        ])
-      );
-      assert.deepEqual(result.map((rows) => rows[0]!.title), [`a${round}`, `b${round}`]);
-      if (round === 2) assert.equal(writes, 1);
-    }
-    const titles = await sql`select title from items where owner_id = ${user.id} order by title`;
-    assert.deepEqual(titles.map((r) => r.title), ["a1", "a2", "b1", "b2"]);
-    // An async callback still gets its first query sent with BEGIN, and COMMIT after it answers.
-    for (const round of [1, 2]) {
-      const { writes } = await countWrites(() =>
-        sql.begin(async (tx) => {
-          await tx`update items set description = ${`r${round}`} where owner_id = ${user.id}`;
-        })
-      );
-      if (round === 2) assert.equal(writes, 2);
-    }
-  } finally {
-    await sql.end();
+  const sql = await pool(db);
+  // Twice: the first time the statements are prepared on the connection first.
+  for (const round of [1, 2]) {
+    const { writes, result } = await countWrites(() =>
+      sql.begin((tx) => [
+        tx`insert into items (title, owner_id) values (${`a${round}`}, ${user.id}) returning title`,
+        tx`insert into items (title, owner_id) values (${`b${round}`}, ${user.id}) returning title`,
+      ])
+    );
+    assert.deepEqual(result.map((rows) => rows[0]!.title), [`a${round}`, `b${round}`]);
+    if (round === 2) assert.equal(writes, 1);
+  }
+  const titles = await sql`select title from items where owner_id = ${user.id} order by title`;
+  assert.deepEqual(titles.map((r) => r.title), ["a1", "a2", "b1", "b2"]);
+  // An async callback still gets its first query sent with BEGIN, and COMMIT after it answers.
+  for (const round of [1, 2]) {
+    const { writes } = await countWrites(() =>
+      sql.begin(async (tx) => {
+        await tx`update items set description = ${`r${round}`} where owner_id = ${user.id}`;
+      })
+    );
+    if (round === 2) assert.equal(writes, 2);
   }
 });
 
 Deno.test("a failing query in a pipelined transaction rolls it all back and keeps Postgres's error", async () => {
   await using db = await migratedDatabase();
   const { user } = await makeUser(db.sql);
-  const sql = await onePool(db.url);
-  try {
-    const [item] = await sql`
-      insert into items (title, owner_id) values ('kept', ${user.id}) returning id`;
-    await assert.rejects(
-      sql.begin((tx) => [
-        tx`insert into items (title, owner_id) values ('lost', ${user.id})`,
-        tx`insert into items (id, title, owner_id) values (${item!.id}, 'duplicate', ${user.id})`,
-      ]),
-      (error: postgres.PostgresError) => error.code === "23505",
-    );
-    const titles = await sql`select title from items where owner_id = ${user.id}`;
-    assert.deepEqual(titles.map((r) => r.title), ["kept"]);
-    // The connection is back in the pool, outside any transaction: what it writes next is
-    // committed on its own, and seen from another connection.
-    await sql`insert into items (title, owner_id) values ('after', ${user.id})`;
-    const seen = await db.sql`select title from items where owner_id = ${user.id} order by title`;
-    assert.deepEqual(seen.map((r) => r.title), ["after", "kept"]);
-  } finally {
-    await sql.end();
-  }
+  const sql = await pool(db);
+  const [item] = await sql`
+    insert into items (title, owner_id) values ('kept', ${user.id}) returning id`;
+  await assert.rejects(
+    sql.begin((tx) => [
+      tx`insert into items (title, owner_id) values ('lost', ${user.id})`,
+      tx`insert into items (id, title, owner_id) values (${item!.id}, 'duplicate', ${user.id})`,
+    ]),
+    (error: postgres.PostgresError) => error.code === "23505",
+  );
+  const titles = await sql`select title from items where owner_id = ${user.id}`;
+  assert.deepEqual(titles.map((r) => r.title), ["kept"]);
+  // The connection is back in the pool, outside any transaction: what it writes next is
+  // committed on its own, and seen from another connection.
+  await sql`insert into items (title, owner_id) values ('after', ${user.id})`;
+  const seen = await db.sql`select title from items where owner_id = ${user.id} order by title`;
+  assert.deepEqual(seen.map((r) => r.title), ["after", "kept"]);
 });
 
 Deno.test("the pool's queries never land inside a pipelined transaction", async () => {
   await using db = await migratedDatabase();
   const { user } = await makeUser(db.sql);
-  const sql = createSql(db.url, { role: "test", poolSize: 3 });
-  try {
-    const writes = Array.from({ length: 60 }, (_, i) =>
-      sql.begin((tx) => [
-        tx`insert into items (title, owner_id) values (${`t${i}`}, ${user.id})`,
-        tx`select pg_current_xact_id_if_assigned() as xid`,
-      ]));
-    // Reads on the same three connections, pipelined by the pool while the transactions run:
-    // one that landed in a transaction after its insert would see that transaction's id.
-    const reads = Array.from(
-      { length: 200 },
-      () => sql`select pg_current_xact_id_if_assigned()::text as xid`,
-    );
-    const [written, read] = await Promise.all([Promise.all(writes), Promise.all(reads)]);
-    assert.ok(written.every((results) => results[1]![0]!.xid !== null), "each in its transaction");
-    assert.deepEqual(read.filter(([row]) => row!.xid !== null), []);
-    const [count] = await sql`select count(*)::int as n from items where owner_id = ${user.id}`;
-    assert.equal(count!.n, 60);
-  } finally {
-    await sql.end();
-  }
+  const sql = await pool(db, 3);
+  const writes = Array.from({ length: 60 }, (_, i) =>
+    sql.begin((tx) => [
+      tx`insert into items (title, owner_id) values (${`t${i}`}, ${user.id})`,
+      tx`select pg_current_xact_id_if_assigned() as xid`,
+    ]));
+  // Reads on the same three connections, pipelined by the pool while the transactions run:
+  // one that landed in a transaction after its insert would see that transaction's id.
+  const reads = Array.from(
+    { length: 200 },
+    () => sql`select pg_current_xact_id_if_assigned()::text as xid`,
+  );
+  const [written, read] = await Promise.all([Promise.all(writes), Promise.all(reads)]);
+  assert.ok(written.every((results) => results[1]![0]!.xid !== null), "each in its transaction");
+  assert.deepEqual(read.filter(([row]) => row!.xid !== null), []);
+  const [count] = await sql`select count(*)::int as n from items where owner_id = ${user.id}`;
+  assert.equal(count!.n, 60);
 });
 
 Deno.test("a tracked write on the pool is one round trip, and its event carries the context", async () => {
   await using db = await migratedDatabase();
   const { user } = await makeUser(db.sql);
-  const sql = await onePool(db.url);
-  try {
-    const write = () =>
-      runInRootContext(
-        { request_id: "req-pipelined", user_id: user.id },
-        () => sql`insert into items (title, owner_id) values ('tracked', ${user.id}) returning id`,
-        { sql },
-      );
-    await write();
-    const { writes, result: [item] } = await countWrites(write);
-    assert.equal(writes, 1);
-    const { data } = await listEvents(sql, { table: "items", row_id: item!.id }, {
-      skip: 0,
-      limit: 10,
-      order: "asc",
-    });
-    assert.equal(data.length, 1);
-    assert.equal(data[0]!.context!.request_id, "req-pipelined");
-    assert.equal(data[0]!.context!.user_id, user.id);
-  } finally {
-    await sql.end();
-  }
+  const sql = await pool(db);
+  const write = () =>
+    runInRootContext(
+      { request_id: "req-pipelined", user_id: user.id },
+      () => sql`insert into items (title, owner_id) values ('tracked', ${user.id}) returning id`,
+      { sql },
+    );
+  await write();
+  const { writes, result: [item] } = await countWrites(write);
+  assert.equal(writes, 1);
+  const { data } = await listEvents(sql, { table: "items", row_id: item!.id }, {
+    skip: 0,
+    limit: 10,
+    order: "asc",
+  });
+  assert.equal(data.length, 1);
+  assert.equal(data[0]!.context!.request_id, "req-pipelined");
+  assert.equal(data[0]!.context!.user_id, user.id);
 });

@@ -25,6 +25,8 @@ import { Errors, PostgresError } from './errors.js'
 import Subscribe from './subscribe.js'
 import largeObject from './large.js'
 
+const noop = () => { /* noop */ }
+
 Object.assign(Postgres, {
   PostgresError,
   toPascal,
@@ -245,7 +247,6 @@ function Postgres(a, b) {
     const handed = new Promise(resolve => handedOver = resolve)
     const began = sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], { onexecute }).execute()
     await Promise.race([began, handed])
-    connection || await began
     return await Promise.race([
       scope(connection, fn, null, began),
       new Promise((_, reject) => connection.onclose = reject)
@@ -584,8 +585,4 @@ function osUsername() {
   } catch (_) {
     return process.env.USERNAME || process.env.USER || process.env.LOGNAME  // eslint-disable-line
   }
-}
-
-function noop() {
-  // A rejection handled elsewhere.
 }
