@@ -72,7 +72,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   const sent = Queue()
       , id = uid++
       , backend = { pid: null, secret: null }
-      , idleTimer = timer(end, options.idle_timeout)
+      , idleTimer = timer(end, options.idle_timeout, true)
       , lifeTimer = timer(end, options.max_lifetime)
       , connectTimer = timer(connectTimedOut, options.connect_timeout)
 
@@ -440,7 +440,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     clearImmediate(nextWriteTimer)
     socket.removeListener('data', data)
     socket.removeListener('connect', connected)
-    idleTimer.cancel()
+    idleTimer.stop()
     lifeTimer.cancel()
     connectTimer.cancel()
 
@@ -1039,24 +1039,39 @@ function xor(a, b) {
   return buffer
 }
 
-function timer(fn, seconds) {
+function timer(fn, seconds, lazy = false) {
   seconds = typeof seconds === 'function' ? seconds() : seconds
   if (!seconds)
-    return { cancel: noop, start: noop }
+    return { cancel: noop, start: noop, stop: noop }
 
-  let timer
+  // A lazy timer (the idle one, started and cancelled on every query) only notes its deadline:
+  // the one timeout pending checks it when it fires, and only stop() clears it.
+  let timer = null
+    , due = null
+    , args
+  const stop = () => {
+    timer !== null && clearTimeout(timer)
+    timer = due = null
+  }
   return {
-    cancel() {
-      timer && (clearTimeout(timer), timer = null)
-    },
+    cancel: lazy ? () => { due = null } : stop,
     start() {
-      timer && clearTimeout(timer)
-      timer = setTimeout(done, seconds * 1000, arguments)
-    }
+      lazy || stop()
+      due = performance.now() + seconds * 1000
+      args = arguments
+      timer === null && (timer = setTimeout(check, seconds * 1000))
+    },
+    stop
   }
 
-  function done(args) {
-    fn.apply(null, args)
+  function check() {
     timer = null
+    if (due === null)
+      return
+    const left = due - performance.now()
+    if (left > 0)
+      return timer = setTimeout(check, left)
+    due = null
+    fn.apply(null, args)
   }
 }
