@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { setPaused } from "../../db/job_queues.ts";
 import { installJobs } from "../../jobs/boss.ts";
 import { JOBS } from "../../jobs/registry.ts";
 import { createLogger } from "../../lib/logging.ts";
@@ -13,12 +14,17 @@ import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { startTusk, TEST_ROLE_ENTRY, type TuskProcess } from "../process.ts";
 import { BATCH_CALLBACKS_SQL, STARTS_TABLE_SQL, TEST_JOBS } from "../fixtures/test_jobs.ts";
 
-/** A migrated database with the test jobs, their tables, and a bound job client. */
-export async function jobsDatabase(options: { work?: boolean } = {}) {
+/**
+ * A migrated database with the test jobs, their tables, and a bound job client; `paused`
+ * queues are paused before the in-process worker (`work`) starts, so it reads them at its
+ * start: a pause made later reaches a worker within a second, and a job sent meanwhile may run.
+ */
+export async function jobsDatabase(options: { work?: boolean; paused?: string[] } = {}) {
   const db = await migratedDatabase();
   await installJobs(db.url, TEST_JOBS, createLogger({ level: "error" }));
   await db.sql.unsafe(STARTS_TABLE_SQL);
   await db.sql.unsafe(BATCH_CALLBACKS_SQL);
+  for (const queue of options.paused ?? []) await setPaused(db.sql, queue, true);
   const { app } = await testApp(db, { jobs: [...JOBS, ...TEST_JOBS], work: options.work });
   return { db, app };
 }

@@ -65,11 +65,11 @@ Deno.test("a batch's callback runs exactly once, with the right counts, when mem
 });
 
 Deno.test("a cancelled member counts as cancelled; a retried failure counts once, as it ended first", async () => {
-  const { db, app } = await jobsDatabase({ work: true });
+  // Paused from the worker's start: a pause made now could reach it after the batch.
+  const { db, app } = await jobsDatabase({ work: true, paused: [recordOrFail.name] });
   await using _ = db;
   const admin = await makeUser(db.sql, { superuser: true });
   const adminH = bearer(await login(app, admin.email, admin.password));
-  await setPaused(db.sql, recordOrFail.name, true);
   const { jobIds } = await batch("mixed", [
     { job: recordOrFail, data: { key: "a" } },
     { job: recordOrFail, data: { key: "b" } },
