@@ -145,10 +145,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   }
   const write = options.write ?? (options.buffered ? bufferedWrite : defaultWrite);
   const base = options.base ?? {};
-  const head = new Set(["time", "level", "msg", ...Object.keys(base)]);
+  const baseKeys = Object.keys(base);
+  const head = new Set(["time", "level", "msg", ...baseKeys]);
   // The line is written as text when its keys are plain: no base or field key repeats one
   // before it (in an object it would take the earlier one's place), no trace ids to merge.
-  const asText = !options.traceIds && head.size === 3 + Object.keys(base).length;
+  const asText = !options.traceIds && head.size === 3 + baseKeys.length;
   const baseText = JSON.stringify(base).slice(1, -1);
   function text(level: Level, msg: string, fields: Fields | undefined): string | undefined {
     let line = `{"time":"${isoNow()}","level":"${level}","msg":${JSON.stringify(msg)}`;
