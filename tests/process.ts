@@ -39,12 +39,34 @@ export interface TuskProcess extends AsyncDisposable {
   status: Promise<Deno.CommandStatus>;
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks; we release it right away). */
+/**
+ * A free TCP port on 127.0.0.1, below the range the OS hands out for outgoing connections
+ * (32768-60999 on Linux), so no client socket of the parallel suite can hold it by the time a
+ * server binds it; never the same one twice in a process.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
+}
+const handedOut = new Set<number>();
+
+/**
+ * The port a `serve` process started with `PORT=0` listens on, read from its "listening" line:
+ * no other process can have taken it between choosing and binding.
+ */
+export async function listeningPort(proc: TuskProcess, timeoutMs = 60_000): Promise<number> {
+  const line = /"msg":"listening".*?"url":"http:\/\/[^"]*:(\d+)"/;
+  await proc.waitForOutput(line, timeoutMs);
+  return Number(proc.output().match(line)![1]);
 }
 
 /** Options for {@link startTusk}. */

@@ -14,7 +14,13 @@ import { TEST_SECRET } from "../_app.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { makeUser } from "../_factories.ts";
 import { HAS_PGBOUNCER, startPgBouncer } from "../_pgbouncer.ts";
-import { freePort, startTusk, TEST_ROLE_ENTRY, type TuskProcess, waitForHttp } from "../process.ts";
+import {
+  listeningPort,
+  startTusk,
+  TEST_ROLE_ENTRY,
+  type TuskProcess,
+  waitForHttp,
+} from "../process.ts";
 import { EFFECTS_TABLE_SQL, recordOnce, TEST_JOBS } from "../fixtures/test_jobs.ts";
 
 const SERVER_KEY = "processes-scaling-server-key-0123456789abcdef";
@@ -26,12 +32,15 @@ interface Fleet {
   schedulers: TuskProcess[];
 }
 
-async function ready(port: number) {
-  await (await waitForHttp(`http://127.0.0.1:${port}/readyz`, 200, 60_000)).body?.cancel();
+/** Starts `serve` on a port of its own choosing: no other process can take it first. */
+function startApi(env: Record<string, string>) {
+  return { port: 0, proc: startTusk(["serve"], { ...env, PORT: "0" }) };
 }
 
-function startApi(env: Record<string, string>, port = freePort()) {
-  return { port, proc: startTusk(["serve"], { ...env, PORT: String(port) }) };
+/** Notes the port `api` listens on, once it says, and waits until it is ready. */
+async function ready(api: { port: number; proc: TuskProcess }) {
+  api.port = await listeningPort(api.proc);
+  await (await waitForHttp(`http://127.0.0.1:${api.port}/readyz`, 200, 60_000)).body?.cancel();
 }
 
 function startRole(role: "worker" | "scheduler", env: Record<string, string>) {
@@ -74,7 +83,7 @@ async function run(db: TestDatabase, env: Record<string, string>, sendUrl: strin
     ...fleet.schedulers,
   ];
   try {
-    for (const api of fleet.apis) await ready(api.port);
+    for (const api of fleet.apis) await ready(api);
     const login = await fetch(`http://127.0.0.1:${fleet.apis[0]!.port}/api/v1/login/access-token`, {
       method: "POST",
       body: new URLSearchParams({ username: admin.email, password: admin.password }),
@@ -122,10 +131,10 @@ async function run(db: TestDatabase, env: Record<string, string>, sendUrl: strin
     await fleet.workers[0]!.status;
     await fleet.schedulers[0]?.status;
     await new Promise((r) => setTimeout(r, 500));
-    fleet.apis[0] = startApi(all, fleet.apis[0]!.port);
+    fleet.apis[0] = startApi(all);
     fleet.workers[0] = startRole("worker", all);
     if (cron) fleet.schedulers[0] = startRole("scheduler", all);
-    await ready(fleet.apis[0].port);
+    await ready(fleet.apis[0]);
     await new Promise((r) => setTimeout(r, (LOAD_MS * 2) / 3));
     stop.now = true;
     await Promise.all([writes, jobs]);
@@ -164,6 +173,8 @@ async function run(db: TestDatabase, env: Record<string, string>, sendUrl: strin
         return (await res.json()).value;
       }));
       return values.every((v) => v === true);
+    }).catch((error) => {
+      throw new Error(`${error.message}\n${outputs(fleet)}`);
     });
 
     if (cron) {
