@@ -29,10 +29,14 @@ export function onFirstAwait<Q>(
   const q = query as { then: PromiseLike<unknown>["then"] };
   const then = q.then.bind(q);
   let result: Promise<unknown> | undefined;
-  q.then = (onFulfilled, onRejected) => {
+  // Named first, then assigned: V8 allocates a function literal written straight into a property
+  // in the old generation (it takes it for a method), and there this one kept each query and all
+  // it references alive until the next full collection (docs/performance.md).
+  const firstThen: PromiseLike<unknown>["then"] = (onFulfilled, onRejected) => {
     result ??= run(() => Promise.resolve(then()));
     return result.then(onFulfilled, onRejected);
   };
+  q.then = firstThen;
   return query;
 }
 

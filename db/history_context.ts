@@ -26,6 +26,21 @@ export interface HistoryContext {
   readonly tx?: postgres.TransactionSql;
 }
 
+/**
+ * A context is made by a class and its metadata by `Object.create`, never by an object literal:
+ * V8 moves a literal's allocations to the old generation once enough of them have lived long (a
+ * job's or a CLI command's context does), and then each request's context and all it points at
+ * outlived the young-generation collections (docs/performance.md).
+ */
+class Context implements HistoryContext {
+  constructor(
+    readonly id: string,
+    readonly metadata: HistoryMetadata,
+    readonly sql: postgres.Sql | undefined,
+    readonly tx: postgres.TransactionSql | undefined,
+  ) {}
+}
+
 const storage = new AsyncLocalStorage<HistoryContext>();
 
 /** The context in effect here, if any. */
@@ -48,12 +63,13 @@ export function runInHistoryContext<T>(
   options: { sql?: postgres.Sql } = {},
 ): T {
   const parent = storage.getStore();
-  const context: HistoryContext = {
-    id: crypto.randomUUID(),
-    metadata: { ...parent?.metadata, ...withoutUndefined(metadata) },
-    sql: options.sql ?? parent?.sql,
-    tx: parent?.tx,
-  };
+  const merged = Object.assign(Object.create(Object.prototype), parent?.metadata);
+  const context = new Context(
+    crypto.randomUUID(),
+    withoutUndefined(metadata, merged),
+    options.sql ?? parent?.sql,
+    parent?.tx,
+  );
   return storage.run(context, fn);
 }
 
@@ -73,11 +89,12 @@ export function runInRootContext<T>(
   fn: () => T,
   options: { sql?: postgres.Sql } = {},
 ): T {
-  const context: HistoryContext = {
-    id: crypto.randomUUID(),
-    metadata: withoutUndefined(metadata),
-    sql: options.sql,
-  };
+  const context = new Context(
+    crypto.randomUUID(),
+    withoutUndefined(metadata),
+    options.sql,
+    undefined,
+  );
   return outsideAmbientTransaction(() => storage.run(context, fn));
 }
 
@@ -121,7 +138,8 @@ export function withHistoryContext<T>(
     }
     const result = await outerTx.savepoint(async (sp) => {
       await setContext(sp, context);
-      return await storage.run({ ...context, tx: sp }, () => fn(sp));
+      const inSavepoint = new Context(context.id, context.metadata, context.sql, sp);
+      return await storage.run(inSavepoint, () => fn(sp));
     }) as T;
     // A released savepoint keeps its settings: give the rest of the transaction its own back.
     await setContext(outerTx, outer);
@@ -142,8 +160,10 @@ function contextSetting(context: HistoryContext): string {
   return JSON.stringify({ id: context.id, metadata: context.metadata });
 }
 
-function withoutUndefined(metadata: HistoryMetadata): HistoryMetadata {
-  const kept: HistoryMetadata = {};
+function withoutUndefined(
+  metadata: HistoryMetadata,
+  kept: HistoryMetadata = Object.create(Object.prototype),
+): HistoryMetadata {
   for (const key in metadata) {
     if (metadata[key] !== undefined) kept[key] = metadata[key];
   }
@@ -179,7 +199,10 @@ export function historyAware(sql: postgres.Sql): postgres.Sql {
       // Queued first on the transaction's connection, not awaited: no extra round trip.
       const attached = setContext(tx, context);
       attached.catch(() => {}); // a failure surfaces below, and aborts the transaction anyway
-      const result = storage.run({ ...context, tx }, () => fn(tx));
+      const result = storage.run(
+        new Context(context.id, context.metadata, context.sql, tx),
+        () => fn(tx),
+      );
       // Queries returned at once stay an array: the driver sends COMMIT with them, and fails
       // the transaction itself if setting the context failed.
       if (Array.isArray(result)) return result;

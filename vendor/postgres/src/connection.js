@@ -222,7 +222,10 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function build(q) {
-    const parameters = []
+    // Array.of(), not [], for the parameters: V8 moved the literal's allocations to the old
+    // generation once cached statements had kept some, and then each query's parameter values
+    // outlived the next young-generation collections (see vendor/README.md).
+    const parameters = Array.of()
         , types = []
 
     const string = stringify(q, q.strings[0], q.args[0], parameters, types, options)

@@ -213,16 +213,21 @@ function Postgres(a, b) {
       })
 
     move(c, reserved)
-    c.reserved = () => queue.length
+    // Named first, then assigned, here and in begin(): V8 allocates a function literal written
+    // straight into a property in the old generation, where it keeps what it closes over alive
+    // through young-generation collections (see vendor/README.md).
+    const next = () => queue.length
       ? c.execute(queue.shift())
       : move(c, reserved)
+    c.reserved = next
     c.reserved.release = true
 
     const sql = Sql(handler)
-    sql.release = () => {
+    const release = () => {
       c.reserved = null
       onopen(c)
     }
+    sql.release = release
 
     return sql
 
@@ -254,8 +259,9 @@ function Postgres(a, b) {
 
     async function scope(c, fn, name, began) {
       const sql = Sql(handler)
+      const prepareAs = x => prepare = x.replace(/[^a-z0-9$-_. ]/gi)
       sql.savepoint = savepoint
-      sql.prepare = x => prepare = x.replace(/[^a-z0-9$-_. ]/gi)
+      sql.prepare = prepareAs
       let uncaughtError
         , result
         , commit
@@ -320,9 +326,10 @@ function Postgres(a, b) {
       followsBegin = true
       handedOver()
       move(c, reserved)
-      c.reserved = () => queries.length
+      const next = () => queries.length
         ? c.execute(queries.shift())
         : move(c, reserved)
+      c.reserved = next
     }
   }
 

@@ -3,15 +3,24 @@ const originCache = new Map()
     , originError = Symbol('OriginError')
 
 export const CLOSE = {}
+
+// The promise's resolving functions, handed from the executor to the constructor, which keeps them
+// as two fields. Neither closures made in the constructor nor an object literal: V8 may allocate
+// either in the old generation, and then each query and all it references outlived the next
+// young-generation collections (see vendor/README.md).
+let settleResolve = null
+  , settleReject = null
+function captureSettlers(resolve, reject) {
+  settleResolve = resolve
+  settleReject = reject
+}
+
 export class Query extends Promise {
   constructor(strings, args, handler, canceller, options = {}) {
-    let resolve
-      , reject
-
-    super((a, b) => {
-      resolve = a
-      reject = b
-    })
+    super(captureSettlers)
+    this.settleResolve = settleResolve
+    this.settleReject = settleReject
+    settleResolve = settleReject = null
 
     this.tagged = Array.isArray(strings.raw)
     this.strings = strings
@@ -23,9 +32,6 @@ export class Query extends Promise {
     this.state = null
     this.statement = null
 
-    this.resolve = x => (this.active = false, resolve(x))
-    this.reject = x => (this.active = false, reject(x))
-
     this.active = false
     this.cancelled = null
     this.executed = false
@@ -36,6 +42,16 @@ export class Query extends Promise {
       : this.tagged && cachedError(this.strings)
   }
 
+  resolve(x) {
+    this.active = false
+    this.settleResolve(x)
+  }
+
+  reject(x) {
+    this.active = false
+    this.settleReject(x)
+  }
+
   get origin() {
     return (this.handler.debug
       ? this[originError].stack
@@ -43,10 +59,6 @@ export class Query extends Promise {
         ? originStackCache.get(this.strings)
         : originStackCache.set(this.strings, this[originError].stack).get(this.strings)
     ) || ''
-  }
-
-  static get [Symbol.species]() {
-    return Promise
   }
 
   cancel() {
@@ -160,6 +172,11 @@ export class Query extends Promise {
     return super.finally.apply(this, arguments)
   }
 }
+
+// `then()` and friends make plain promises. A data property, not a static getter: V8's Maglev
+// aborted every compile of a constructor whose class has a getter for Symbol.species, so the
+// constructor stayed in the interpreter (see vendor/README.md).
+Object.defineProperty(Query, Symbol.species, { value: Promise })
 
 function cachedError(xs) {
   if (originCache.has(xs))

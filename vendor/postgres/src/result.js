@@ -9,8 +9,8 @@ export default class Result extends Array {
       statement: { value: null, writable: true }
     })
   }
-
-  static get [Symbol.species]() {
-    return Array
-  }
 }
+
+// `map()` and friends make plain arrays. A data property, not a static getter, so V8 can optimise
+// the constructor (see query.js).
+Object.defineProperty(Result, Symbol.species, { value: Array })
