@@ -4,11 +4,11 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { errorHandler, methodNotAllowedResponse, notFound } from "./http/errors.ts";
 import { HttpError } from "./lib/http_error.ts";
 import { type AppDeps, type AppEnv, newRouter } from "./http/router.ts";
+import { bodyLimit } from "./http/body_limit.ts";
 import { edge, REQUEST_ID_HEADER } from "./http/edge.ts";
 import { frontend } from "./http/frontend.ts";
 import { historyContext, traceRoute } from "./http/middleware.ts";
@@ -64,11 +64,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use(historyContext(deps.sql));
   if (deps.replicas !== undefined) app.use(noteWrites(deps));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedResponse }));
-  app.use(bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () => {
-      throw new HttpError(413, `Request body is too large (limit ${config.maxBodyBytes} bytes)`);
-    },
+  app.use(bodyLimit(config.maxBodyBytes, () => {
+    throw new HttpError(413, `Request body is too large (limit ${config.maxBodyBytes} bytes)`);
   }));
 
   const api = newRouter();
