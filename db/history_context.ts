@@ -39,9 +39,14 @@ class Context implements HistoryContext {
     readonly sql: postgres.Sql | undefined,
     readonly tx: postgres.TransactionSql | undefined,
   ) {}
+
+  /** This context, for the code that runs in `tx`. */
+  inTransaction(tx: postgres.TransactionSql): Context {
+    return new Context(this.id, this.metadata, this.sql, tx);
+  }
 }
 
-const storage = new AsyncLocalStorage<HistoryContext>();
+const storage = new AsyncLocalStorage<Context>();
 
 /** The context in effect here, if any. */
 export function currentHistoryContext(): HistoryContext | undefined {
@@ -63,10 +68,9 @@ export function runInHistoryContext<T>(
   options: { sql?: postgres.Sql } = {},
 ): T {
   const parent = storage.getStore();
-  const merged = Object.assign(Object.create(Object.prototype), parent?.metadata);
   const context = new Context(
     crypto.randomUUID(),
-    withoutUndefined(metadata, merged),
+    withoutUndefined(metadata, parent && withoutUndefined(parent.metadata)),
     options.sql ?? parent?.sql,
     parent?.tx,
   );
@@ -138,8 +142,7 @@ export function withHistoryContext<T>(
     }
     const result = await outerTx.savepoint(async (sp) => {
       await setContext(sp, context);
-      const inSavepoint = new Context(context.id, context.metadata, context.sql, sp);
-      return await storage.run(inSavepoint, () => fn(sp));
+      return await storage.run(context.inTransaction(sp), () => fn(sp));
     }) as T;
     // A released savepoint keeps its settings: give the rest of the transaction its own back.
     await setContext(outerTx, outer);
@@ -160,6 +163,7 @@ function contextSetting(context: HistoryContext): string {
   return JSON.stringify({ id: context.id, metadata: context.metadata });
 }
 
+/** `metadata`'s defined entries, written over `kept` (a new object: see {@link Context}). */
 function withoutUndefined(
   metadata: HistoryMetadata,
   kept: HistoryMetadata = Object.create(Object.prototype),
@@ -199,10 +203,7 @@ export function historyAware(sql: postgres.Sql): postgres.Sql {
       // Queued first on the transaction's connection, not awaited: no extra round trip.
       const attached = setContext(tx, context);
       attached.catch(() => {}); // a failure surfaces below, and aborts the transaction anyway
-      const result = storage.run(
-        new Context(context.id, context.metadata, context.sql, tx),
-        () => fn(tx),
-      );
+      const result = storage.run(context.inTransaction(tx), () => fn(tx));
       // Queries returned at once stay an array: the driver sends COMMIT with them, and fails
       // the transaction itself if setting the context failed.
       if (Array.isArray(result)) return result;

@@ -39,6 +39,9 @@ export interface TuskProcess extends AsyncDisposable {
   status: Promise<Deno.CommandStatus>;
 }
 
+/** Ports {@link freePort} has handed out in this process. */
+const handedOut = new Set<number>();
+
 /**
  * A free TCP port on 127.0.0.1, below the range the OS hands out for outgoing connections
  * (32768-60999 on Linux), so no client socket of the parallel suite can hold it by the time a
@@ -57,7 +60,6 @@ export function freePort(): number {
     return port;
   }
 }
-const handedOut = new Set<number>();
 
 /**
  * The port a `serve` process started with `PORT=0` listens on, read from its "listening" line:

@@ -151,9 +151,7 @@ async function run(db: TestDatabase, env: Record<string, string>, sendUrl: strin
       const [row] = await db.sql`select count(*)::int as n from job_effects
         where key = any(${sent})`;
       return row!.n === sent.length;
-    }).catch((error) => {
-      throw new Error(`${error.message}\n${outputs(fleet)}`);
-    });
+    }, () => outputs(fleet));
     // ...and completed: none left active by the killed worker.
     await waitUntil("every job completed", 30_000, async () => {
       const [row] = await db.sql`select count(*)::int as n from pgboss.job
@@ -173,9 +171,7 @@ async function run(db: TestDatabase, env: Record<string, string>, sendUrl: strin
         return (await res.json()).value;
       }));
       return values.every((v) => v === true);
-    }).catch((error) => {
-      throw new Error(`${error.message}\n${outputs(fleet)}`);
-    });
+    }, () => outputs(fleet));
 
     if (cron) {
       // However many schedulers ran, killed and restarted, no minute's tick was sent twice (that
@@ -193,11 +189,22 @@ async function run(db: TestDatabase, env: Record<string, string>, sendUrl: strin
   }
 }
 
-async function waitUntil(what: string, ms: number, check: () => Promise<boolean>) {
+/** Polls `check` until it holds; a timeout or a failed check carries `detail()`, if given. */
+async function waitUntil(
+  what: string,
+  ms: number,
+  check: () => Promise<boolean>,
+  detail?: () => string,
+) {
   const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (error) {
+    if (detail === undefined) throw error;
+    throw new Error(`${(error as Error).message}\n${detail()}`, { cause: error });
   }
 }
 
