@@ -206,8 +206,8 @@ async function measure(pg?: string) {
       memory = worse(memory, await settledMemory(api.pid));
 
       // The statements those endpoints run: the token's user, then the item; and the insert
-      // in its own transaction with the history context set, sent in one pipeline (BEGIN to
-      // COMMIT in one round trip), as the API sends it.
+      // with the history context set ahead of it in one pipeline, one implicit transaction
+      // (a single Sync at \endpipeline), as the API sends it.
       const read = await writeFile(
         scratch,
         "read.sql",
@@ -216,12 +216,12 @@ async function measure(pg?: string) {
       const write = await writeFile(
         scratch,
         "write.sql",
-        "select * from users where id = :uid;\n\\startpipeline\nbegin;\n" +
+        "select * from users where id = :uid;\n\\startpipeline\n" +
           // A new context per request, as the API makes one.
           "select set_config('tusk.history_context', json_build_object('id', gen_random_uuid(), " +
           "'metadata', json_build_object('method', 'POST', 'route', '/api/v1/items/'))::text, true);\n" +
           "insert into items (title, description, owner_id) values ('bench item', 'made by pgbench', :uid) returning *;\n" +
-          "commit;\n\\endpipeline\n",
+          "\\endpipeline\n",
       );
       add("pg_read", await pgbench(db.url, read, { uid: userId, iid: itemId }));
       add("driver_read", await driverFloor(db.url, userId, itemId));

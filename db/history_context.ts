@@ -10,7 +10,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type postgres from "postgres";
 import { beginWrapped, isTemplate } from "./_pool_wrap.ts";
-import { outsideAmbientTransaction } from "./ambient.ts";
+import { ambientTransaction, outsideAmbientTransaction } from "./ambient.ts";
 
 /** Metadata stored with a context: `user_id`, `request_id`, `job_id`, `label`, anything else. */
 export type HistoryMetadata = Record<string, unknown>;
@@ -47,6 +47,9 @@ class Context implements HistoryContext {
 }
 
 const storage = new AsyncLocalStorage<Context>();
+
+/** The transaction-local setting the history triggers read the context from. */
+const HISTORY_SETTING = "tusk.history_context";
 
 /** The context in effect here, if any. */
 export function currentHistoryContext(): HistoryContext | undefined {
@@ -155,7 +158,7 @@ function setContext(
   context: HistoryContext | undefined,
 ) {
   const value = context === undefined ? "" : contextSetting(context);
-  return tx`select set_config('tusk.history_context', ${value}, true)`;
+  return tx`select set_config(${HISTORY_SETTING}, ${value}, true)`;
 }
 
 /** The setting's value for `context`: what the trigger reads. */
@@ -213,16 +216,20 @@ export function historyAware(sql: postgres.Sql): postgres.Sql {
   return new Proxy(sql, {
     apply(target, thisArg, args: unknown[]) {
       const context = storage.getStore();
-      if (context !== undefined && isTemplate(args[0]) && isWrite(args[0])) {
-        // Its own transaction, so the context can be set in it: BEGIN, the context, the write
-        // and COMMIT sent together, in one round trip (the driver pipelines a transaction whose
-        // callback returns its queries at once). Not on a reserve()d connection: postgres.js can
-        // strand one when a connection dies, porsager/postgres issue 1195.
-        const [strings, ...values] = args as [TemplateStringsArray, ...never[]];
-        return attachedBegin((tx: postgres.TransactionSql) => [tx(strings, ...values)])
-          .then((results) => (results as unknown[])[0]);
+      if (context === undefined || !isTemplate(args[0]) || !isWrite(args[0])) {
+        return Reflect.apply(target, thisArg, args);
       }
-      return Reflect.apply(target, thisArg, args);
+      if (ambientTransaction() === undefined) {
+        // The context goes with the statement as a transaction-local setting, in the implicit
+        // transaction the statement runs in: no BEGIN or COMMIT, no round trip of its own
+        // (vendor/README.md, setLocal()).
+        const query = Reflect.apply(target, thisArg, args) as postgres.PendingQuery<never>;
+        return query.setLocal(HISTORY_SETTING, contextSetting(context));
+      }
+      // In the ambient transaction: a savepoint of it, so the context is this write's alone.
+      const [strings, ...values] = args as [TemplateStringsArray, ...never[]];
+      return attachedBegin((tx: postgres.TransactionSql) => [tx(strings, ...values)])
+        .then((results) => (results as unknown[])[0]);
     },
     get(target, property, receiver) {
       if (property === "begin") return attachedBegin;

@@ -2,10 +2,10 @@
  * Transactions in the vendored driver (vendor/postgres/src/index.js, changed
  * from the published package): a transaction's queries follow BEGIN without
  * waiting for its answer, and a callback that returns its queries at once
- * gets COMMIT sent with them, so a tracked write outside a transaction is one
- * round trip. Counted in socket writes; checked for what must not change: a
- * failure rolls everything back, and the pool's other queries never land in
- * the transaction.
+ * gets COMMIT sent with them. Counted in socket writes; checked for what must
+ * not change: a failure rolls everything back, and the pool's other queries
+ * never land in the transaction. A tracked write outside a transaction needs
+ * none: its context goes with it (`setLocal()`, driver_local_test.ts).
  */
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -16,17 +16,21 @@ import { runInRootContext } from "../../db/history_context.ts";
 import { migratedDatabase, type TestDatabase } from "../_db.ts";
 import { makeUser } from "../_factories.ts";
 
-/** The socket writes `fn` makes (every connection's), and what it returned. */
-async function countWrites<T>(fn: () => Promise<T>): Promise<{ writes: number; result: T }> {
+/** The socket writes `fn` makes (every connection's), their bytes as text, and what it returned. */
+async function countWrites<T>(
+  fn: () => Promise<T>,
+): Promise<{ writes: number; sent: string; result: T }> {
   const write = net.Socket.prototype.write;
   let writes = 0;
+  let sent = "";
   net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
     writes++;
+    sent += new TextDecoder().decode(args[0] as Uint8Array);
     return Reflect.apply(write, this, args);
   } as typeof write;
   try {
     const result = await fn();
-    return { writes, result };
+    return { writes, sent, result };
   } finally {
     net.Socket.prototype.write = write;
   }
@@ -115,7 +119,7 @@ Deno.test("the pool's queries never land inside a pipelined transaction", async 
   assert.equal(count!.n, 60);
 });
 
-Deno.test("a tracked write on the pool is one round trip, and its event carries the context", async () => {
+Deno.test("a tracked write on the pool is one statement, one round trip, and its event carries the context", async () => {
   await using db = await migratedDatabase();
   const { user } = await makeUser(db.sql);
   const sql = await pool(db);
@@ -126,8 +130,11 @@ Deno.test("a tracked write on the pool is one round trip, and its event carries 
       { sql },
     );
   await write();
-  const { writes, result: [item] } = await countWrites(write);
+  const { writes, sent, result: [item] } = await countWrites(write);
   assert.equal(writes, 1);
+  // No transaction of its own: the context rides with the statement (setLocal), prepared once.
+  assert.doesNotMatch(sent, /begin|commit/i);
+  assert.match(sent, /tusk\.history_context/);
   const { data } = await listEvents(sql, { table: "items", row_id: item!.id }, {
     skip: 0,
     limit: 10,

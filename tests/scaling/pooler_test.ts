@@ -88,6 +88,12 @@ async function exercise(db: TestDatabase, env: Record<string, string>, pooled: s
   const [event] = (await history.json()).data;
   assert.equal(event.context.user_id, admin.user.id);
   assert.equal(event.context.request_id, first.headers.get("X-Request-ID"));
+  // And without the key: a write on the pool, its context sent with the statement (no BEGIN).
+  const plain = await api(portA, "/items/", { method: "POST", headers: json, body });
+  const plainItem = await plain.json();
+  const plainHistory = await api(portB, `/items/${plainItem.id}/history`, { headers: auth });
+  const [plainEvent] = (await plainHistory.json()).data;
+  assert.equal(plainEvent.context.request_id, plain.headers.get("X-Request-ID"));
 
   // A flag flipped through A is seen by both API processes.
   const created = await api(portA, "/flags/", {
@@ -147,7 +153,7 @@ async function exercise(db: TestDatabase, env: Record<string, string>, pooled: s
   }, 30_000).catch(fail("export"));
   const report = await api(portA, "/analytics/items_by_user", { headers: auth });
   assert.equal(report.status, 200);
-  assert.deepEqual(await report.json(), [{ email: admin.email, item_count: 1 }]);
+  assert.deepEqual(await report.json(), [{ email: admin.email, item_count: 2 }]);
 
   for (const proc of [a, b, worker]) {
     assert.doesNotMatch(proc.output(), /"level":"error"/, proc.output());

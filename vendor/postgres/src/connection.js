@@ -18,9 +18,12 @@ let uid = 1
 const Sync = b().S().end()
     , Flush = b().H().end()
     , SSLRequest = b().i32(8).i32(80877103).end(8)
-    , ExecuteUnnamed = Buffer.concat([b().E().str(b.N).i32(0).end(), Sync])
+    , ExecuteOnly = b().E().str(b.N).i32(0).end()
+    , ExecuteUnnamed = Buffer.concat([ExecuteOnly, Sync])
     , DescribeUnnamed = b().D().str('S').str(b.N).end()
     , noop = () => { /* noop */ }
+    , SET_LOCAL = 'select set_config($1, $2, true)'
+    , TEXT_TYPES = [25, 25]
 
 const retryRoutines = new Set([
   'FetchPreparedStatement',
@@ -106,6 +109,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     , nonce = null
     , query = null
     , final = null
+    , localPrepared = false
 
   const connection = {
     queue: queues.closed,
@@ -186,15 +190,43 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     if (q.parameters.length >= 65534)
       throw Errors.generic('MAX_PARAMETERS_EXCEEDED', 'Max number of parameters (65534) exceeded')
 
+    q.localPending = q.local !== null
     return q.options.simple
-      ? b().Q().str(q.statement.string + b.N).end()
-      : q.describeFirst
-        ? Buffer.concat([describe(q), Flush])
-        : q.prepare
-          ? q.prepared
-            ? prepared(q)
-            : Buffer.concat([describe(q), prepared(q)])
-          : unnamed(q)
+      ? b().Q().str((q.local === null ? '' : localText(q.local)) + q.statement.string + b.N).end()
+      : q.local === null
+        ? statementBuffer(q)
+        : Buffer.concat([localMessages(q.local), statementBuffer(q)])
+  }
+
+  // A query's transaction-local setting (query.setLocal()) goes ahead of it with no Sync between
+  // them, so both run in one implicit transaction: the setting reaches the statement and its
+  // triggers, ends with it, and costs no round trip. Its answers are skipped (see handle()).
+  function localMessages([name, value]) {
+    const statement = options.prepare ? 'local' + statementId : ''
+    const parse = options.prepare && localPrepared
+      ? null
+      : Parse(SET_LOCAL, [name, value], TEXT_TYPES, statement)
+    options.prepare && (localPrepared = true)
+    const bind = Bind([name, value], TEXT_TYPES, statement)
+    return parse ? Buffer.concat([parse, bind, ExecuteOnly]) : Buffer.concat([bind, ExecuteOnly])
+  }
+
+  // The simple protocol runs the statements of one message in one implicit transaction. Values
+  // are dollar-quoted with a tag neither contains.
+  function localText([name, value]) {
+    let tag = '$local$'
+    for (let i = 0; name.includes(tag) || value.includes(tag); i++) tag = '$local' + i + '$'
+    return 'select set_config(' + tag + name + tag + ', ' + tag + value + tag + ', true);'
+  }
+
+  function statementBuffer(q) {
+    return q.describeFirst
+      ? Buffer.concat([describe(q), Flush])
+      : q.prepare
+        ? q.prepared
+          ? prepared(q)
+          : Buffer.concat([describe(q), prepared(q)])
+        : unnamed(q)
   }
 
   function describe(q) {
@@ -368,6 +400,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   function connected() {
     try {
       statements = {}
+      localPrepared = false
       needsTypes = options.fetch_types
       statementId = Math.random().toString(36).slice(2)
       statementCount = 1
@@ -462,6 +495,12 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
   /* Handlers */
   function handle(xs, x = xs[0]) {
+    // The answers to a query's transaction-local setting, up to its CommandComplete: 1, 2, T, D, C.
+    if (query && query.localPending && (x === 49 || x === 50 || x === 84 || x === 68 || x === 67)) {
+      x === 67 && (query.localPending = false)
+      return
+    }
+
     (
       x === 68 ? DataRow :                   // D
       x === 100 ? CopyData :                 // d

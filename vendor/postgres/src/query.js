@@ -36,6 +36,8 @@ export class Query extends Promise {
     this.cancelled = null
     this.executed = false
     this.signature = ''
+    this.local = null
+    this.localPending = false
 
     this[originError] = this.handler.debug
       ? new Error()
@@ -59,6 +61,16 @@ export class Query extends Promise {
         ? originStackCache.get(this.strings)
         : originStackCache.set(this.strings, this[originError].stack).get(this.strings)
     ) || ''
+  }
+
+  // Sets `name` to `value` for this statement only (set_config(name, value, true) in the same
+  // implicit transaction, sent with it: no round trip of its own). Inside sql.begin() it lasts
+  // until the transaction ends.
+  setLocal(name, value) {
+    if (typeof name !== 'string' || typeof value !== 'string')
+      throw new TypeError('setLocal(name, value) takes two strings')
+    this.local = [name, value]
+    return this
   }
 
   cancel() {

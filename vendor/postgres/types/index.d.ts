@@ -601,6 +601,12 @@ declare namespace postgres {
 
   interface PendingQueryModifiers<TRow extends readonly any[]> {
     simple(): this;
+    /**
+     * Sets a configuration parameter for this statement only: `set_config(name, value, true)`
+     * runs in the same implicit transaction, sent with the statement (no round trip of its own).
+     * Inside `sql.begin()` it lasts until the transaction ends.
+     */
+    setLocal(name: string, value: string): this;
     readable(): Promise<Readable>;
     writable(): Promise<Writable>;
 
