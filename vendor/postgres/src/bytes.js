@@ -1,11 +1,17 @@
+// Messages are written one after another into a slab, and each is handed out as a view of it:
+// one allocation per 64 KB of messages instead of a new 256-byte buffer for each (see
+// vendor/README.md). A message never moves once started: fit() keeps its offset.
 const size = 256
-let buffer = Buffer.allocUnsafe(size)
+    , slab = 64 * 1024
+let buffer = Buffer.allocUnsafe(slab)
+  , start = 0
 
 const messages = 'BCcDdEFfHPpQSX'.split('').reduce((acc, x) => {
   const v = x.charCodeAt(0)
   acc[x] = () => {
-    buffer[0] = v
-    b.i = 5
+    begin()
+    buffer[start] = v
+    b.i = start + 5
     return b
   }
   return acc
@@ -19,24 +25,36 @@ const b = Object.assign(reset, messages, {
     return b
   },
   str(x) {
-    const length = Buffer.byteLength(x)
-    fit(length)
-    b.i += buffer.write(x, b.i, length, 'utf8')
+    // ASCII byte by byte: most of what a query sends (names, numbers, ids, JSON). Deno's
+    // Buffer.byteLength() and write() cost several times as much for short strings.
+    fit(x.length)
+    let i = b.i
+    for (let k = 0; k < x.length; k++) {
+      const c = x.charCodeAt(k)
+      if (c > 127) {
+        b.i = i
+        return utf8(k === 0 ? x : x.slice(k))
+      }
+      buffer[i++] = c
+    }
+    b.i = i
     return b
   },
+  // Big-endian integers byte by byte, as for strings: Deno's writeUInt16BE() and writeUInt32BE()
+  // validate their arguments on every call.
   i16(x) {
     fit(2)
-    buffer.writeUInt16BE(x, b.i)
-    b.i += 2
+    buffer[b.i++] = x >>> 8
+    buffer[b.i++] = x
     return b
   },
   i32(x, i) {
     if (i || i === 0) {
-      buffer.writeUInt32BE(x, i)
+      u32(x, i)
       return b
     }
     fit(4)
-    buffer.writeUInt32BE(x, b.i)
+    u32(x, b.i)
     b.i += 4
     return b
   },
@@ -47,32 +65,53 @@ const b = Object.assign(reset, messages, {
     return b
   },
   raw(x) {
-    buffer = Buffer.concat([buffer.subarray(0, b.i), x])
-    b.i = buffer.length
+    fit(x.length)
+    buffer.set(x, b.i)
+    b.i += x.length
     return b
   },
   end(at = 1) {
-    buffer.writeUInt32BE(b.i - at, at)
-    const out = buffer.subarray(0, b.i)
-    b.i = 0
-    buffer = Buffer.allocUnsafe(size)
+    u32(b.i - start - at, start + at)
+    const out = buffer.subarray(start, b.i)
+    start = b.i
     return out
   }
 })
 
 export default b
 
+function u32(x, i) {
+  buffer[i] = x >>> 24
+  buffer[i + 1] = x >>> 16
+  buffer[i + 2] = x >>> 8
+  buffer[i + 3] = x
+}
+
+function utf8(x) {
+  const length = Buffer.byteLength(x)
+  fit(length)
+  b.i += buffer.write(x, b.i, length, 'utf8')
+  return b
+}
+
 function fit(x) {
   if (buffer.length - b.i < x) {
     const prev = buffer
-        , length = prev.length
+    buffer = Buffer.allocUnsafe(Math.max(slab, b.i + x + ((b.i - start) >> 1)))
+    prev.copy(buffer, start, start, b.i)
+  }
+}
 
-    buffer = Buffer.allocUnsafe(length + (length >> 1) + x)
-    prev.copy(buffer)
+// A new message: a new slab when this one has less than `size` left.
+function begin() {
+  if (buffer.length - start < size) {
+    buffer = Buffer.allocUnsafe(slab)
+    start = 0
   }
 }
 
 function reset() {
-  b.i = 0
+  begin()
+  b.i = start
   return b
 }
