@@ -4,7 +4,7 @@ import crypto from 'node:crypto'
 import Stream from 'node:stream'
 import { performance } from 'node:perf_hooks'
 
-import { stringify, handleValue, arrayParser, arraySerializer } from './types.js'
+import { stringify, handleValue, arrayParser, arraySerializer, Builder, Identifier } from './types.js'
 import { Errors } from './errors.js'
 import Result from './result.js'
 import Queue from './queue.js'
@@ -50,6 +50,32 @@ const errorFields = {
   70  : 'file',              // F
   76  : 'line',              // L
   82  : 'routine'            // R
+}
+
+// A tagged template whose values are all parameters makes the same text every time, and with the
+// same parameter types the same signature (the key of a connection's prepared statements). Both
+// are kept per template, so the text is not joined and hashed again for every query.
+const templates = new WeakMap()
+
+function knownTemplate(q, types) {
+  const known = templates.get(q.strings)
+  if (known === undefined || known.types.length !== types.length || !q.args.every(isParameter))
+    return null
+  for (let i = 0; i < types.length; i++) {
+    if (known.types[i] !== types[i])
+      return null
+  }
+  return known
+}
+
+function remember(q, types, string) {
+  const signature = types + string
+  q.tagged && q.args.every(isParameter) && templates.set(q.strings, { types: types.slice(), string, signature })
+  return signature
+}
+
+function isParameter(x) {
+  return !(x instanceof Builder || x instanceof Query || x instanceof Identifier || (x && x[0] instanceof Query))
 }
 
 function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose = noop } = {}) {
@@ -265,8 +291,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     !q.tagged && q.args.forEach(x => handleValue(x, parameters, types, options))
 
     q.prepare = options.prepare && ('prepare' in q.options ? q.options.prepare : true)
-    q.string = string
-    q.signature = q.prepare && types + string
+    const known = q.prepare && q.tagged && knownTemplate(q, types)
+    q.string = known ? known.string : string
+    q.signature = q.prepare && (known ? known.signature : remember(q, types, string))
     q.onlyDescribe && (delete statements[q.signature])
     q.parameters = q.parameters || parameters
     q.prepared = q.prepare && q.signature in statements
