@@ -374,7 +374,7 @@ async function measure(pg?: string) {
       ),
       row("Tusk `GET /api/v1/users/me`", "users_me", "pg_read", "pgbench reads"),
       row(
-        "pgbench: the user read + tracked insert (BEGIN to COMMIT pipelined)",
+        "pgbench: the user read + tracked insert (context and insert pipelined)",
         "pg_write",
         "pg_write",
         "pgbench",
