@@ -99,3 +99,12 @@ Deno.test("a message stays as it was while thousands are built after it", () => 
   }
   for (const [actual, expected] of built) assert.deepEqual(plain(actual), expected);
 });
+
+Deno.test("a slab grown for a large message is let go once that message is built", () => {
+  const large = bind("big", ["x".repeat(1_000_000)]);
+  const small = bind("small", ["y"]);
+  assert.equal(large.length > 1_000_000, true);
+  assert.notEqual(small.buffer, large.buffer, "the next message starts a slab of its own");
+  assert.equal(small.buffer.byteLength <= 64 * 1024, true);
+  assert.deepEqual(plain(large), expectedBind("big", ["x".repeat(1_000_000)]));
+});

@@ -74,6 +74,8 @@ const b = Object.assign(reset, messages, {
     u32(b.i - start - at, start + at)
     const out = buffer.subarray(start, b.i)
     start = b.i
+    // A slab grown for a large message is not kept for the small ones after it.
+    buffer.length > slab && (start = buffer.length)
     return out
   }
 })
