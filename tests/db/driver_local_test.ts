@@ -31,7 +31,7 @@ for (const prepare of [true, false]) {
   Deno.test(`setLocal reaches its statement and ends with it (prepare: ${prepare})`, async () => {
     await using db = await migratedDatabase();
     const sql = connection(db, prepare);
-    // Twice each: the first use prepares the statements (prepare: true), the second binds them.
+    // The first use prepares the statements (prepare: true); the later ones only bind them.
     for (const value of ["one", "two", "it's $local$ \\ \u00e9"]) {
       assert.equal(await seen(sql, value), value);
       assert.notEqual(await now(sql), value, "the next statement on the connection has it no more");
