@@ -17,15 +17,11 @@ function connection(db: TestDatabase, prepare = true): postgres.Sql {
   return sql;
 }
 
-const seen = (sql: postgres.Sql, value: string) =>
-  sql<{ v: string | null }[]>`select current_setting('tusk.test', true) as v`.setLocal(
-    "tusk.test",
-    value,
-  ).then(([row]) => row!.v);
-const now = (sql: postgres.Sql) =>
-  sql<{ v: string | null }[]>`select current_setting('tusk.test', true) as v`.then(([row]) =>
-    row!.v
-  );
+/** `tusk.test` as one statement sees it: with `value` set for it by `setLocal()`, or without. */
+function setting(sql: postgres.Sql, value?: string): Promise<string | null> {
+  const query = sql<{ v: string | null }[]>`select current_setting('tusk.test', true) as v`;
+  return (value === undefined ? query : query.setLocal("tusk.test", value)).then(([row]) => row!.v);
+}
 
 for (const prepare of [true, false]) {
   Deno.test(`setLocal reaches its statement and ends with it (prepare: ${prepare})`, async () => {
@@ -33,11 +29,20 @@ for (const prepare of [true, false]) {
     const sql = connection(db, prepare);
     // The first use prepares the statements (prepare: true); the later ones only bind them.
     for (const value of ["one", "two", "it's $local$ \\ \u00e9"]) {
-      assert.equal(await seen(sql, value), value);
-      assert.notEqual(await now(sql), value, "the next statement on the connection has it no more");
+      assert.equal(await setting(sql, value), value);
+      assert.notEqual(
+        await setting(sql),
+        value,
+        "the next statement on the connection has it no more",
+      );
     }
     // Pipelined on the one connection: each query sees its own value, the plain one none.
-    const answers = await Promise.all([seen(sql, "a"), seen(sql, "b"), now(sql), seen(sql, "c")]);
+    const answers = await Promise.all([
+      setting(sql, "a"),
+      setting(sql, "b"),
+      setting(sql),
+      setting(sql, "c"),
+    ]);
     assert.deepEqual(answers.map((v) => v || null), ["a", "b", null, "c"]);
   });
 }
@@ -51,7 +56,7 @@ Deno.test("setLocal on the simple protocol, and with several statements", async 
   // Two statements: two results, none of them the setting's own.
   const results = await sql.unsafe(`${query}; select 2 as two`).setLocal("tusk.test", "both");
   assert.deepEqual(JSON.parse(JSON.stringify(results)), [[{ v: "both" }], [{ two: 2 }]]);
-  assert.notEqual(await now(sql), "both");
+  assert.notEqual(await setting(sql), "both");
 });
 
 Deno.test("the setting reaches a trigger, and a failure writes nothing", async () => {

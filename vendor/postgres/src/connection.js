@@ -57,9 +57,9 @@ const errorFields = {
 // are kept per template, so the text is not joined and hashed again for every query.
 const templates = new WeakMap()
 
-function knownTemplate(q, types) {
-  const known = templates.get(q.strings)
-  if (known === undefined || known.types.length !== types.length || !q.args.every(isParameter))
+function knownTemplate(strings, types) {
+  const known = templates.get(strings)
+  if (known === undefined || known.types.length !== types.length)
     return null
   for (let i = 0; i < types.length; i++) {
     if (known.types[i] !== types[i])
@@ -68,10 +68,10 @@ function knownTemplate(q, types) {
   return known
 }
 
-function remember(q, types, string) {
-  const signature = types + string
-  q.tagged && q.args.every(isParameter) && templates.set(q.strings, { types: types.slice(), string, signature })
-  return signature
+function remember(strings, types, string) {
+  const known = { types: types.slice(), string, signature: types + string }
+  templates.set(strings, known)
+  return known
 }
 
 function isParameter(x) {
@@ -216,33 +216,33 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     if (q.parameters.length >= 65534)
       throw Errors.generic('MAX_PARAMETERS_EXCEEDED', 'Max number of parameters (65534) exceeded')
 
-    q.localPending = q.local !== null
+    q.localPending = q.localName !== null
     return q.options.simple
-      ? b().Q().str((q.local === null ? '' : localText(q.local)) + q.statement.string + b.N).end()
-      : q.local === null
-        ? statementBuffer(q)
-        : Buffer.concat([localMessages(q.local), statementBuffer(q)])
+      ? b().Q().str((q.localPending ? localText(q) : '') + q.statement.string + b.N).end()
+      : q.localPending
+        ? Buffer.concat([localMessages(q), statementBuffer(q)])
+        : statementBuffer(q)
   }
 
   // A query's transaction-local setting (query.setLocal()) goes ahead of it with no Sync between
   // them, so both run in one implicit transaction: the setting reaches the statement and its
   // triggers, ends with it, and costs no round trip. Its answers are skipped (see handle()).
-  function localMessages([name, value]) {
+  function localMessages({ localName, localValue }) {
     const statement = options.prepare ? 'local' + statementId : ''
-    const parse = options.prepare && localPrepared
-      ? null
-      : Parse(SET_LOCAL, [name, value], TEXT_TYPES, statement)
-    options.prepare && (localPrepared = true)
-    const bind = Bind([name, value], TEXT_TYPES, statement)
-    return parse ? Buffer.concat([parse, bind, ExecuteOnly]) : Buffer.concat([bind, ExecuteOnly])
+      , values = [localName, localValue]
+      , bind = Bind(values, TEXT_TYPES, statement)
+    if (options.prepare && localPrepared)
+      return Buffer.concat([bind, ExecuteOnly])
+    localPrepared = options.prepare
+    return Buffer.concat([Parse(SET_LOCAL, values, TEXT_TYPES, statement), bind, ExecuteOnly])
   }
 
   // The simple protocol runs the statements of one message in one implicit transaction. Values
   // are dollar-quoted with a tag neither contains.
-  function localText([name, value]) {
+  function localText({ localName, localValue }) {
     let tag = '$local$'
-    for (let i = 0; name.includes(tag) || value.includes(tag); i++) tag = '$local' + i + '$'
-    return 'select set_config(' + tag + name + tag + ', ' + tag + value + tag + ', true);'
+    for (let i = 0; localName.includes(tag) || localValue.includes(tag); i++) tag = '$local' + i + '$'
+    return 'select set_config(' + tag + localName + tag + ', ' + tag + localValue + tag + ', true);'
   }
 
   function statementBuffer(q) {
@@ -291,9 +291,10 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     !q.tagged && q.args.forEach(x => handleValue(x, parameters, types, options))
 
     q.prepare = options.prepare && ('prepare' in q.options ? q.options.prepare : true)
-    const known = q.prepare && q.tagged && knownTemplate(q, types)
+    const known = q.prepare && q.tagged && q.args.every(isParameter)
+      && (knownTemplate(q.strings, types) || remember(q.strings, types, string))
     q.string = known ? known.string : string
-    q.signature = q.prepare && (known ? known.signature : remember(q, types, string))
+    q.signature = q.prepare && (known ? known.signature : types + string)
     q.onlyDescribe && (delete statements[q.signature])
     q.parameters = q.parameters || parameters
     q.prepared = q.prepare && q.signature in statements

@@ -36,7 +36,8 @@ export class Query extends Promise {
     this.cancelled = null
     this.executed = false
     this.signature = ''
-    this.local = null
+    this.localName = null
+    this.localValue = null
     this.localPending = false
 
     this[originError] = this.handler.debug
@@ -69,7 +70,8 @@ export class Query extends Promise {
   setLocal(name, value) {
     if (typeof name !== 'string' || typeof value !== 'string')
       throw new TypeError('setLocal(name, value) takes two strings')
-    this.local = [name, value]
+    this.localName = name
+    this.localValue = value
     return this
   }
 
