@@ -47,14 +47,42 @@ async function create(template: string): Promise<TestDatabase> {
     async [Symbol.asyncDispose]() {
       for (const cleanup of cleanups.reverse()) await cleanup();
       await sql.end();
-      const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
-      try {
-        await admin.unsafe(`drop database if exists ${name} with (force)`);
-      } finally {
-        await admin.end();
-      }
+      await drop(adminUrl, name);
     },
   };
+}
+
+/** Attempts at a drop that finds the database in use; each waits 5 s for its sessions. */
+const DROP_ATTEMPTS = 3;
+
+/**
+ * Drops `name`, terminating its sessions. PostgreSQL waits 5 s for them to end and then fails
+ * with 55006; on a loaded machine a session still starting up (e.g. a pool reconnecting as a
+ * process is killed) can outlast that, so the drop is tried again, saying who held it.
+ */
+async function drop(adminUrl: string, name: string): Promise<void> {
+  const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
+  try {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "55006") throw error;
+        const holders = await admin`
+          select pid, application_name, backend_type, state, wait_event,
+                 round(extract(epoch from now() - backend_start)::numeric, 1) as age_s
+          from pg_stat_activity where datname = ${name}`;
+        const message = `drop database ${name}, attempt ${attempt}: ${
+          (error as Error).message
+        }; its sessions: ${JSON.stringify(holders)}`;
+        if (attempt === DROP_ATTEMPTS) throw new Error(message, { cause: error });
+        console.error(`warning: ${message}`);
+      }
+    }
+  } finally {
+    await admin.end();
+  }
 }
 
 /** A fresh copy of the migrated template. */
