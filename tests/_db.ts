@@ -57,8 +57,9 @@ const DROP_ATTEMPTS = 3;
 
 /**
  * Drops `name`, terminating its sessions. PostgreSQL waits 5 s for them to end and then fails
- * with 55006; on a loaded machine a session still starting up (e.g. a pool reconnecting as a
- * process is killed) can outlast that, so the drop is tried again, saying who held it.
+ * with 55006, which happened once in CI right after a test force-exited a worker; the drop is
+ * tried again, printing who held the database, so a session that really leaks still fails the
+ * test and names itself.
  */
 async function drop(adminUrl: string, name: string): Promise<void> {
   const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
