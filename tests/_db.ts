@@ -47,7 +47,7 @@ async function create(template: string): Promise<TestDatabase> {
     async [Symbol.asyncDispose]() {
       for (const cleanup of cleanups.reverse()) await cleanup();
       await sql.end();
-      await drop(adminUrl, name);
+      await dropDatabase(adminUrl, name);
     },
   };
 }
@@ -61,7 +61,7 @@ const DROP_ATTEMPTS = 3;
  * tried again, printing who held the database, so a session that really leaks still fails the
  * test and names itself.
  */
-async function drop(adminUrl: string, name: string): Promise<void> {
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
   const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
   try {
     for (let attempt = 1;; attempt++) {

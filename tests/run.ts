@@ -17,6 +17,7 @@ import { installJobs } from "../jobs/boss.ts";
 import { JOBS } from "../jobs/registry.ts";
 import { processEnv } from "../lib/dotenv.ts";
 import { createLogger } from "../lib/logging.ts";
+import { dropDatabase } from "./_db.ts";
 import { TEST_PERMISSIONS } from "./process.ts";
 
 // Its own data dir and port, so tests never touch the dev database and can run beside `deno task dev`.
@@ -113,15 +114,6 @@ async function createTemplate(adminUrl: string, name: string) {
   } finally {
     // No session may stay connected, or CREATE DATABASE ... TEMPLATE refuses to copy it.
     await sql.end();
-  }
-}
-
-async function dropDatabase(adminUrl: string, name: string) {
-  const admin = createSql(adminUrl, { role: "test", poolSize: 1 });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-  } finally {
-    await admin.end();
   }
 }
 
