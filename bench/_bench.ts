@@ -104,12 +104,13 @@ const OPTIONS = {
 } as const;
 
 const USAGE =
-  `Usage: deno task bench[:jobs|:history|:tracing|:analytics|:http|:events|:flags] [options]
+  `Usage: deno task bench[:jobs|:history|:trigger|:tracing|:analytics|:http|:events|:flags] [options]
 
   deno task bench            jobs, audit history, tracing and analytics in turn
   Every benchmark:           --runs N, --pg 15,16,17,18 (on each in turn, embedded)
   bench:jobs                 --jobs N, --depth N, --latency N, --explain (the fetch's plans)
   bench:history              --writes N, --events N, --queries N, --explain (the queries' plans)
+  bench:trigger              --writes N, --write (instructions per write, by callgrind)
   bench:tracing              --seconds N, --clients N
   bench:analytics            --items N, --queries N
   bench:http                 --seconds N, --clients N, --write (update BENCHMARKS.md and the chart)

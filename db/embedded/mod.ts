@@ -54,7 +54,7 @@ export interface EmbeddedOptions {
   binaries?: PgBinaries;
 }
 
-export { binariesIn, type PgBinaries, platformPackage };
+export { binariesIn, type PgBinaries, pgBinaries, platformPackage, postgresOsUser, type RunAs };
 
 /** A problem the user must fix; its message says how. */
 export class EmbeddedPostgresError extends Error {

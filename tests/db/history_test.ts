@@ -109,6 +109,31 @@ Deno.test("context: writes on the pool and in transactions carry it; nested bloc
   );
 });
 
+Deno.test("a context is saved once: one row, however many rows and transactions it writes", async () => {
+  await using db = await migratedDatabase();
+  const { user } = await makeUser(db.sql);
+  const saved = await runInHistoryContext({ request_id: "req-once" }, async () => {
+    // Two autocommit writes (two transactions), then three rows in one transaction.
+    await db.sql`insert into items (title, owner_id) values ('one', ${user.id})`;
+    await db.sql`insert into items (title, owner_id) values ('two', ${user.id})`;
+    return await db.sql.begin(async (tx) => {
+      await tx`insert into items (title, owner_id)
+        select 'row ' || n, ${user.id} from generate_series(1, 3) n`;
+      // What the trigger checks before saving the context again in this transaction.
+      const [row] = await tx`select current_setting('tusk.history_saved', true) as id`;
+      return row!.id as string;
+    });
+  }, { sql: db.sql });
+  const inserts = await events(db.sql, "items");
+  assert.equal(inserts.length, 5);
+  assert.equal(new Set(inserts.map((e) => e.context!.id)).size, 1, "one context for all five");
+  assert.equal(saved, inserts[0]!.context!.id, "the transaction marks its context saved");
+  assert.deepEqual(inserts.map((e) => e.op), ["insert", "insert", "insert", "insert", "insert"]);
+  const contexts = await db.sql`select id from tusk_history.contexts
+    where metadata ->> 'request_id' = 'req-once'`;
+  assert.deepEqual(contexts.map((c) => c.id), [saved]);
+});
+
 Deno.test("a root context inherits nothing: no metadata, no transaction, no ambient transaction", async () => {
   await using db = await migratedDatabase();
   const { user } = await makeUser(db.sql);
