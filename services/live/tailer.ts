@@ -152,8 +152,10 @@ export async function startTailer(
     }
     // Holes up to finalUpTo are rollbacks: the mark passes them once the read reached that far.
     if (held === undefined && !full) next = Math.max(next, finalUpTo);
-    // Ids up to `top` not seen yet: in flight, or rolled back (`top` itself may be either).
-    if (!full && next < top && pending === undefined) {
+    // Ids up to `top` not seen yet: in flight, or rolled back (`top` itself may be either). A
+    // hole seen in a full batch counts too: with a batch or more behind it (a burst, or the
+    // writes while the reader was away in an outage), no read would ever come back short.
+    if ((held !== undefined || (!full && next < top)) && pending === undefined) {
       pending = { top, writers: read.writers, since: Date.now() };
     }
     if (pending !== undefined && !pending.warned && Date.now() - pending.since > HELD_WARNING_MS) {

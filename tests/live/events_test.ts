@@ -167,6 +167,36 @@ Deno.test("an event committed after a later one is delivered first, never skippe
   }
 });
 
+Deno.test("a hole with more than a read's batch of events behind it holds no stream back", async () => {
+  await using db = await migratedDatabase();
+  // Polls far apart, so that the reader sees the hole and the burst behind it at once.
+  const { app } = await testApp(db, { env: { EVENTS_POLL_MS: "1000" } });
+  const alice = await makeUser(db.sql);
+  const admin = await makeUser(db.sql, { superuser: true });
+  const items = await stream(
+    app,
+    "?tables=items",
+    bearer(await login(app, admin.email, admin.password)),
+  );
+  try {
+    await db.sql.begin(async (tx) => {
+      // A rolled-back write's id is a hole; 1,200 messages (the reader reads 1,000 at a time)
+      // commit behind it, as the writes during an outage pile up behind the ids it lost.
+      await tx.savepoint(async (sp) => {
+        await sp`select tusk_events.publish('burst:hole', '{}')`;
+        throw new Error("roll back");
+      }).catch(() => {});
+      await tx`insert into tusk_events.messages (channel, payload)
+        select 'burst:1', jsonb_build_object('n', n) from generate_series(1, 1200) n`;
+    });
+    const after = await insertItem(db.sql, "after the burst", alice.user.id);
+    const got = await items.collect(5000, 1);
+    assert.deepEqual(rowIds(got), [after]);
+  } finally {
+    await items.close();
+  }
+});
+
 Deno.test("the last write, committed late with nothing after it, still arrives", async () => {
   const { db, app, alice, adminH } = await appWithUsers();
   await using _ = db;
