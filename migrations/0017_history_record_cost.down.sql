@@ -1,4 +1,4 @@
--- Back to 0004's trigger and check.
+-- Back to 0004's trigger and check, and 0014's lock on events.
 
 create or replace function tusk_history.record() returns trigger
 language plpgsql as $$
@@ -50,3 +50,13 @@ $$;
 
 alter table tusk_history.events
   add constraint events_op_check check (op in ('insert', 'update', 'delete'));
+
+create or replace function tusk_events.before_append() returns trigger
+language plpgsql as $$
+begin
+  perform pg_advisory_xact_lock_shared(1953854315, 2);
+  return null;
+end
+$$;
+create trigger tusk_events_append before insert on tusk_history.events
+  for each statement execute function tusk_events.before_append();
