@@ -29,9 +29,11 @@ import {
   type PgBinaries,
   pgBinaries,
   postgresOsUser,
+  type RunAs,
   startEmbeddedPostgres,
 } from "../db/embedded/mod.ts";
 import { loadMigrations, migrateUp } from "../db/migrate/mod.ts";
+import { processEnv } from "../lib/dotenv.ts";
 import { needTool } from "./_load.ts";
 import { postgresBinaries } from "./_postgres_versions.ts";
 import { benchArgs, writeSection } from "./_bench.ts";
@@ -76,9 +78,16 @@ function session(op: Op, mode: Mode, owner: string, writes: number): string {
   ].join("\n") + "\n";
 }
 
+/** Where and as whom `postgres --single` runs: its binary, data directory and OS user. */
+interface SingleUser {
+  postgres: string;
+  dir: string;
+  runAs: RunAs | undefined;
+}
+
 /** Instructions callgrind counts for `postgres --single` running `input`. */
-async function instructions(postgres: string, dir: string, input: string): Promise<number> {
-  const runAs = await postgresOsUser();
+async function instructions(server: SingleUser, input: string): Promise<number> {
+  const { postgres, dir, runAs } = server;
   const child = spawn(
     "valgrind",
     ["--tool=callgrind", "--callgrind-out-file=/dev/null", postgres, "--single", "-D", dir, "tusk"],
@@ -126,10 +135,11 @@ async function main() {
     const dir = resolve(`.data/bench-trigger-${pg ?? "default"}`);
     // The installed 18 by default; another version's binaries when --pg names it.
     const binaries =
-      (pg === undefined ? undefined : await postgresBinaries(pg, Deno.env.toObject())) ??
+      (pg === undefined ? undefined : await postgresBinaries(pg, await processEnv())) ??
         await pgBinaries();
     const owner = await prepare(dir, binaries, pg);
     const postgres = binaries.postgres;
+    const single = { postgres, dir, runAs: await postgresOsUser() };
     const version = (await new Deno.Command(postgres, { args: ["--version"] }).output()).stdout;
     const server = new TextDecoder().decode(version).trim().replace(
       /^postgres \(PostgreSQL\) /,
@@ -138,8 +148,8 @@ async function main() {
     for (const op of OPS) {
       const per: Record<string, number> = {};
       for (const mode of MODES) {
-        const base = await instructions(postgres, dir, session(op, mode, owner, 0));
-        const total = await instructions(postgres, dir, session(op, mode, owner, WRITES));
+        const base = await instructions(single, session(op, mode, owner, 0));
+        const total = await instructions(single, session(op, mode, owner, WRITES));
         per[mode] = (total - base) / WRITES;
         console.log(
           `bench:trigger PG ${server} ${op}, ${mode}: ${Math.round(per[mode]!)} instructions`,

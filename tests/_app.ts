@@ -107,12 +107,12 @@ export async function testApp(db: TestDatabase | Sql, options: TestAppOptions = 
 }
 
 /**
- * A migrated database, its app, and three users logged in through the API:
- * alice and bob (normal users) and a superuser, with their auth headers.
+ * A migrated database, its app (built with `options`), and three users logged in
+ * through the API: alice and bob (normal users) and a superuser, with their auth headers.
  */
-export async function appWithUsers() {
+export async function appWithUsers(options: TestAppOptions = {}) {
   const db = await migratedDatabase();
-  const { app } = await testApp(db);
+  const { app } = await testApp(db, options);
   const alice = await makeUser(db.sql);
   const bob = await makeUser(db.sql);
   const admin = await makeUser(db.sql, { superuser: true });

@@ -168,16 +168,10 @@ Deno.test("an event committed after a later one is delivered first, never skippe
 });
 
 Deno.test("a hole with more than a read's batch of events behind it holds no stream back", async () => {
-  await using db = await migratedDatabase();
   // Polls far apart, so that the reader sees the hole and the burst behind it at once.
-  const { app } = await testApp(db, { env: { EVENTS_POLL_MS: "1000" } });
-  const alice = await makeUser(db.sql);
-  const admin = await makeUser(db.sql, { superuser: true });
-  const items = await stream(
-    app,
-    "?tables=items",
-    bearer(await login(app, admin.email, admin.password)),
-  );
+  const { db, app, alice, adminH } = await appWithUsers({ env: { EVENTS_POLL_MS: "1000" } });
+  await using _ = db;
+  const items = await stream(app, "?tables=items", adminH);
   try {
     await db.sql.begin(async (tx) => {
       // A rolled-back write's id is a hole; 1,200 messages (the reader reads 1,000 at a time)
