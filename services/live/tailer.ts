@@ -30,7 +30,7 @@ import { outageLogger } from "../../db/outage.ts";
 import type { Logger } from "../../lib/logging.ts";
 
 // Entries per read: a burst is handed on in a few reads, each a short index range scan.
-const BATCH = 1000;
+const DEFAULT_BATCH = 1000;
 // After a failed read (database down): try again at this pace.
 const RETRY_MS = 1000;
 // A hole held this long is worth a warning: some transaction is keeping every stream waiting.
@@ -75,9 +75,11 @@ export async function startTailer(
     /** How often the sequence is looked at (`EVENTS_POLL_MS`). */
     pollMs: number;
     onEntries: (entries: LogEntry[]) => void;
+    /** Entries per read (1,000); the tests make it small to reach many batch boundaries. */
+    batch?: number;
   },
 ): Promise<Tailer> {
-  const { log, onEntries, pollMs } = options;
+  const { log, onEntries, pollMs, batch = DEFAULT_BATCH } = options;
   let stopped = false;
   let running: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -94,7 +96,7 @@ export async function startTailer(
   // that held the writers' lock from before then, so the usual rule makes them final in time.
   const start = await logTop(sql);
   let mark = start;
-  const first = await readTail(sql, mark, BATCH);
+  const first = await readTail(sql, mark, batch);
   let pending: Pending | undefined = {
     top: mark,
     writers: first.writers,
@@ -116,7 +118,7 @@ export async function startTailer(
       // sees running or ended.
       const top = await logTop(sql);
       if (top <= mark && pending === undefined) return;
-      while (!stopped && absorb(await readTail(sql, mark, BATCH), top));
+      while (!stopped && absorb(await readTail(sql, mark, batch), top));
       if (failing) log.info("live events: reading the log again");
       failing = false;
     } catch (error) {
@@ -138,7 +140,7 @@ export async function startTailer(
     } else if (pending !== undefined && !pending.writers.some((w) => read.writers.includes(w))) {
       pending.cleared = true;
     }
-    const full = read.entries.length === BATCH;
+    const full = read.entries.length === batch;
     let next = mark;
     const out: LogEntry[] = [];
     let held: LogEntry | undefined;

@@ -6,19 +6,11 @@
 import assert from "node:assert/strict";
 // @ts-types="./_queue.d.ts"
 import Queue from "../../vendor/postgres/src/queue.js";
-
-/** A small seeded generator, so a failure names a sequence that can be replayed. */
-function random(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
+import { seeded } from "../_random.ts";
 
 for (const [name, pushBias] of [["never empties", 0.52], ["often empties", 0.4]] as const) {
   Deno.test(`the driver's queue matches an array through 200,000 operations (${name})`, () => {
-    const next = random(name.length * 7919);
+    const { next } = seeded(name.length * 7919);
     const queue = Queue<{ id: number }>();
     const model: { id: number }[] = [];
     let id = 0;

@@ -3,22 +3,12 @@ import { createFlag, getFlag } from "../../db/feature_flags.ts";
 import { evaluateFlag, Rules, type Subject } from "../../services/flag_rules.ts";
 import { definitionOf } from "../../services/flags.ts";
 import { migratedDatabase } from "../_db.ts";
-
-// A seeded generator, so a failure names a subject that fails again.
-function random(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return state / 2 ** 32;
-  };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  return { next, pick };
-}
+import { type Random, seeded } from "../_random.ts";
 
 const PLANS = ["free", "pro", "gold", "Gold", "enterprise"];
 const DOMAINS = ["@example.com", "@tusk.dev", "@other.org"];
 
-function randomSubject(r: ReturnType<typeof random>, i: number): Subject {
+function randomSubject(r: Random, i: number): Subject {
   const subject: Subject = {};
   if (r.next() < 0.9) subject.targetingKey = r.next() < 0.02 ? "" : `user-${i}`;
   if (r.next() < 0.8) subject.email = `u${i}${r.pick(DOMAINS)}`;
@@ -30,7 +20,7 @@ function randomSubject(r: ReturnType<typeof random>, i: number): Subject {
   return subject;
 }
 
-function randomCondition(r: ReturnType<typeof random>) {
+function randomCondition(r: Random) {
   return r.pick([
     () => ({ attribute: "plan", operator: r.pick(["eq", "neq"]), value: r.pick(PLANS) }),
     () => ({ attribute: "plan", operator: r.pick(["in", "not_in"]), value: [r.pick(PLANS), 3] }),
@@ -46,7 +36,7 @@ function randomCondition(r: ReturnType<typeof random>) {
   ])();
 }
 
-function randomRules(r: ReturnType<typeof random>, variants: string[]) {
+function randomRules(r: Random, variants: string[]) {
   return Array.from({ length: 1 + Math.floor(r.next() * 4) }, () => {
     const conditions = Array.from({ length: Math.floor(r.next() * 3) }, () => randomCondition(r));
     const percentage = r.next() < 0.5 ? Math.round(r.next() * 10000) / 100 : undefined;
@@ -59,7 +49,7 @@ function randomRules(r: ReturnType<typeof random>, variants: string[]) {
 
 Deno.test("tusk.flag_evaluate() in SQL and evaluateFlag() agree on 10,000 random subjects", async () => {
   await using db = await migratedDatabase();
-  const r = random(20261206);
+  const r = seeded(20261206);
   const codenames: string[] = [];
   for (let f = 0; f < 20; f++) {
     const withVariants = f % 2 === 1;
