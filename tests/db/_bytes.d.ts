@@ -16,3 +16,5 @@ interface Builder {
 }
 declare const b: Builder;
 export default b;
+/** The parts as one message buffer: a view of the slab when they lie side by side, else a copy. */
+export function join(parts: Uint8Array[]): Uint8Array;

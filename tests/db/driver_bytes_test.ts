@@ -2,13 +2,13 @@
  * The vendored driver's message builder (vendor/postgres/src/bytes.js,
  * changed from the published package: ASCII and integers written byte by
  * byte, messages written one after another into a slab and handed out as
- * views of it). Checked against messages encoded here by hand: strings
- * ASCII or not, messages longer than a slab, and earlier messages left
- * intact by every later one.
+ * views of it, joined without a copy when side by side). Checked against
+ * messages encoded here by hand: strings ASCII or not, messages longer than
+ * a slab, and earlier messages left intact by every later one.
  */
 import assert from "node:assert/strict";
 // @ts-types="./_bytes.d.ts"
-import b from "../../vendor/postgres/src/bytes.js";
+import b, { join } from "../../vendor/postgres/src/bytes.js";
 
 const encoder = new TextEncoder();
 
@@ -107,4 +107,25 @@ Deno.test("a slab grown for a large message is let go once that message is built
   assert.notEqual(small.buffer, large.buffer, "the next message starts a slab of its own");
   assert.equal(small.buffer.byteLength <= 64 * 1024, true);
   assert.deepEqual(plain(large), expectedBind("big", ["x".repeat(1_000_000)]));
+});
+
+Deno.test("join() makes messages built one after another one view, and copies any others", () => {
+  const first = bind("a", ["1"]);
+  const second = bind("b", ["2", null]);
+  const third = bind("c", ["3"]);
+  const bytes = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...plain(p)]));
+  const joined = join([first, second, third]);
+  assert.equal(joined.buffer, first.buffer, "a view of the same slab, not a copy");
+  assert.deepEqual(plain(joined), bytes(first, second, third));
+  // Joined runs that are themselves side by side stay a view.
+  assert.equal(join([join([first, second]), third]).buffer, first.buffer);
+  // Not side by side: the wrong order, a gap between them, a new slab between them.
+  const large = bind("big", ["x".repeat(70_000)]);
+  const after = bind("after", []);
+  for (const parts of [[second, first], [first, third], [third, large], [large, after]]) {
+    const copy = join(parts);
+    assert.notEqual(copy.buffer, parts[0]!.buffer, "copied");
+    assert.deepEqual(plain(copy), bytes(...parts));
+  }
+  assert.equal(join([first]), first);
 });

@@ -82,6 +82,21 @@ const b = Object.assign(reset, messages, {
 
 export default b
 
+// Messages built one after another lie side by side in a slab, and stay there: joined, they are
+// one view of it, with no copy. Parts that are not adjacent (a slab began between them, or one was
+// built elsewhere) are copied, as Buffer.concat() copies them all.
+export function join(parts) {
+  const first = parts[0]
+  let end = first.byteOffset + first.length
+  for (let k = 1; k < parts.length; k++) {
+    const part = parts[k]
+    if (part.buffer !== first.buffer || part.byteOffset !== end)
+      return Buffer.concat(parts)
+    end += part.length
+  }
+  return parts.length === 1 ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset)
+}
+
 function u32(x, i) {
   buffer[i] = x >>> 24
   buffer[i + 1] = x >>> 16

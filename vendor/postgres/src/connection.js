@@ -9,18 +9,19 @@ import { Errors } from './errors.js'
 import Result from './result.js'
 import Queue from './queue.js'
 import { Query, CLOSE } from './query.js'
-import b from './bytes.js'
+import b, { join } from './bytes.js'
 
 export default Connection
 
 let uid = 1
 
 const Sync = b().S().end()
-    , Flush = b().H().end()
+    // Built again for each query, right behind its other messages, so join() needs no copy.
+    , sync = () => b().S().end()
+    , flush = () => b().H().end()
+    , executeOnly = () => b().E().str(b.N).i32(0).end()
+    , describeUnnamed = () => b().D().str('S').str(b.N).end()
     , SSLRequest = b().i32(8).i32(80877103).end(8)
-    , ExecuteOnly = b().E().str(b.N).i32(0).end()
-    , ExecuteUnnamed = Buffer.concat([ExecuteOnly, Sync])
-    , DescribeUnnamed = b().D().str('S').str(b.N).end()
     , noop = () => { /* noop */ }
     , SET_LOCAL = 'select set_config($1, $2, true)'
     , TEXT_TYPES = [25, 25]
@@ -220,7 +221,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     return q.options.simple
       ? b().Q().str((q.localPending ? localText(q) : '') + q.statement.string + b.N).end()
       : q.localPending
-        ? Buffer.concat([localMessages(q), statementBuffer(q)])
+        ? join([localMessages(q), statementBuffer(q)])
         : statementBuffer(q)
   }
 
@@ -230,11 +231,11 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   function localMessages({ localName, localValue }) {
     const statement = options.prepare ? 'local' + statementId : ''
       , values = [localName, localValue]
-      , bind = Bind(values, TEXT_TYPES, statement)
-    if (options.prepare && localPrepared)
-      return Buffer.concat([bind, ExecuteOnly])
+      , parse = options.prepare && localPrepared ? null : Parse(SET_LOCAL, values, TEXT_TYPES, statement)
     localPrepared = options.prepare
-    return Buffer.concat([Parse(SET_LOCAL, values, TEXT_TYPES, statement), bind, ExecuteOnly])
+    // Built in the order they are sent, so that they lie side by side.
+    const bind = Bind(values, TEXT_TYPES, statement)
+    return parse ? join([parse, bind, executeOnly()]) : join([bind, executeOnly()])
   }
 
   // The simple protocol runs the statements of one message in one implicit transaction. Values
@@ -247,34 +248,32 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
   function statementBuffer(q) {
     return q.describeFirst
-      ? Buffer.concat([describe(q), Flush])
+      ? join([describe(q), flush()])
       : q.prepare
         ? q.prepared
           ? prepared(q)
-          : Buffer.concat([describe(q), prepared(q)])
+          : join([describe(q), prepared(q)])
         : unnamed(q)
   }
 
   function describe(q) {
-    return Buffer.concat([
+    return join([
       Parse(q.statement.string, q.parameters, q.statement.types, q.statement.name),
       Describe('S', q.statement.name)
     ])
   }
 
   function prepared(q) {
-    return Buffer.concat([
-      Bind(q.parameters, q.statement.types, q.statement.name, q.cursorName),
-      q.cursorFn
-        ? Execute('', q.cursorRows)
-        : ExecuteUnnamed
-    ])
+    const bind = Bind(q.parameters, q.statement.types, q.statement.name, q.cursorName)
+    return q.cursorFn
+      ? join([bind, Execute('', q.cursorRows)])
+      : join([bind, executeOnly(), sync()])
   }
 
   function unnamed(q) {
-    return Buffer.concat([
+    return join([
       Parse(q.statement.string, q.parameters, q.statement.types),
-      DescribeUnnamed,
+      describeUnnamed(),
       prepared(q)
     ])
   }
@@ -307,7 +306,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function write(x, fn) {
-    chunk = chunk ? Buffer.concat([chunk, x]) : Buffer.from(x)
+    // A message is never written over once built (bytes.js), so it is sent as it is, not copied;
+    // the queries of a pipeline, built one after another, go out as one view of the slab.
+    chunk = chunk ? join([chunk, x]) : x
     if (fn || chunk.length >= 1024)
       return nextWrite(fn)
     nextWriteTimer === null && (nextWriteTimer = setImmediate(nextWrite))
@@ -1050,9 +1051,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function Execute(portal = '', rows = 0) {
-    return Buffer.concat([
+    return join([
       b().E().str(portal + b.N).i32(rows).end(),
-      Flush
+      flush()
     ])
   }
 
