@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 // @ts-types="./_bytes.d.ts"
 import b, { join } from "../../vendor/postgres/src/bytes.js";
+import { seeded } from "../_random.ts";
 
 const encoder = new TextEncoder();
 
@@ -88,8 +89,7 @@ Deno.test("messages match the protocol, ASCII or not, short or longer than a sla
 });
 
 Deno.test("a message stays as it was while thousands are built after it", () => {
-  let seed = 7;
-  const next = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+  const { next } = seeded(7);
   const built: [Uint8Array, Uint8Array][] = [];
   for (let i = 0; i < 5_000; i++) {
     const length = Math.floor(next() * (next() < 0.01 ? 100_000 : 300));

@@ -128,7 +128,8 @@ async function run(seed: number): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.deepEqual(disorder, [], `${where}: ids handed on out of order`);
-    const missing = expected.filter((id) => !handed.includes(id));
+    const seen = new Set(handed);
+    const missing = expected.filter((id) => !seen.has(id));
     assert.deepEqual(
       missing.slice(0, 10),
       [],

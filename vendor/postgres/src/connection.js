@@ -1058,9 +1058,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function Close(portal = '') {
-    return Buffer.concat([
+    return join([
       b().C().str('P').str(portal + b.N).end(),
-      b().S().end()
+      sync()
     ])
   }
 
